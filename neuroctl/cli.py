@@ -1,0 +1,159 @@
+"""`neuroctl launch | check | info`: the command line. Composes launch files, runs and reports.
+
+A user mistake (bad config, missing file, unknown id, bad flag) ends with exit code 2 and one line
+`error: <where>: <what was wrong and what is expected>` on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+EXIT_USAGE = 2
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class UsageError(Exception):
+    """A bad command line: reported as `error: neuroctl: <message>`."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage and exits 2; we want one line
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="neuroctl", description="Real-time robot control with recurrent spiking networks.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    launch = commands.add_parser("launch", help="run a launch file and write metrics.json and trajectory.npz")
+    launch.add_argument("file", type=Path, help="launch file (YAML)")
+    launch.add_argument("--duration", type=_positive_float, help="run length in seconds of simulated time")
+    launch.add_argument("--mode", choices=("realtime", "fast"), help="pace to the wall clock or run flat out")
+    launch.add_argument("--seed", type=_seed, help="seed of the initial state and the network")
+    launch.add_argument("--controller", type=Path, help="controller config replacing the launch file's")
+    launch.add_argument("--out", type=Path, help="output directory (default: the launch file's outputs.dir)")
+
+    check = commands.add_parser("check", help="validate a launch file or a controller config without running")
+    check.add_argument("file", type=Path)
+
+    commands.add_parser("info", help="versions, numba cache directory and registered environments")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from neuroctl.config import ConfigError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return {"launch": cmd_launch, "check": cmd_check, "info": cmd_info}[args.command](args)
+    except (ConfigError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from neuroctl.launchfile import load_launch
+    from neuroctl.run import default_out_dir, progress_printer, run_launch
+
+    launch = load_launch(args.file, args.controller, duration_s=args.duration, mode=args.mode, seed=args.seed)
+    out_dir = args.out or default_out_dir(launch)
+    result = run_launch(launch, out_dir, progress_printer(launch.name))
+    print(format_summary(result.metrics, out_dir))
+    signal_number = result.outcome.extra.get("signal")
+    if signal_number is not None:
+        import signal
+        return EXIT_SIGTERM if signal_number == signal.SIGTERM else EXIT_SIGINT
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from neuroctl.config import ConfigError, load_yaml
+    from neuroctl.control.registry import load_controller_config
+    from neuroctl.launchfile import load_launch
+
+    data = load_yaml(args.file)
+    if "kind" in data:
+        kind, _ = load_controller_config(args.file)
+        print(f"ok: {args.file}: controller config ({kind})")
+    elif "env" in data or "controller" in data:
+        launch = load_launch(args.file)
+        print(f"ok: {args.file}: launch file ({launch.config.env.id}, {launch.controller_kind} "
+              f"from {launch.controller_path})")
+    else:
+        raise ConfigError(args.file, "", "neither a launch file (env, controller, ...) nor a controller "
+                          "config (kind, ...)")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import platform
+
+    import gymnasium
+    import numpy
+
+    import neuroctl
+    from neuroctl.network.jit import NUMBA_CACHE_DIR
+
+    import numba
+    import pybullet
+
+    print(f"neuroctl {neuroctl.__version__}, Python {platform.python_version()}, numpy {numpy.__version__}, "
+          f"numba {numba.__version__}, pybullet API {pybullet.getAPIVersion()}, gymnasium {gymnasium.__version__}")
+    print(f"numba cache: {NUMBA_CACHE_DIR}")
+    print("environments: " + ", ".join(k for k in gymnasium.registry if k.startswith("neuroctl/")))
+    return 0
+
+
+def format_summary(metrics: dict, out_dir: Path) -> str:
+    task, latency, deadline, activity = (metrics["task"], metrics["latency_us"], metrics["deadline"],
+                                         metrics["activity"])
+    status = "balanced (success)" if task["success"] else (
+        "interrupted" if metrics["interrupted"] else
+        "aborted on overrun" if metrics["aborted"] else f"failed at tick {task['terminated_at_tick']}")
+    rows = [
+        ("run", f"{metrics['env']} / {metrics['controller']} / seed {metrics['seed']} / {metrics['mode']}"),
+        ("result", f"{status} after {metrics['duration_s']:.3f} s ({metrics['ticks']} ticks of "
+                   f"{metrics['control_period_s'] * 1e3:g} ms)"),
+        ("task", f"return {task['return']:.1f}, cost {task['cost']:.4g}"),
+        ("controller latency", _latency_row(latency["controller"])),
+        ("tick latency", _latency_row(latency["tick"])),
+        ("deadline", f"{deadline['misses']} misses ({100 * deadline['miss_rate']:.3f}%), lateness p50 "
+                     f"{deadline['lateness_us']['p50']:.1f} us, p99 {deadline['lateness_us']['p99']:.1f} us, "
+                     f"max {deadline['lateness_us']['max']:.1f} us" if metrics["mode"] == "realtime"
+                     else "fast mode: not paced"),
+        ("activity per tick", f"{activity['spikes_per_tick']:.1f} spikes, "
+                              f"{activity['synaptic_events_per_tick']:.1f} synaptic events, "
+                              f"{activity['dense_macs_per_tick']:.0f} dense-equivalent MACs"),
+        ("faults", ", ".join(f"{k} {v}" for k, v in metrics["faults"].items())),
+        ("results", str(out_dir)),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _latency_row(stats: dict) -> str:
+    return f"p50 {stats['p50']:.1f} us, p99 {stats['p99']:.1f} us, max {stats['max']:.1f} us"

@@ -1,0 +1,74 @@
+"""metrics.json (schema 1): the summary of one run, built from the per-tick records.
+
+The schema is documented in the README; `SCHEMA_VERSION` changes whenever a key changes meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from neuroctl.control.base import ACTIVITY_FIELDS
+from neuroctl.metrics.latency import summarize_us
+from neuroctl.runtime.loop import CONTROL_STAGE, EpisodeOutcome, LoopSettings
+from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED, Recorder
+
+SCHEMA_VERSION = 1
+
+
+def quadratic_cost(observation: np.ndarray, action: np.ndarray, cost_q: np.ndarray,
+                   cost_r: np.ndarray) -> float:
+    """Sum over ticks of x'Qx + u'Ru with diagonal Q and R (x the observation, u the action)."""
+    return float(np.sum(observation**2 @ cost_q) + np.sum(action**2 @ cost_r))
+
+
+def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outcome: EpisodeOutcome,
+                  recorder: Recorder, cost_q: np.ndarray, cost_r: np.ndarray,
+                  faults: dict[str, Any] | None = None, energy: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    data = recorder.arrays()
+    ticks = outcome.ticks
+    period = settings.control_period_s
+    controller_ticks = data["command_source"] == COMMAND_FROM_CONTROLLER
+    controller_ticks |= data["command_source"] == COMMAND_REPLACED
+    stage_s = data["stage_s"]
+    control_index = recorder.stage_names.index(CONTROL_STAGE)
+    realtime = settings.mode == "realtime"
+    lateness = data["lateness_s"] if realtime else np.zeros(0)
+    activity = data["activity"][controller_ticks]
+    mean_activity = activity.mean(axis=0) if activity.size else np.zeros(len(ACTIVITY_FIELDS))
+    success = outcome.terminated_at_tick is None and ticks == settings.n_ticks
+    return {
+        "schema": SCHEMA_VERSION,
+        "env": env_id,
+        "controller": controller,
+        "seed": settings.seed,
+        "mode": settings.mode,
+        "control_period_s": period,
+        "duration_s": round(ticks * period, 9),
+        "ticks": ticks,
+        "interrupted": outcome.interrupted,
+        "aborted": outcome.aborted,
+        "task": {
+            "success": bool(success),
+            "terminated_at_tick": outcome.terminated_at_tick,
+            "return": float(data["reward"].sum()),
+            "cost": quadratic_cost(data["observation"], data["action"], cost_q, cost_r),
+        },
+        "latency_us": {
+            "tick": summarize_us(data["tick_s"]),
+            "controller": summarize_us(stage_s[controller_ticks, control_index]),
+            "stages": {name: summarize_us(stage_s[:, i]) for i, name in enumerate(recorder.stage_names)},
+        },
+        "deadline": {
+            "misses": outcome.deadline_misses,
+            "miss_rate": outcome.deadline_misses / ticks if realtime and ticks else 0.0,
+            "lateness_us": {k: v for k, v in summarize_us(lateness).items() if k != "mean"},
+            "cpu_time_s": round(outcome.cpu_time_s, 6),
+            "wall_time_s": round(outcome.wall_time_s, 6),
+        },
+        "activity": {f"{name}_per_tick": round(float(v), 3) for name, v in zip(ACTIVITY_FIELDS, mean_activity)},
+        "faults": {"watchdog_replacements": outcome.watchdog_replacements, **(faults or {})},
+        "energy": energy or {},
+    }

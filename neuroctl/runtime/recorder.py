@@ -1,0 +1,59 @@
+"""Per-tick records in arrays allocated before the first tick (nothing is allocated per tick)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from neuroctl.control.base import ACTIVITY_FIELDS
+from neuroctl.runtime.files import atomic_write_bytes
+
+COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED, COMMAND_SKIPPED = range(4)
+"""Where a tick's command came from: the controller; held after an overrun; the watchdog; a skipped tick."""
+
+MAX_PREDICTION_STEPS = 10
+
+
+class Recorder:
+    """Time, observation, action, activity, stage times and lateness of every tick of one episode."""
+
+    def __init__(self, n_ticks: int, observation_size: int, action_size: int,
+                 stage_names: tuple[str, ...], prediction_shape: tuple[int, int] | None = None):
+        self.stage_names = stage_names
+        self.capacity = n_ticks
+        self.count = 0
+        self.time_s = np.zeros(n_ticks)
+        self.observation = np.zeros((n_ticks, observation_size))
+        self.action = np.zeros((n_ticks, action_size))
+        self.reward = np.zeros(n_ticks)
+        self.activity = np.zeros((n_ticks, len(ACTIVITY_FIELDS)), dtype=np.int64)
+        self.stage_s = np.zeros((n_ticks, len(stage_names)))
+        self.tick_s = np.zeros(n_ticks)
+        self.lateness_s = np.zeros(n_ticks)
+        self.command_source = np.zeros(n_ticks, dtype=np.int8)
+        self.predicted_states = None
+        if prediction_shape is not None:
+            steps = min(prediction_shape[0], MAX_PREDICTION_STEPS + 1)
+            self.predicted_states = np.full((n_ticks, steps, prediction_shape[1]), np.nan)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The filled part of every record, by name."""
+        n = self.count
+        out = {
+            "time_s": self.time_s[:n], "observation": self.observation[:n], "action": self.action[:n],
+            "reward": self.reward[:n], "activity": self.activity[:n], "stage_s": self.stage_s[:n],
+            "tick_s": self.tick_s[:n], "lateness_s": self.lateness_s[:n],
+            "command_source": self.command_source[:n],
+        }
+        if self.predicted_states is not None:
+            out["predicted_states"] = self.predicted_states[:n]
+        return out
+
+    def save_npz(self, path: Path) -> None:
+        """Write the trajectory atomically (temporary file in the same directory, then rename)."""
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, stage_names=np.array(self.stage_names),
+                            activity_fields=np.array(ACTIVITY_FIELDS), **self.arrays())
+        atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,83 @@
+"""The strict config loader: every mistake is one ConfigError naming the file and the key path."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from neuroctl.config import ConfigError, load_yaml, parse, range_field
+
+
+@dataclass(frozen=True)
+class Inner:
+    tau_s: float = range_field(0.01, min=0.0, min_exclusive=True, max=1.0)
+
+
+@dataclass(frozen=True)
+class Outer:
+    name: str
+    neurons: int = range_field(100, min=1, max=100_000)
+    mode: Literal["fast", "realtime"] = "fast"
+    weights: list[float] = range_field([1.0, 2.0], min=0.0)
+    inner: Inner = field(default_factory=Inner)
+    flag: bool = False
+
+
+def write(tmp_path, text, name="c.yaml"):
+    path = tmp_path / name
+    path.write_text(text) if isinstance(text, str) else path.write_bytes(text)
+    return path
+
+
+def error_of(tmp_path, text) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        parse(Outer, load_yaml(path), path)
+    return str(info.value)
+
+
+def test_valid_config_parses_with_defaults(tmp_path):
+    path = write(tmp_path, "name: a\nneurons: 50\ninner: {tau_s: 0.02}\nweights: [0.5, 0]\n")
+    config = parse(Outer, load_yaml(path), path)
+    assert config == Outer(name="a", neurons=50, inner=Inner(0.02), weights=[0.5, 0.0])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("name: a\nneuron: 5\n", "neuron: unknown key; did you mean 'neurons'?"),
+    ("name: a\nneurons: five\n", "neurons: expected an integer, got string 'five'"),
+    ("name: a\nneurons: 1000000000\n", "neurons: expected a value <= 100000, got 1000000000"),
+    ("name: a\nneurons: true\n", "neurons: expected an integer, got boolean True"),
+    ("name: a\ninner: {tau_s: .nan}\n", "inner.tau_s: expected a finite number, got nan"),
+    ("name: a\ninner: {tau_s: -0.1}\n", "inner.tau_s: expected a value > 0.0 and <= 1.0, got -0.1"),
+    ("name: a\ninner: {tau_s: 0}\n", "inner.tau_s: expected a value > 0.0 and <= 1.0, got 0.0"),
+    ("name: a\nmode: fastest\n", "mode: expected one of 'fast', 'realtime', got 'fastest'; did you mean 'fast'?"),
+    ("name: a\nweights: [1, -2]\n", "weights[1]: expected a value >= 0.0, got -2.0"),
+    ("name: a\nweights: 3\n", "weights: expected a list, got integer 3"),
+    ("neurons: 5\n", "name: missing; expected a string"),
+    ("name: a\ninner: 3\n", "inner: expected a mapping, got integer"),
+])
+def test_mistakes_name_the_key(tmp_path, text, expected):
+    message = error_of(tmp_path, text)
+    assert message == f"{tmp_path / 'c.yaml'}: {expected}"
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "empty file"),
+    ("- 1\n- 2\n", "expected a mapping of keys to values, got a list"),
+    ("name: [unclosed\n", "invalid YAML"),
+    (b"\x00\x01\x02binary", "binary file"),
+    (b"\xff\xfe name: a", "not UTF-8 text"),
+    ("!!python/object/apply:os.system ['echo hacked']\n", "invalid YAML"),
+])
+def test_unreadable_documents_are_rejected(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_yaml(path)
+    assert expected in str(info.value)
+    assert str(info.value).startswith(str(path))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_yaml(tmp_path / "absent.yaml")
