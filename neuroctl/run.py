@@ -13,6 +13,7 @@ from neuroctl.config import ConfigError
 from neuroctl.control.base import Controller
 from neuroctl.control.registry import build_controller
 from neuroctl.launchfile import Launch, control_period_of, linear_model_of, make_env
+from neuroctl.metrics.energy import energy_section
 from neuroctl.metrics.report import build_metrics
 from neuroctl.runtime.files import atomic_write_json
 from neuroctl.runtime.loop import EpisodeOutcome, LoopSettings, StopRequest, make_recorder, run_episode
@@ -65,6 +66,7 @@ def run_launch(launch: Launch, out_dir: Path | None = None,
         metrics = build_metrics(env_id=launch.config.env.id, controller=launch.controller_kind,
                                 settings=settings, outcome=outcome, recorder=recorder,
                                 cost_q=cost_q, cost_r=cost_r)
+        metrics["energy"] = energy_of(metrics, controller)
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
             recorder.save_npz(out_dir / "trajectory.npz")
@@ -72,6 +74,13 @@ def run_launch(launch: Launch, out_dir: Path | None = None,
         return RunResult(metrics, recorder, outcome, controller)
     finally:
         env.close()
+
+
+def energy_of(metrics: dict[str, Any], controller: Controller) -> dict[str, Any]:
+    """Energy, delay and EDP per tick under every hardware profile, from the run's mean activity."""
+    counts = {name.removesuffix("_per_tick"): value for name, value in metrics["activity"].items()}
+    measured_delay_s = metrics["latency_us"]["controller"]["mean"] * 1e-6
+    return energy_section(counts, measured_delay_s, getattr(controller, "timesteps_per_tick", 1))
 
 
 def progress_printer(label: str, stream=sys.stderr) -> Callable[[int, int], None] | None:

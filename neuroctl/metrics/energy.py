@@ -1,0 +1,96 @@
+"""Energy, delay and energy-delay product (EDP) per control tick, from activity counts.
+
+energy per tick = sum over operation kinds of (count per tick x energy per operation), with the
+per-operation energies of a hardware profile (`configs/hardware/*.yaml`, each constant with its source).
+Delay per tick is measured (the controller's wall time on this machine) for hardware whose code runs
+here, and modelled for hardware we do not have:
+    delay = sum over kinds of (count x time per operation) / parallel_cores + barrier_s x timesteps.
+EDP = energy x delay. Every figure carries whether it is measured or modelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from neuroctl.config import load_yaml, parse, range_field
+from neuroctl.configs import CONFIG_DIR
+from neuroctl.control.base import ACTIVITY_FIELDS
+
+HARDWARE_DIR = CONFIG_DIR / "hardware"
+
+
+@dataclass(frozen=True)
+class OperationCost:
+    energy_j: float = range_field(min=0.0, max=1.0)
+    source: str = ""
+    time_s: float | None = range_field(None, min=0.0, max=1.0)
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    """Per-operation costs of one kind of hardware; a kind left out (null) cannot run there."""
+
+    name: str
+    description: str
+    delay: Literal["measured", "modelled"]
+    spikes: OperationCost | None = None
+    synaptic_events: OperationCost | None = None
+    neuron_updates: OperationCost | None = None
+    dense_macs: OperationCost | None = None
+    parallel_cores: int = range_field(1, min=1, max=1_000_000)
+    barrier_s: float = range_field(0.0, min=0.0, max=1.0)
+    barrier_source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.delay == "modelled":
+            for kind in ACTIVITY_FIELDS:
+                cost = getattr(self, kind)
+                if cost is not None and cost.time_s is None:
+                    raise ValueError(f"{kind}: a profile with a modelled delay needs time_s for every operation")
+
+
+def load_profile(path: str | Path) -> HardwareProfile:
+    return parse(HardwareProfile, load_yaml(path), path)
+
+
+def shipped_profiles() -> list[HardwareProfile]:
+    """Every profile in configs/hardware, sorted by name."""
+    return [load_profile(path) for path in sorted(HARDWARE_DIR.glob("*.yaml"))]
+
+
+def tick_energy(profile: HardwareProfile, counts_per_tick: dict[str, float], measured_delay_s: float,
+                timesteps_per_tick: int = 1) -> dict[str, Any]:
+    """Energy, delay and EDP of one tick on `profile`, or why the workload cannot run there."""
+    energy = 0.0
+    modelled_time = 0.0
+    for kind in ACTIVITY_FIELDS:
+        count = counts_per_tick.get(kind, 0.0)
+        cost = getattr(profile, kind)
+        if count and cost is None:
+            return {"applicable": False, "reason": f"{profile.name} has no cost for {kind}"}
+        if cost is not None:
+            energy += count * cost.energy_j
+            modelled_time += count * (cost.time_s or 0.0)
+    if profile.delay == "measured":
+        delay = measured_delay_s
+    else:
+        delay = modelled_time / profile.parallel_cores + profile.barrier_s * timesteps_per_tick
+    return {
+        "applicable": True,
+        "energy_j": energy,
+        "energy_basis": "modelled",
+        "delay_s": delay,
+        "delay_basis": profile.delay,
+        "edp_js": energy * delay,
+        "source": profile.description,
+    }
+
+
+def energy_section(counts_per_tick: dict[str, float], measured_delay_s: float, timesteps_per_tick: int = 1,
+                   profiles: list[HardwareProfile] | None = None) -> dict[str, Any]:
+    """The `energy` section of metrics.json: one entry per hardware profile."""
+    profiles = shipped_profiles() if profiles is None else profiles
+    return {p.name: tick_energy(p, counts_per_tick, measured_delay_s, timesteps_per_tick) for p in profiles}
+
