@@ -12,18 +12,24 @@ from typing import Any
 from neuroctl.config import ConfigError, load_yaml, parse
 from neuroctl.control.base import Controller, LinearModel
 
-CONTROLLER_KINDS: dict[str, tuple[str, str]] = {
-    "spiking_state_feedback": ("neuroctl.control.state_feedback", "SpikingStateFeedbackController"),
-    "lqr": ("neuroctl.control.lqr", "LQRController"),
-    "mpc_exact": ("neuroctl.control.mpc", "ExactMPCController"),
-    "mpc_spiking": ("neuroctl.control.spiking_mpc", "SpikingMPCController"),
-    "mpc_dense": ("neuroctl.control.spiking_mpc", "DenseMPCController"),
+CONTROLLER_KINDS: dict[str, tuple[str, str, str]] = {
+    "spiking_state_feedback": ("neuroctl.control.state_feedback", "SpikingStateFeedbackController",
+                               "SpikingStateFeedbackConfig"),
+    "lqr": ("neuroctl.control.lqr", "LQRController", "LQRConfig"),
+    "mpc_exact": ("neuroctl.control.mpc", "ExactMPCController", "ExactMPCConfig"),
+    "mpc_spiking": ("neuroctl.control.spiking_mpc", "SpikingMPCController", "SpikingMPCConfig"),
+    "mpc_dense": ("neuroctl.control.spiking_mpc", "DenseMPCController", "DenseMPCConfig"),
 }
 
 
 def controller_class(kind: str) -> type[Controller]:
-    module_name, class_name = CONTROLLER_KINDS[kind]
+    module_name, class_name, _ = CONTROLLER_KINDS[kind]
     return getattr(importlib.import_module(module_name), class_name)
+
+
+def config_class(kind: str) -> type:
+    module_name, _, config_name = CONTROLLER_KINDS[kind]
+    return getattr(importlib.import_module(module_name), config_name)
 
 
 def load_controller_config(path: str | Path) -> tuple[str, Any]:
@@ -35,8 +41,7 @@ def load_controller_config(path: str | Path) -> tuple[str, Any]:
     if kind not in CONTROLLER_KINDS:
         raise ConfigError(path, "kind", f"unknown controller kind {kind!r}; expected one of: "
                           f"{', '.join(CONTROLLER_KINDS)}")
-    config_class = controller_class(kind).Config
-    return kind, parse(config_class, data, path)
+    return kind, parse(config_class(kind), data, path)
 
 
 def build_controller(kind: str, config: Any, model: LinearModel, observation_size: int,
