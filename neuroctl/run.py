@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TextIO
 
 import numpy as np
 
@@ -83,8 +83,9 @@ def energy_of(metrics: dict[str, Any], controller: Controller) -> dict[str, Any]
     return energy_section(counts, measured_delay_s, getattr(controller, "timesteps_per_tick", 1))
 
 
-def progress_printer(label: str, stream=sys.stderr) -> Callable[[int, int], None] | None:
-    """A progress line on a terminal (every ~2 %); None when the stream is not a terminal."""
+def progress_printer(label: str, stream: TextIO | None = None) -> Callable[[int, int], None] | None:
+    """A progress line on a terminal (every ~2 %, on stderr by default); None when it is not a terminal."""
+    stream = stream or sys.stderr
     if not stream.isatty():
         return None
 

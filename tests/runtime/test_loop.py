@@ -1,0 +1,141 @@
+"""The control loop: pacing, overrun policies, watchdog, recording, with the real cart-pole."""
+
+import time
+
+import gymnasium
+import numpy as np
+import pytest
+
+import neuroctl  # noqa: F401  (registers the environments)
+from neuroctl.control.base import Controller
+from neuroctl.control.lqr import LQRConfig, LQRController
+from neuroctl.launchfile import linear_model_of
+from neuroctl.runtime.loop import LoopSettings, make_recorder, run_episode
+from neuroctl.runtime.recorder import COMMAND_HELD, COMMAND_REPLACED, COMMAND_SKIPPED
+from neuroctl.runtime.watchdog import CommandWatchdog
+
+
+def make_env(**kwargs):
+    return gymnasium.make("neuroctl/CartPoleBalance-v0", disable_env_checker=True,
+                          max_episode_steps=10**9, **kwargs)
+
+
+class SlowEveryNth(Controller):
+    """LQR that sleeps `delay_s` on every `every`-th call: an artificial overrun."""
+
+    def __init__(self, inner: Controller, every: int, delay_s: float):
+        super().__init__()
+        self.inner, self.every, self.delay_s, self.calls = inner, every, delay_s, 0
+
+    @property
+    def observation_size(self):
+        return self.inner.observation_size
+
+    def reset(self, seed):
+        self.calls = 0
+
+    def act(self, observation):
+        self.calls += 1
+        if self.calls % self.every == 0:
+            time.sleep(self.delay_s)
+        return self.inner.act(observation)
+
+
+class Broken(LQRController):
+    """Returns NaN on every third call and an out-of-range command on every fifth."""
+
+    calls = 0
+
+    def act(self, observation):
+        self.calls += 1
+        action = super().act(observation).copy()
+        if self.calls % 3 == 0:
+            action[:] = np.nan
+        elif self.calls % 5 == 0:
+            action[:] = 7.0
+        return action
+
+
+def lqr_for(env):
+    return LQRController(LQRConfig(q=(1.0, 10.0, 0.1, 0.1), r=(1.0,)), linear_model_of(env), 4)
+
+
+def run(env, controller, **settings):
+    settings = LoopSettings(**{"n_ticks": 100, "control_period_s": env.unwrapped.control_period_s, **settings})
+    recorder = make_recorder(env, controller, settings.n_ticks)
+    outcome = run_episode(env, controller, settings, recorder)
+    return outcome, recorder
+
+
+def test_fast_mode_balances_and_records_every_tick():
+    env = make_env()
+    outcome, recorder = run(env, lqr_for(env), n_ticks=500, seed=3)
+    assert outcome.ticks == 500 and outcome.terminated_at_tick is None
+    data = recorder.arrays()
+    assert np.all(np.abs(data["observation"][-50:, 1]) < 0.01)
+    np.testing.assert_allclose(data["time_s"], np.arange(500) * 0.01)
+    assert recorder.stage_names == ("control", "actuate", "physics", "sense")
+    assert np.all(data["stage_s"][:, 2] > 0) and np.all(data["tick_s"] >= data["stage_s"].sum(axis=1) * 0.99)
+    assert np.all(data["activity"][:, 3] == 4)
+
+
+def test_fast_mode_is_deterministic():
+    env = make_env()
+    first = run(env, lqr_for(env), seed=11)[1].arrays()
+    second = run(env, lqr_for(env), seed=11)[1].arrays()
+    other = run(env, lqr_for(env), seed=12)[1].arrays()
+    assert np.array_equal(first["observation"], second["observation"])
+    assert np.array_equal(first["action"], second["action"])
+    assert not np.array_equal(first["observation"], other["observation"])
+
+
+def test_realtime_pacing_keeps_the_period():
+    env = make_env(control_period_s=0.002)
+    start = time.perf_counter()
+    outcome, recorder = run(env, lqr_for(env), n_ticks=250, mode="realtime")
+    elapsed = time.perf_counter() - start
+    assert outcome.ticks == 250
+    assert elapsed >= 249 * 0.002
+    assert np.median(recorder.arrays()["lateness_s"]) < 0.0005
+
+
+@pytest.mark.parametrize("policy", ["hold", "skip", "abort"])
+def test_overrun_policies(policy):
+    env = make_env(control_period_s=0.005)
+    slow = SlowEveryNth(lqr_for(env), every=20, delay_s=0.012)
+    start = time.perf_counter()
+    outcome, recorder = run(env, slow, n_ticks=100, mode="realtime", overrun_policy=policy)
+    elapsed = time.perf_counter() - start
+    source = recorder.arrays()["command_source"]
+    if policy == "abort":
+        assert outcome.aborted and outcome.ticks == 20 and outcome.deadline_misses == 1
+        return
+    assert outcome.ticks == 100 and not outcome.aborted
+    assert outcome.deadline_misses >= 4  # one slow call per 20 controller calls
+    if policy == "hold":
+        assert np.count_nonzero(source == COMMAND_HELD) == outcome.deadline_misses
+    else:
+        assert np.count_nonzero(source == COMMAND_SKIPPED) >= 2 * outcome.deadline_misses
+    assert elapsed < 100 * 0.005 + 0.1
+
+
+def test_watchdog_replaces_bad_commands_before_the_actuator():
+    env = make_env()
+    controller = Broken(LQRConfig(q=(1.0, 10.0, 0.1, 0.1), r=(1.0,)), linear_model_of(env), 4)
+    outcome, recorder = run(env, controller, n_ticks=60, watchdog="hold")
+    data = recorder.arrays()
+    # warm-up makes call 1; ticks make calls 2..61: 20 multiples of 3 (NaN) and 8 of 5 but not 3 (7.0)
+    assert outcome.watchdog_replacements == 28
+    assert np.count_nonzero(data["command_source"] == COMMAND_REPLACED) == outcome.watchdog_replacements
+    assert np.all(np.isfinite(data["action"])) and np.all(np.abs(data["action"]) <= 1.0)
+    assert env.unwrapped.nonfinite_actions == 0
+
+
+def test_watchdog_safe_commands():
+    dog = CommandWatchdog(np.array([-1.0]), np.array([1.0]), safe="hold")
+    assert dog.check(np.array([0.4]))[1] is False
+    command, replaced = dog.check(np.array([np.inf]))
+    assert replaced and command[0] == 0.4
+    zero = CommandWatchdog(np.array([-1.0]), np.array([1.0]), safe="zero")
+    zero.check(np.array([0.4]))
+    assert zero.check(np.array([1.5]))[0][0] == 0.0 and zero.replaced == 1

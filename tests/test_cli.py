@@ -1,0 +1,114 @@
+"""The command line, end to end: runs, results on disk, and one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuroctl.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH = ROOT / "launch" / "cartpole_balance.yaml"
+LQR = ROOT / "configs" / "controllers" / "cartpole_lqr.yaml"
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_launch_writes_metrics_and_trajectory(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "launch", LAUNCH, "--controller", LQR, "--duration", "2", "--seed", "4",
+                             "--out", tmp_path)
+    assert code == 0, err
+    assert "balanced (success)" in out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["schema"] == 1 and metrics["ticks"] == 200 and metrics["seed"] == 4
+    assert metrics["task"]["success"] is True and metrics["task"]["terminated_at_tick"] is None
+    assert set(metrics["latency_us"]["stages"]) == {"control", "actuate", "physics", "sense"}
+    assert metrics["activity"]["dense_macs_per_tick"] == 4.0
+    assert metrics["energy"]["loihi"]["applicable"] is False
+    assert metrics["energy"]["cpu"]["energy_j"] == pytest.approx(4 * 8.6e-9)
+    trajectory = np.load(tmp_path / "trajectory.npz")
+    assert trajectory["observation"].shape == (200, 4) and trajectory["action"].shape == (200, 1)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+LAUNCH_TEXT = f"""env:
+  id: neuroctl/CartPoleBalance-v0
+controller: {LQR}
+run: {{duration_s: 0.5}}
+"""
+
+
+@pytest.mark.parametrize("launch_text, controller_text, expected", [
+    (LAUNCH_TEXT.replace("duration_s: 0.5", "duration_s: -1"), None,
+     "launch.yaml: run.duration_s: expected a value > 0.0 and <= 86400.0, got -1.0"),
+    (LAUNCH_TEXT.replace("duration_s: 0.5", "duraton_s: 1"), None,
+     "launch.yaml: run.duraton_s: unknown key; did you mean 'duration_s'?"),
+    (LAUNCH_TEXT.replace("CartPoleBalance-v0", "CartPoleBalanse-v0"), None,
+     "launch.yaml: env.id: unknown environment id 'neuroctl/CartPoleBalanse-v0'; "
+     "did you mean 'neuroctl/CartPoleBalance-v0'?"),
+    (LAUNCH_TEXT + "outputs: {plots: maybe}\n", None,
+     "launch.yaml: outputs.plots: expected true or false, got string 'maybe'"),
+    (LAUNCH_TEXT.replace(str(LQR), "missing.yaml"), None, "launch.yaml: controller: controller config"),
+    ("env:\n  id: neuroctl/CartPoleBalance-v0\n  kwargs: {control_period_s: 0.5}\ncontroller: c.yaml\n",
+     "kind: lqr\n", "launch.yaml: env.kwargs.control_period_s: must be a multiple of 0.001 s"),
+    ("env: {id: neuroctl/CartPoleBalance-v0}\ncontroller: c.yaml\n", "kind: lqr\nq: [1, 2]\n",
+     "c.yaml: q: expected 4 weights (one per state), got 2"),
+    ("env: {id: neuroctl/CartPoleBalance-v0}\ncontroller: c.yaml\n", "kind: lqrr\n",
+     "c.yaml: kind: unknown controller kind 'lqrr'"),
+    ("env: {id: neuroctl/CartPoleBalance-v0}\ncontroller: c.yaml\n", "kind: lqr\nr: [.nan]\n",
+     "c.yaml: r[0]: expected a finite number, got nan"),
+    ("env: {id: neuroctl/CartPoleBalance-v0}\ncontroller: c.yaml\n", "kind: lqr\nq: !!python/object/apply:os.system [ls]\n",
+     "c.yaml: line 2: invalid YAML"),
+    ("env: [1, 2\n", None, "launch.yaml: line 2: invalid YAML"),
+])
+def test_bad_configs_give_one_line_and_exit_2(tmp_path, capsys, launch_text, controller_text, expected):
+    launch = write(tmp_path, "launch.yaml", launch_text)
+    if controller_text is not None:
+        write(tmp_path, "c.yaml", controller_text)
+    code, out, err = run_cli(capsys, "launch", launch, "--out", tmp_path / "out")
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert expected in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["launch", LAUNCH, "--mode", "turbo"], "argument --mode: invalid choice: 'turbo'"),
+    (["launch", LAUNCH, "--duration", "nan"], "argument --duration: expected a positive finite number"),
+    (["launch", LAUNCH, "--seed", "-3"], "argument --seed: expected an integer in [0, 2**32)"),
+    (["launch", "absent.yaml"], "absent.yaml: no such file"),
+    (["launch", LAUNCH, "--controller", "absent.yaml"], "--controller: controller config"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], "the following arguments are required: command"),
+])
+def test_bad_command_lines(capsys, args, expected):
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and expected in err, err
+
+
+def test_check_validates_without_running(capsys):
+    code, out, _ = run_cli(capsys, "check", LQR)
+    assert code == 0 and "controller config (lqr)" in out
+    code, out, _ = run_cli(capsys, "check", LAUNCH)
+    assert code == 0 and "launch file (neuroctl/CartPoleBalance-v0" in out
+
+
+def test_python_dash_m_and_no_traceback_in_a_fresh_process(tmp_path):
+    bad = write(tmp_path, "bad.yaml", "kind: lqr\nbogus: 1\n")
+    result = subprocess.run([sys.executable, "-m", "neuroctl", "check", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {bad}: bogus: unknown key; expected one of: q, r"
+    assert "Traceback" not in result.stderr
