@@ -1,0 +1,84 @@
+"""Clipped discrete LQR, the classical baseline: u = clip(-K x, u_low, u_high)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroctl.config import range_field
+from neuroctl.control.base import DENSE_MACS, Controller, LinearModel
+from neuroctl.control.linear import diagonal_weights, dlqr
+
+
+def q_field():
+    """Config field `q`: diagonal of the state weight Q (one per state; the cart-pole default)."""
+    return range_field((1.0, 10.0, 0.1, 0.1), min=0.0, doc="diagonal of Q, one entry >= 0 per state")
+
+
+def r_field():
+    """Config field `r`: diagonal of the input weight R (one per input, action units)."""
+    return range_field((1.0,), min=0.0, min_exclusive=True, doc="diagonal of R, one entry > 0 per action")
+
+
+def weight_matrices(
+    q: tuple[float, ...], r: tuple[float, ...], model: LinearModel
+) -> tuple[np.ndarray, np.ndarray]:
+    """Q (nx, nx) and R (nu, nu) from config diagonals, checked against the model's sizes."""
+    return (
+        diagonal_weights(q, model.n_states, "q", positive=False),
+        diagonal_weights(r, model.n_inputs, "r", positive=True),
+    )
+
+
+def check_observation_size(model: LinearModel, observation_size: int) -> int:
+    """The model-based controllers observe the model's full state: observation_size must be nx."""
+    if observation_size != model.n_states:
+        raise ValueError(
+            f"observation_size: the controller observes the model state ({model.n_states} values),"
+            f" got {observation_size}"
+        )
+    return observation_size
+
+
+def hold_finite(observation: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Copy the finite values of `observation` into `held` (non-finite ones keep their last value)."""
+    np.copyto(held, observation, where=np.isfinite(observation))
+    return held
+
+
+@dataclass(frozen=True)
+class LQRConfig:
+    """Clipped LQR: K from the DARE with Q = diag(q), R = diag(r) in action units."""
+
+    q: tuple[float, ...] = q_field()
+    r: tuple[float, ...] = r_field()
+
+
+class LQRController(Controller):
+    """u = clip(-K x): one (nu x nx) product per tick, counted as DENSE_MACS."""
+
+    def __init__(self, config: LQRConfig, model: LinearModel, observation_size: int) -> None:
+        super().__init__()
+        self.config = config
+        self.model = model
+        self._observation_size = check_observation_size(model, observation_size)
+        self.K, self.P = dlqr(model, *weight_matrices(config.q, config.r, model))
+        self._action = np.zeros(model.n_inputs)
+        self._state = np.zeros(model.n_states)
+
+    @property
+    def observation_size(self) -> int:
+        return self._observation_size
+
+    def reset(self, seed: int) -> None:
+        self._state[:] = 0.0
+        self.activity[:] = 0
+
+    def act(self, observation: np.ndarray) -> np.ndarray:
+        """Returns a reused array: copy it to keep it past the next tick. Non-finite values are held."""
+        np.dot(self.K, hold_finite(observation, self._state), out=self._action)
+        np.negative(self._action, out=self._action)
+        np.clip(self._action, self.model.u_low, self.model.u_high, out=self._action)
+        self.activity[DENSE_MACS] = self.K.size
+        return self._action

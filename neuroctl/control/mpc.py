@@ -1,0 +1,116 @@
+"""Exact MPC: the condensed QP (see `neuroctl.control.qp`) solved to convergence every tick.
+
+The baseline for the spiking solver's cost, and the reference for its QP error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroctl.config import range_field
+from neuroctl.control.base import DENSE_MACS, Controller, LinearModel
+from neuroctl.control.lqr import check_observation_size, hold_finite, q_field, r_field, weight_matrices
+from neuroctl.control.qp import MPCProblem, build_mpc_problem, solve_box_qp, step_and_momentum
+
+
+def horizon_field():
+    """Config field `horizon`: number of predicted control periods N."""
+    return range_field(20, min=1, max=1000, doc="prediction horizon N in control periods")
+
+
+class ExactQPSolver:
+    """Solves the MPC QP at any x0 to a fixed-point residual <= tolerance (action units), warm started."""
+
+    def __init__(self, problem: MPCProblem, tolerance: float = 1e-9, max_iterations: int = 100_000) -> None:
+        self.problem = problem
+        self.tolerance = tolerance
+        self.max_iterations = max_iterations
+        self.step, _ = step_and_momentum(problem.H)
+        self.iterations = 0
+        self._q = np.zeros(problem.n_decisions)
+        self._work = np.zeros((3, problem.n_decisions))
+
+    def solve_into(self, x0: np.ndarray, solution: np.ndarray) -> np.ndarray:
+        """Solve in place from the warm start held in `solution` (n,); sets `iterations`."""
+        np.dot(self.problem.F, x0, out=self._q)
+        self.iterations = solve_box_qp(
+            self.problem.H, self._q, self.problem.lower, self.problem.upper, self.step,
+            self.tolerance, self.max_iterations, solution, self._work,
+        )  # fmt: skip
+        return solution
+
+    def solve(self, x0: np.ndarray, warm_start: np.ndarray | None = None) -> np.ndarray:
+        """New array with the solution U* (n,) at x0, from `warm_start` (default zeros)."""
+        solution = np.zeros(self.problem.n_decisions) if warm_start is None else np.array(warm_start, float)
+        return self.solve_into(np.asarray(x0, float), solution)
+
+
+def qp_error(problem: MPCProblem, solution: np.ndarray, exact: np.ndarray) -> float:
+    """max_i |U_i - U*_i| / bound_i, with bound_i = max(|lower_i|, |upper_i|): error relative to the limit."""
+    bound = np.maximum(np.abs(problem.lower), np.abs(problem.upper))
+    return float(np.max(np.abs(np.ravel(solution) - np.ravel(exact)) / bound))
+
+
+def shift_warm_start(solution: np.ndarray, n_inputs: int) -> None:
+    """Shift U by one step in place: u_k <- u_{k+1}, the last block repeated."""
+    solution[:-n_inputs] = solution[n_inputs:].copy()
+
+
+@dataclass(frozen=True)
+class ExactMPCConfig:
+    """Exact MPC: the QP solved by restarted FISTA to a fixed-point residual <= tolerance."""
+
+    q: tuple[float, ...] = q_field()
+    r: tuple[float, ...] = r_field()
+    horizon: int = horizon_field()
+    tolerance: float = range_field(
+        1e-9, min=0.0, min_exclusive=True, doc="fixed-point residual to stop at, action units"
+    )
+    max_iterations: int = range_field(100_000, min=1, doc="gradient evaluations allowed per tick")
+
+
+class ExactMPCController(Controller):
+    """Receding-horizon MPC solved to convergence each tick, warm started from the shifted last plan.
+
+    After `act`: `predicted_commands` (N, nu) and `predicted_states` (N+1, nx) hold the plan,
+    `last_solution` (N*nu,) is U*, `qp_problem` the QP. DENSE_MACS counts the solver's products.
+    """
+
+    def __init__(self, config: ExactMPCConfig, model: LinearModel, observation_size: int) -> None:
+        super().__init__()
+        self.config = config
+        self._observation_size = check_observation_size(model, observation_size)
+        self.qp_problem = build_mpc_problem(
+            model, *weight_matrices(config.q, config.r, model), config.horizon
+        )
+        self.solver = ExactQPSolver(self.qp_problem, config.tolerance, config.max_iterations)
+        n, nx, nu = self.qp_problem.n_decisions, model.n_states, model.n_inputs
+        self.last_solution = np.zeros(n)
+        self.predicted_commands = self.last_solution.reshape(config.horizon, nu)
+        self.predicted_states = np.zeros((config.horizon + 1, nx))
+        self._action = np.zeros(nu)
+        self._state = np.zeros(nx)
+
+    @property
+    def observation_size(self) -> int:
+        return self._observation_size
+
+    def reset(self, seed: int) -> None:
+        self.last_solution[:] = 0.0
+        self.predicted_states[:] = 0.0
+        self._state[:] = 0.0
+        self.activity[:] = 0
+
+    def act(self, observation: np.ndarray) -> np.ndarray:
+        """Returns a reused array: copy it to keep it past the next tick. Non-finite values are held."""
+        problem = self.qp_problem
+        x = hold_finite(observation, self._state)
+        shift_warm_start(self.last_solution, problem.n_inputs)
+        self.solver.solve_into(x, self.last_solution)
+        self.predicted_states[:] = problem.predict(x, self.last_solution)
+        self._action[:] = self.last_solution[: problem.n_inputs]
+        n = problem.n_decisions
+        self.activity[DENSE_MACS] = self.solver.iterations * n * n + problem.n_states * n
+        return self._action

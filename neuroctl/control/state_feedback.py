@@ -1,0 +1,105 @@
+"""Spiking state feedback: LIF populations represent the state, and u = clip(-K x_hat).
+
+For every state dimension i, the sensor value x_i (clamped to its radius, a non-finite reading held at
+the last good value and counted) drives an encoder population of LIF neurons as current (NEF population
+coding); the encoder population's spikes reach a state population through exponential synapses (an NEF
+identity connection), and x_hat_i is decoded from the state population's filtered spikes. K is the
+discrete LQR gain of the environment's linear model. The whole network runs in one kernel call per tick.
+
+This is the simple spiking baseline. Its accuracy is limited by spike noise, which falls like
+1/sqrt(n tau_readout): a few cm of cart offset and some force jitter remain where exact LQR settles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroctl.config import range_field
+from neuroctl.control.base import Controller, LinearModel
+from neuroctl.control.linear import dlqr
+from neuroctl.control.lqr import check_observation_size, weight_matrices
+from neuroctl.encoding import sanitize
+from neuroctl.network import NetworkDescription, SpikingNetwork, build
+
+MAX_NEURONS_PER_DIMENSION = 10_000
+
+
+@dataclass(frozen=True)
+class SpikingStateFeedbackConfig:
+    """LQR weights (as for `lqr`) and the LIF populations that carry the state."""
+
+    q: tuple[float, ...] = range_field((1.0, 10.0, 0.1, 0.1), min=0.0, doc="diagonal of Q, per state")
+    r: tuple[float, ...] = range_field((1.0,), min=0.0, min_exclusive=True, doc="diagonal of R, per action")
+    radii: tuple[float, ...] = range_field((1.2, 0.3, 1.5, 2.5), min=0.0, min_exclusive=True,
+                                           doc="range represented per state dimension (state units)")
+    neurons_per_dimension: int = range_field(100, min=1, max=MAX_NEURONS_PER_DIMENSION)
+    max_rates_hz: tuple[float, float] = range_field((100.0, 200.0), min=1.0, max=1000.0)
+    intercepts: tuple[float, float] = range_field((-0.9, 0.9), min=-1.0, max=0.99)
+    tau_rc_s: float = range_field(0.02, min=0.0, min_exclusive=True, max=1.0)
+    tau_ref_s: float = range_field(0.002, min=0.0, max=0.1)
+    tau_syn_s: float = range_field(0.005, min=0.0, min_exclusive=True, max=1.0,
+                                   doc="synapse from encoder to state population")
+    tau_readout_s: float = range_field(0.015, min=0.0, min_exclusive=True, max=1.0,
+                                       doc="filter of the state population's spikes that x_hat decodes from")
+    substep_s: float = range_field(0.001, min=1e-5, max=0.02, doc="network time step")
+    seed: int = range_field(0, min=0, max=2**32 - 1, doc="seed of encoders, gains and biases")
+
+
+class SpikingStateFeedbackController(Controller):
+    """u = clip(-K x_hat), x_hat decoded from LIF state populations fed by LIF encoder populations."""
+
+    def __init__(self, config: SpikingStateFeedbackConfig, model: LinearModel, observation_size: int) -> None:
+        super().__init__()
+        self.config = config
+        self.model = model
+        self._observation_size = check_observation_size(model, observation_size)
+        if len(config.radii) != model.n_states:
+            raise ValueError(f"radii: expected {model.n_states} radii (one per state), got {len(config.radii)}")
+        self.K, _ = dlqr(model, *weight_matrices(config.q, config.r, model))
+        self.timesteps_per_tick = max(1, int(round(model.dt / config.substep_s)))
+        self.network = SpikingNetwork(build(self._describe(), model.dt / self.timesteps_per_tick, config.seed))
+        self.radii = np.asarray(config.radii, dtype=np.float64)
+        self.last_good = np.zeros(model.n_states)
+        self.sensor = np.zeros(model.n_states)
+        self.x_hat = np.zeros(model.n_states)
+        self.flagged_readings = 0
+        self._action = np.zeros(model.n_inputs)
+
+    def _describe(self) -> NetworkDescription:
+        config = self.config
+        description = NetworkDescription()
+        populations = dict(max_rates_hz=config.max_rates_hz, intercepts=config.intercepts,
+                           tau_rc_s=config.tau_rc_s, tau_ref_s=config.tau_ref_s,
+                           tau_syn_s=config.tau_syn_s, tau_readout_s=config.tau_readout_s)
+        for i, radius in enumerate(config.radii):
+            encoder = description.ensemble(config.neurons_per_dimension, 1, radius=radius,
+                                           label=f"encoder[{i}]", **populations)
+            state = description.ensemble(config.neurons_per_dimension, 1, radius=radius,
+                                         label=f"state[{i}]", **populations)
+            description.input(encoder)
+            description.connect(encoder, state)
+            description.output(state)
+        return description
+
+    @property
+    def observation_size(self) -> int:
+        return self._observation_size
+
+    def reset(self, seed: int) -> None:
+        self.network.reset(seed)
+        self.last_good[:] = 0.0
+        self.x_hat[:] = 0.0
+        self.flagged_readings = 0
+        self.activity[:] = 0
+
+    def act(self, observation: np.ndarray) -> np.ndarray:
+        """Returns a reused array: copy it to keep it past the next tick."""
+        self.flagged_readings += sanitize(observation, -self.radii, self.radii, self.last_good, self.sensor)
+        self.x_hat[:] = self.network.step(self.sensor, self.timesteps_per_tick)
+        self.activity[:] = self.network.activity
+        np.dot(self.K, self.x_hat, out=self._action)
+        np.negative(self._action, out=self._action)
+        np.clip(self._action, self.model.u_low, self.model.u_high, out=self._action)
+        return self._action
