@@ -35,6 +35,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -60,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a launch file or a controller config without running")
     check.add_argument("file", type=Path)
 
+    bench = commands.add_parser("bench", help="run a benchmark suite and write bench.json and bench.md")
+    bench.add_argument("file", type=Path, help="benchmark suite (YAML, see configs/bench/)")
+    bench.add_argument("--out", type=Path, help="output directory (default: runs/bench/<suite name>)")
+    bench.add_argument("--repeat", type=_positive_int, help="repetitions per measurement (default: the suite's)")
+
     commands.add_parser("info", help="versions, numba cache directory and registered environments")
     return parser
 
@@ -69,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        return {"launch": cmd_launch, "check": cmd_check, "info": cmd_info}[args.command](args)
+        commands = {"launch": cmd_launch, "check": cmd_check, "bench": cmd_bench, "info": cmd_info}
+        return commands[args.command](args)
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -88,6 +104,12 @@ def cmd_launch(args: argparse.Namespace) -> int:
         import signal
         return EXIT_SIGTERM if signal_number == signal.SIGTERM else EXIT_SIGINT
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from neuroctl.bench.suite import run_suite
+
+    return run_suite(args.file, args.out, args.repeat)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
