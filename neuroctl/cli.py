@@ -1,4 +1,4 @@
-"""`neuroctl launch | check | info`: the command line. Composes launch files, runs and reports.
+"""`neuroctl launch | check | eval | bench | info`: the command line. Composes launch files, runs and reports.
 
 A user mistake (bad config, missing file, unknown id, bad flag) ends with exit code 2 and one line
 `error: <where>: <what was wrong and what is expected>` on stderr, never a traceback.
@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a launch file or a controller config without running")
     check.add_argument("file", type=Path)
 
+    evaluate = commands.add_parser("eval", help="run a launch file over N seeds for each listed controller")
+    evaluate.add_argument("file", type=Path, help="launch file (YAML)")
+    evaluate.add_argument("--seeds", type=_positive_int, required=True, help="number of seeded episodes")
+    evaluate.add_argument("--first-seed", type=_seed, default=0, help="first seed (default 0)")
+    evaluate.add_argument("--controller", type=Path, action="append", default=None,
+                          help="controller config (repeatable; default: the launch file's)")
+    evaluate.add_argument("--out", type=Path, help="output directory (default: runs/eval/<launch name>)")
+
     bench = commands.add_parser("bench", help="run a benchmark suite and write bench.json and bench.md")
     bench.add_argument("file", type=Path, help="benchmark suite (YAML, see configs/bench/)")
     bench.add_argument("--out", type=Path, help="output directory (default: runs/bench/<suite name>)")
@@ -84,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        commands = {"launch": cmd_launch, "check": cmd_check, "bench": cmd_bench, "info": cmd_info}
+        commands = {"launch": cmd_launch, "check": cmd_check, "eval": cmd_eval, "bench": cmd_bench,
+                    "info": cmd_info}
         return commands[args.command](args)
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -103,6 +112,19 @@ def cmd_launch(args: argparse.Namespace) -> int:
     if signal_number is not None:
         import signal
         return EXIT_SIGTERM if signal_number == signal.SIGTERM else EXIT_SIGINT
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from neuroctl.evaluate import evaluate, format_table, progress_stream
+    from neuroctl.runtime.files import atomic_write_json
+
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    report = evaluate(args.file, seeds, args.controller or [None], progress_stream())
+    out_dir = args.out or Path("runs") / "eval" / args.file.stem
+    atomic_write_json(out_dir / "eval.json", report)
+    print(format_table(report))
+    print(f"results: {out_dir / 'eval.json'}")
     return 0
 
 

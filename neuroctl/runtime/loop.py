@@ -92,9 +92,12 @@ def stage_names_of(env: gymnasium.Env) -> tuple[str, ...]:
 
 
 def make_recorder(env: gymnasium.Env, controller: Controller, n_ticks: int) -> Recorder:
+    """Records sized for the run; predictive controllers' plans (`predicted_states`, `last_solution`) too."""
     predicted = getattr(controller, "predicted_states", None)
+    plan = getattr(controller, "last_solution", None)
     return Recorder(n_ticks, env.observation_space.shape[0], env.action_space.shape[0],
-                    stage_names_of(env), None if predicted is None else predicted.shape)
+                    stage_names_of(env), None if predicted is None else predicted.shape,
+                    None if plan is None else plan.size)
 
 
 def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettings, recorder: Recorder,
@@ -153,6 +156,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
             if recorder.predicted_states is not None:
                 steps = recorder.predicted_states.shape[1]
                 recorder.predicted_states[k] = controller.predicted_states[:steps]
+            if recorder.planned_commands is not None:
+                recorder.planned_commands[k] = controller.last_solution
             action, replaced = watchdog.check(proposed)
             source = COMMAND_REPLACED if replaced else COMMAND_FROM_CONTROLLER
         last_action = action

@@ -20,7 +20,8 @@ class Recorder:
     """Time, observation, action, activity, stage times and lateness of every tick of one episode."""
 
     def __init__(self, n_ticks: int, observation_size: int, action_size: int,
-                 stage_names: tuple[str, ...], prediction_shape: tuple[int, int] | None = None):
+                 stage_names: tuple[str, ...], prediction_shape: tuple[int, int] | None = None,
+                 plan_size: int | None = None):
         self.stage_names = stage_names
         self.capacity = n_ticks
         self.count = 0
@@ -37,6 +38,7 @@ class Recorder:
         if prediction_shape is not None:
             steps = min(prediction_shape[0], MAX_PREDICTION_STEPS + 1)
             self.predicted_states = np.full((n_ticks, steps, prediction_shape[1]), np.nan)
+        self.planned_commands = None if plan_size is None else np.full((n_ticks, plan_size), np.nan)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The filled part of every record, by name."""
@@ -49,6 +51,8 @@ class Recorder:
         }
         if self.predicted_states is not None:
             out["predicted_states"] = self.predicted_states[:n]
+        if self.planned_commands is not None:
+            out["planned_commands"] = self.planned_commands[:n]
         return out
 
     def save_npz(self, path: Path) -> None:

@@ -1,0 +1,127 @@
+"""`neuroctl eval`: one launch file over N seeded episodes for each listed controller.
+
+Per controller: success rate, mean closed-loop cost, the cost ratio to the first controller (over the
+seeds where both succeeded, so that a failed, shorter episode never looks cheap), the QP error of
+predictive controllers against the exact solution of the same QP at the same observation (max-abs
+difference over the plan divided by the actuator limit), and activity per tick.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from neuroctl.launchfile import load_launch
+from neuroctl.run import run_launch
+
+QP_SOLVER_TOLERANCE = 1e-10
+
+
+@dataclass
+class EpisodeSummary:
+    seed: int
+    success: bool
+    cost: float
+    synaptic_events_per_tick: float
+    dense_macs_per_tick: float
+    qp_errors: np.ndarray | None
+
+
+def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray) -> np.ndarray:
+    """Per tick: max |U - U*| / limit, U* the exact QP solution at the tick's observation."""
+    from neuroctl.control.mpc import ExactQPSolver, qp_error
+
+    solver = ExactQPSolver(controller.qp_problem, tolerance=QP_SOLVER_TOLERANCE)
+    exact = np.zeros(plans.shape[1])
+    errors = np.empty(len(plans))
+    for k, (observation, plan) in enumerate(zip(observations, plans)):
+        errors[k] = qp_error(controller.qp_problem, plan, solver.solve_into(observation, exact))
+    return errors
+
+
+def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: int) -> EpisodeSummary:
+    launch = load_launch(launch_path, controller_path, seed=seed)
+    result = run_launch(launch)
+    data = result.recorder.arrays()
+    errors = None
+    if "planned_commands" in data and hasattr(result.controller, "qp_problem") \
+            and launch.controller_kind != "mpc_exact":
+        errors = qp_errors_of(result.controller, data["observation"], data["planned_commands"])
+    activity = result.metrics["activity"]
+    return EpisodeSummary(seed, result.metrics["task"]["success"], result.metrics["task"]["cost"],
+                          activity["synaptic_events_per_tick"], activity["dense_macs_per_tick"], errors)
+
+
+def summarize(config: str, episodes: list[EpisodeSummary],
+              reference: list[EpisodeSummary] | None) -> dict[str, Any]:
+    costs = np.array([e.cost for e in episodes])
+    summary: dict[str, Any] = {
+        "config": config,
+        "success_rate": float(np.mean([e.success for e in episodes])),
+        "mean_cost": float(costs.mean()),
+        "cost_ratio": None,
+        "qp_error": None,
+        "synaptic_events_per_tick": float(np.mean([e.synaptic_events_per_tick for e in episodes])),
+        "dense_macs_per_tick": float(np.mean([e.dense_macs_per_tick for e in episodes])),
+        "episodes": [{"seed": e.seed, "success": e.success, "cost": e.cost} for e in episodes],
+    }
+    if reference is not None:
+        both = [i for i, (a, b) in enumerate(zip(episodes, reference)) if a.success and b.success]
+        if both:
+            summary["cost_ratio"] = float(costs[both].mean() / np.mean([reference[i].cost for i in both]))
+            summary["cost_ratio_seeds"] = len(both)
+    if episodes and episodes[0].qp_errors is not None:
+        errors = np.concatenate([e.qp_errors for e in episodes])
+        summary["qp_error"] = {"mean": float(errors.mean()), "p99": float(np.percentile(errors, 99)),
+                               "max": float(errors.max())}
+    return summary
+
+
+def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None],
+             progress: TextIO | None = None) -> dict[str, Any]:
+    """Run every (controller, seed) episode; the first controller is the reference of cost ratios."""
+    load_launch(launch_path)  # validate everything before the first episode
+    for controller in controllers:
+        if controller is not None:
+            load_launch(launch_path, controller)
+    results = []
+    reference = None
+    total = len(seeds) * len(controllers)
+    for c, controller in enumerate(controllers):
+        episodes = []
+        for s, seed in enumerate(seeds):
+            episodes.append(run_episode_summary(launch_path, controller, seed))
+            if progress is not None:
+                done = c * len(seeds) + s + 1
+                progress.write(f"\reval: {done}/{total} episodes ({controller or 'launch controller'})")
+                progress.flush()
+        name = str(controller) if controller is not None else str(load_launch(launch_path).controller_path)
+        results.append(summarize(name, episodes, reference))
+        reference = reference or episodes
+    if progress is not None:
+        progress.write("\n")
+    return {"launch": str(launch_path), "seeds": seeds, "controllers": results}
+
+
+def format_table(report: dict[str, Any]) -> str:
+    header = ("controller", "success", "mean cost", "cost ratio", "QP err mean", "QP err p99",
+              "syn. events/tick", "dense MACs/tick")
+    rows = [header]
+    for c in report["controllers"]:
+        qp = c["qp_error"]
+        rows.append((Path(c["config"]).name, f"{100 * c['success_rate']:.0f}%", f"{c['mean_cost']:.4g}",
+                     "-" if c["cost_ratio"] is None else f"{c['cost_ratio']:.4f}",
+                     "-" if qp is None else f"{qp['mean']:.2e}", "-" if qp is None else f"{qp['p99']:.2e}",
+                     f"{c['synaptic_events_per_tick']:.1f}", f"{c['dense_macs_per_tick']:.0f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    seeds = report["seeds"]
+    return f"{report['launch']}, seeds {seeds[0]}..{seeds[-1]}\n" + "\n".join(lines)
+
+
+def progress_stream() -> TextIO | None:
+    return sys.stderr if sys.stderr.isatty() else None
