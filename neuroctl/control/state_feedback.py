@@ -60,7 +60,8 @@ class SpikingStateFeedbackController(Controller):
         self.K, _ = dlqr(model, *weight_matrices(config.q, config.r, model))
         self.timesteps_per_tick = max(1, int(round(model.dt / config.substep_s)))
         self.network = SpikingNetwork(build(self._describe(), model.dt / self.timesteps_per_tick, config.seed))
-        self.radii = np.asarray(config.radii, dtype=np.float64)
+        self.sensor_high = np.asarray(config.radii, dtype=np.float64)
+        self.sensor_low = -self.sensor_high
         self.last_good = np.zeros(model.n_states)
         self.sensor = np.zeros(model.n_states)
         self.x_hat = np.zeros(model.n_states)
@@ -96,7 +97,8 @@ class SpikingStateFeedbackController(Controller):
 
     def act(self, observation: np.ndarray) -> np.ndarray:
         """Returns a reused array: copy it to keep it past the next tick."""
-        self.flagged_readings += sanitize(observation, -self.radii, self.radii, self.last_good, self.sensor)
+        self.flagged_readings += sanitize(observation, self.sensor_low, self.sensor_high, self.last_good,
+                                          self.sensor)
         self.x_hat[:] = self.network.step(self.sensor, self.timesteps_per_tick)
         self.activity[:] = self.network.activity
         np.dot(self.K, self.x_hat, out=self._action)

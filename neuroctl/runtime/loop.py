@@ -106,7 +106,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     """Run one episode of `settings.n_ticks` ticks (fewer if the task terminates or the run stops)."""
     controller.warmup()
     watchdog = CommandWatchdog(env.action_space.low, env.action_space.high, settings.watchdog)
-    observation, _ = env.reset(seed=settings.seed)
+    observation = np.zeros(env.observation_space.shape, dtype=np.float64)  # controllers see float64
+    observation[:] = env.reset(seed=settings.seed)[0]
     controller.reset(settings.seed)
     env_stage_times = getattr(env.unwrapped, "stage_times_s", None)
     period = settings.control_period_s
@@ -120,7 +121,6 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     release = wall_start
 
     def step_plant(action: np.ndarray, source: int, lateness: float, control_s: float, start: float):
-        nonlocal observation
         env_start = time.perf_counter()
         next_observation, reward, terminated, _, _ = env.step(action)
         end = time.perf_counter()
@@ -136,7 +136,7 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
             recorder.stage_s[k, 1:] = env_stage_times
         else:
             recorder.stage_s[k, 1] = end - env_start
-        observation = next_observation
+        observation[:] = next_observation
         recorder.count = k + 1
         return terminated, end
 
