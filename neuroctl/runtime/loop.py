@@ -92,12 +92,14 @@ def stage_names_of(env: gymnasium.Env) -> tuple[str, ...]:
 
 
 def make_recorder(env: gymnasium.Env, controller: Controller, n_ticks: int) -> Recorder:
-    """Records sized for the run; predictive controllers' plans (`predicted_states`, `last_solution`) too."""
+    """Records sized for the run, with what the controller exposes: its plan (`predicted_states`,
+    `last_solution`) and its spikes (`spike_raster`, uint8 (timesteps per tick, neurons), 1 = spiked)."""
     predicted = getattr(controller, "predicted_states", None)
     plan = getattr(controller, "last_solution", None)
+    raster = getattr(controller, "spike_raster", None)
     return Recorder(n_ticks, env.observation_space.shape[0], env.action_space.shape[0],
                     stage_names_of(env), None if predicted is None else predicted.shape,
-                    None if plan is None else plan.size)
+                    None if plan is None else plan.size, None if raster is None else raster.shape)
 
 
 def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettings, recorder: Recorder,
@@ -158,6 +160,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
                 recorder.predicted_states[k] = controller.predicted_states[:steps]
             if recorder.planned_commands is not None:
                 recorder.planned_commands[k] = controller.last_solution
+            if recorder.raster is not None:
+                recorder.raster[k] = controller.spike_raster[:, recorder.raster_neurons]
             action, replaced = watchdog.check(proposed)
             source = COMMAND_REPLACED if replaced else COMMAND_FROM_CONTROLLER
         last_action = action

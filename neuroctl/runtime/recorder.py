@@ -14,6 +14,8 @@ COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED, COMMAND_SKIPPED = range
 """Where a tick's command came from: the controller; held after an overrun; the watchdog; a skipped tick."""
 
 MAX_PREDICTION_STEPS = 10
+RASTER_NEURONS = 64
+"""Spike rasters keep this many neurons, evenly spaced over the network."""
 
 
 class Recorder:
@@ -21,7 +23,7 @@ class Recorder:
 
     def __init__(self, n_ticks: int, observation_size: int, action_size: int,
                  stage_names: tuple[str, ...], prediction_shape: tuple[int, int] | None = None,
-                 plan_size: int | None = None):
+                 plan_size: int | None = None, raster_shape: tuple[int, int] | None = None):
         self.stage_names = stage_names
         self.capacity = n_ticks
         self.count = 0
@@ -39,6 +41,12 @@ class Recorder:
             steps = min(prediction_shape[0], MAX_PREDICTION_STEPS + 1)
             self.predicted_states = np.full((n_ticks, steps, prediction_shape[1]), np.nan)
         self.planned_commands = None if plan_size is None else np.full((n_ticks, plan_size), np.nan)
+        self.raster = None
+        self.raster_neurons = np.zeros(0, dtype=np.int64)
+        if raster_shape is not None:
+            timesteps, neurons = raster_shape
+            self.raster_neurons = np.unique(np.linspace(0, neurons - 1, min(neurons, RASTER_NEURONS)).astype(np.int64))
+            self.raster = np.zeros((n_ticks, timesteps, self.raster_neurons.size), dtype=np.uint8)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The filled part of every record, by name."""
@@ -53,6 +61,9 @@ class Recorder:
             out["predicted_states"] = self.predicted_states[:n]
         if self.planned_commands is not None:
             out["planned_commands"] = self.planned_commands[:n]
+        if self.raster is not None:
+            out["raster"] = self.raster[:n]
+            out["raster_neurons"] = self.raster_neurons
         return out
 
     def save_npz(self, path: Path) -> None:
