@@ -6,11 +6,17 @@ Imports are lazy so that `import neuroctl` stays cheap (no numba compile).
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from neuroctl.config import ConfigError, load_yaml, parse
+import numpy as np
+
+from neuroctl.config import ConfigError, load_yaml, parse, range_field
 from neuroctl.control.base import Controller, LinearModel
+
+MODEL_KEY = "model"
+MAX_MODEL_SIZE = 1000
 
 CONTROLLER_KINDS: dict[str, tuple[str, str, str]] = {
     "spiking_state_feedback": ("neuroctl.control.state_feedback", "SpikingStateFeedbackController",
@@ -32,9 +38,22 @@ def config_class(kind: str) -> type:
     return getattr(importlib.import_module(module_name), config_name)
 
 
+@dataclass(frozen=True)
+class ModelSection:
+    """A controller config's own linear model, for environments that do not provide one:
+    x[k+1] = A x[k] + B u[k] over a control period of `dt_s` seconds, u in the action's units."""
+
+    A: list[list[float]] = range_field(max_length=MAX_MODEL_SIZE)
+    B: list[list[float]] = range_field(max_length=MAX_MODEL_SIZE)
+    dt_s: float = range_field(min=0.0, min_exclusive=True, max=10.0)
+
+
 def load_controller_config(path: str | Path) -> tuple[str, Any]:
-    """Read a controller config file: `kind` plus that kind's keys, validated strictly."""
+    """Read a controller config file: `kind` plus that kind's keys, validated strictly (and an optional
+    `model` section, see `load_model_section`)."""
     data = load_yaml(path)
+    if MODEL_KEY in data:
+        parse_model_section(data.pop(MODEL_KEY), path)
     kind = data.pop("kind", None)
     if kind is None:
         raise ConfigError(path, "kind", f"missing; expected one of: {', '.join(CONTROLLER_KINDS)}")
@@ -52,3 +71,34 @@ def build_controller(kind: str, config: Any, model: LinearModel, observation_siz
     except ValueError as exc:
         key, _, message = str(exc).partition(": ")
         raise ConfigError(where, key if message else "", message or str(exc)) from None
+
+
+def parse_model_section(data: Any, where: str | Path) -> ModelSection:
+    section = parse(ModelSection, data, where, MODEL_KEY)
+    a, b = _matrix(section.A, where, "model.A"), _matrix(section.B, where, "model.B")
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ConfigError(where, "model.A", f"expected a square matrix (a list of equal-length rows), got shape "
+                          f"{a.shape}")
+    if b.ndim != 2 or b.shape[0] != a.shape[0]:
+        raise ConfigError(where, "model.B", f"expected {a.shape[0]} rows of equal length, got shape {b.shape}")
+    return section
+
+
+def _matrix(rows: list[list[float]], where: str | Path, key: str) -> np.ndarray:
+    if not rows or len({len(row) for row in rows}) != 1 or not rows[0]:
+        raise ConfigError(where, key, "expected a matrix: a non-empty list of equal-length, non-empty rows")
+    return np.asarray(rows, dtype=np.float64)
+
+
+def load_model_section(path: str | Path, u_low: np.ndarray, u_high: np.ndarray) -> LinearModel | None:
+    """The controller config's `model` section as a LinearModel with the given actuator bounds, if any."""
+    data = load_yaml(path)
+    if MODEL_KEY not in data:
+        return None
+    section = parse_model_section(data[MODEL_KEY], path)
+    if len(section.B[0]) != np.size(u_low):
+        raise ConfigError(path, "model.B", f"expected {np.size(u_low)} columns (one per action), got "
+                          f"{len(section.B[0])}")
+    return LinearModel(A=np.asarray(section.A, dtype=np.float64), B=np.asarray(section.B, dtype=np.float64),
+                       dt=section.dt_s, u_low=np.asarray(u_low, dtype=np.float64),
+                       u_high=np.asarray(u_high, dtype=np.float64))
