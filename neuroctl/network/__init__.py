@@ -1,0 +1,39 @@
+"""Spiking networks: LIF neurons, NEF description and builder, the numba kernel and its numpy reference.
+
+    description = NetworkDescription()
+    a = description.ensemble(100, 1)
+    description.input(a)
+    description.output(a, function=lambda x: x**2)
+    network = SpikingNetwork(build(description, dt_s=0.001, seed=0))
+    y = network.step(np.array([0.5]), n_substeps=10)
+"""
+
+from neuroctl.network.arrays import BuiltEnsemble, BuiltNetwork
+from neuroctl.network.builder import build
+from neuroctl.network.description import (
+    Connection,
+    Ensemble,
+    Input,
+    NetworkDescription,
+    NeuronConnection,
+    Output,
+)
+from neuroctl.network.lif import gain_bias, lif_rate
+from neuroctl.network.recurrent import random_recurrent_network
+from neuroctl.network.simulator import SpikingNetwork
+
+__all__ = [
+    "BuiltEnsemble",
+    "BuiltNetwork",
+    "Connection",
+    "Ensemble",
+    "Input",
+    "NetworkDescription",
+    "NeuronConnection",
+    "Output",
+    "SpikingNetwork",
+    "build",
+    "gain_bias",
+    "lif_rate",
+    "random_recurrent_network",
+]

@@ -1,0 +1,146 @@
+"""The struct of arrays a built network is: what `build` makes and the kernels take.
+
+Neurons are numbered 0..n-1, ensemble after ensemble in the description's order. Per-neuron parameters
+are the rows of one (N_PARAMS, n) float64 array and the state the rows of one (N_STATE, n) float64 array
+(few arguments: each array argument of a numba call costs about 0.1 us to unbox). The three matrices
+(synapses, input, decoders) are CSR: for row r, columns indices[indptr[r]:indptr[r+1]] with values
+weights[indptr[r]:indptr[r+1]]; indptr is int64, indices int32, values float64 except the synaptic
+weights, float32: they are the bulk of a large network's memory and the event loop streams them, so
+halving them is worth about 10% of the time of a 10k-neuron network; they are added to float64 currents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse
+
+from neuroctl.network.nef import tuning_rates
+
+# Rows of BuiltNetwork.neuron_params.
+BIAS = 0  # constant input current (dimensionless, threshold 1)
+RC_FACTOR = 1  # 1 - exp(-dt / tau_rc): the voltage's step response over a whole substep
+TAU_RC = 2  # membrane time constant, s
+TAU_REF = 3  # refractory period, s
+SYN_DECAY = 4  # exp(-dt / tau_syn): synaptic current decay per substep
+TRACE_DECAY = 5  # exp(-dt / tau_readout): readout trace decay per substep
+TRACE_INCREMENT = 6  # (1 - TRACE_DECAY) / dt: trace increment per own spike, 1/s
+N_PARAMS = 7
+
+# Rows of a network state (see `new_state`).
+VOLTAGE = 0  # membrane voltage, dimensionless, in [0, 1]
+REFRACTORY = 1  # refractory time left, s
+SYN_CURRENT = 2  # filtered synaptic current (dimensionless, like the voltage)
+TRACE = 3  # readout trace: the neuron's spike train filtered to a rate, Hz
+N_STATE = 4
+
+
+SYN_WEIGHT_DTYPE = np.float32
+"""dtype of BuiltNetwork.syn_weights."""
+
+
+def new_state(n_neurons: int) -> np.ndarray:
+    """A zero network state (all neurons at rest, nothing in flight), shape (N_STATE, n_neurons)."""
+    return np.zeros((N_STATE, n_neurons), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class BuiltEnsemble:
+    """An ensemble's NEF quantities after building; `neurons` is its slice of the network's neurons."""
+
+    neurons: slice
+    encoders: np.ndarray  # (n, d) unit vectors
+    radius: np.ndarray  # (d,)
+    gain: np.ndarray  # (n,)
+    bias: np.ndarray  # (n,)
+    tau_rc_s: float
+    tau_ref_s: float
+    sample_points: np.ndarray  # (n_points, d) in the ensemble's units, for solving decoders
+
+    @cached_property
+    def sample_rates(self) -> np.ndarray:
+        """(n_points, n) steady-state rates at the sample points, Hz (computed on first use)."""
+        return self.rates(self.sample_points)
+
+    def rates(self, points: np.ndarray) -> np.ndarray:
+        """Steady-state rates in Hz, shape (n_points, n), of the neurons representing `points` (n_points, d)."""
+        return tuning_rates(points, self.encoders, self.radius, self.gain, self.bias, self.tau_rc_s, self.tau_ref_s)
+
+    @property
+    def encoding_matrix(self) -> np.ndarray:
+        """(n, d) matrix mapping a represented value to input currents: gain * encoders / radius."""
+        return self.gain[:, None] * self.encoders / self.radius
+
+
+@dataclass(frozen=True)
+class BuiltNetwork:
+    """Flat arrays for the kernels; see the module docstring for the CSR layout.
+
+    - synapses, CSR by presynaptic neuron (n rows, columns = postsynaptic neurons): `syn_weights` is the
+      impulse a spike adds to the postsynaptic current, weight * (1 - exp(-dt / tau_syn_post)) / dt, so
+      that a spike's current has area `weight` (exactly, in discrete time) whatever dt and tau_syn;
+      float32 (SYN_WEIGHT_DTYPE).
+    - input, CSR by neuron (n rows, columns = input values): J_input = input matrix @ x.
+    - decoders, CSR by output value (d_out rows, columns = neurons): y = decoders @ trace.
+    - `dense_macs_per_substep`, `dense_macs_per_call`: see `neuroctl.network.kernel.run_substeps`.
+    """
+
+    dt_s: float
+    neuron_params: np.ndarray
+    syn_indptr: np.ndarray
+    syn_indices: np.ndarray
+    syn_weights: np.ndarray
+    input_indptr: np.ndarray
+    input_indices: np.ndarray
+    input_weights: np.ndarray
+    decoder_indptr: np.ndarray
+    decoder_indices: np.ndarray
+    decoder_weights: np.ndarray
+    dense_macs_per_substep: int
+    dense_macs_per_call: int
+    ensembles: tuple[BuiltEnsemble, ...]
+    input_size: int
+
+    @property
+    def n_neurons(self) -> int:
+        return self.neuron_params.shape[1]
+
+    @property
+    def output_size(self) -> int:
+        return self.decoder_indptr.shape[0] - 1
+
+    @property
+    def n_synapses(self) -> int:
+        return self.syn_indices.shape[0]
+
+    def synapse_matrix(self) -> scipy.sparse.csr_array:
+        """Synaptic impulses as a sparse (pre, post) float64 matrix."""
+        return _csr(self.syn_weights.astype(np.float64), self.syn_indices, self.syn_indptr, (self.n_neurons, self.n_neurons))
+
+    def input_matrix(self) -> scipy.sparse.csr_array:
+        """Input currents per input value as a sparse (neuron, input) matrix."""
+        return _csr(self.input_weights, self.input_indices, self.input_indptr, (self.n_neurons, self.input_size))
+
+    def decoder_matrix(self) -> scipy.sparse.csr_array:
+        """Decoders as a sparse (output, neuron) matrix: y = decoders @ rates."""
+        return _csr(self.decoder_weights, self.decoder_indices, self.decoder_indptr, (self.output_size, self.n_neurons))
+
+
+def _csr(values: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]) -> scipy.sparse.csr_array:
+    return scipy.sparse.csr_array((values, indices, indptr), shape=shape)
+
+
+def csr_arrays(matrix: scipy.sparse.sparray, dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr int64, indices int32, values `dtype`) of a matrix, rows sorted, duplicates summed, zeros dropped."""
+    csr = scipy.sparse.csr_array(matrix, dtype=np.float64)
+    csr.sum_duplicates()
+    csr = csr.astype(dtype)
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    return (
+        np.ascontiguousarray(csr.indptr, dtype=np.int64),
+        np.ascontiguousarray(csr.indices, dtype=np.int32),
+        np.ascontiguousarray(csr.data, dtype=dtype),
+    )

@@ -1,0 +1,159 @@
+"""`build`: a `NetworkDescription` -> a `BuiltNetwork` (flat arrays), NEF style.
+
+Each ensemble draws its encoders, max rates, intercepts and sample points from its own child of the
+build seed, so adding an ensemble does not change the others. NEF connections become full weights
+(post's gain * encoders / radius) @ transform @ decoders^T; all neuron-to-neuron weights are merged into
+one CSR matrix by presynaptic neuron (weights between the same pair of neurons add up).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+
+from neuroctl.network.arrays import (
+    BIAS,
+    N_PARAMS,
+    RC_FACTOR,
+    SYN_DECAY,
+    TAU_RC,
+    TAU_REF,
+    TRACE_DECAY,
+    TRACE_INCREMENT,
+    SYN_WEIGHT_DTYPE,
+    BuiltEnsemble,
+    BuiltNetwork,
+    csr_arrays,
+)
+from neuroctl.network.description import Ensemble, Function, NetworkDescription
+from neuroctl.network.lif import gain_bias
+from neuroctl.network.nef import (
+    evaluate_function,
+    sample_point_count,
+    solve_decoders,
+    unit_ball_points,
+    unit_vectors,
+)
+
+
+def build(description: NetworkDescription, dt_s: float, seed: int = 0) -> BuiltNetwork:
+    """Build `description` for a substep of `dt_s` seconds; all random draws come from `seed`."""
+    if not (np.isfinite(dt_s) and dt_s > 0.0):
+        raise ValueError(f"dt_s must be > 0 and finite, got {dt_s!r}")
+    if not description.ensembles:
+        raise ValueError("the network has no ensembles")
+    ensembles = _build_ensembles(description, seed)
+    params = _neuron_params(description, ensembles, dt_s)
+    syn_impulse = -np.expm1(-dt_s / _per_neuron(description, "tau_syn_s")) / dt_s
+    n = params.shape[1]
+    synapses = _synapse_matrix(description, ensembles, n) @ scipy.sparse.diags_array(syn_impulse)
+    return BuiltNetwork(
+        dt_s,
+        params,
+        *csr_arrays(synapses, SYN_WEIGHT_DTYPE),
+        *csr_arrays(_input_matrix(description, ensembles, n)),
+        *csr_arrays(_decoder_matrix(description, ensembles, n)),
+        dense_macs_per_substep=_dense_synapse_macs(description),
+        dense_macs_per_call=_dense_io_macs(description),
+        ensembles=tuple(ensembles[e] for e in description.ensembles),
+        input_size=description.input_size,
+    )
+
+
+def _build_ensembles(description: NetworkDescription, seed: int) -> dict[Ensemble, BuiltEnsemble]:
+    children = np.random.SeedSequence(seed).spawn(len(description.ensembles))
+    built, start = {}, 0
+    for ensemble, child in zip(description.ensembles, children):
+        built[ensemble] = _build_ensemble(ensemble, slice(start, start + ensemble.n_neurons), np.random.default_rng(child))
+        start += ensemble.n_neurons
+    return built
+
+
+def _build_ensemble(ensemble: Ensemble, neurons: slice, rng: np.random.Generator) -> BuiltEnsemble:
+    n, d = ensemble.n_neurons, ensemble.dimensions
+    encoders = unit_vectors(rng, n, d)
+    max_rates_hz = rng.uniform(*ensemble.max_rates_hz, size=n)
+    intercepts = rng.uniform(*ensemble.intercepts, size=n)
+    gain, bias = gain_bias(max_rates_hz, intercepts, ensemble.tau_rc_s, ensemble.tau_ref_s)
+    radius = ensemble.radius_vector
+    points = unit_ball_points(rng, sample_point_count(n, d), d) * radius
+    return BuiltEnsemble(neurons, encoders, radius, gain, bias, ensemble.tau_rc_s, ensemble.tau_ref_s, points)
+
+
+def _per_neuron(description: NetworkDescription, name: str) -> np.ndarray:
+    """An ensemble parameter repeated for each of its neurons, shape (n,)."""
+    return np.concatenate([np.full(e.n_neurons, float(getattr(e, name))) for e in description.ensembles])
+
+
+def _neuron_params(description: NetworkDescription, ensembles: dict[Ensemble, BuiltEnsemble], dt_s: float) -> np.ndarray:
+    params = np.empty((N_PARAMS, description.n_neurons))
+    params[BIAS] = np.concatenate([ensembles[e].bias for e in description.ensembles])
+    params[TAU_RC] = _per_neuron(description, "tau_rc_s")
+    params[TAU_REF] = _per_neuron(description, "tau_ref_s")
+    params[RC_FACTOR] = -np.expm1(-dt_s / params[TAU_RC])
+    params[SYN_DECAY] = np.exp(-dt_s / _per_neuron(description, "tau_syn_s"))
+    tau_readout_s = _per_neuron(description, "tau_readout_s")
+    params[TRACE_DECAY] = np.exp(-dt_s / tau_readout_s)
+    params[TRACE_INCREMENT] = -np.expm1(-dt_s / tau_readout_s) / dt_s
+    return params
+
+
+def _decoders(built: BuiltEnsemble, function: Function | None) -> np.ndarray:
+    """Decoders (n, d_f) of function(value) from the ensemble's rates."""
+    return solve_decoders(built.sample_rates, evaluate_function(function, built.sample_points))
+
+
+def _block_matrix(blocks: list[tuple[int, int, np.ndarray | scipy.sparse.sparray]], shape: tuple[int, int]) -> scipy.sparse.coo_array:
+    """Sum of blocks placed at (row, column) offsets, as one sparse matrix of `shape`."""
+    rows, columns, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for row, column, block in blocks:
+        coo = scipy.sparse.coo_array(block)
+        rows.append(coo.coords[0].astype(np.int64) + row)
+        columns.append(coo.coords[1].astype(np.int64) + column)
+        values.append(coo.data.astype(np.float64))
+    return scipy.sparse.coo_array((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=shape)
+
+
+def _synapse_matrix(description: NetworkDescription, ensembles: dict[Ensemble, BuiltEnsemble], n: int) -> scipy.sparse.coo_array:
+    """All neuron-to-neuron weights as one (pre, post) matrix, before the synaptic impulse scaling."""
+    blocks = []
+    for c in description.connections:
+        pre, post = ensembles[c.pre], ensembles[c.post]
+        weights = post.encoding_matrix @ c.transform @ _decoders(pre, c.function).T  # (post, pre)
+        blocks.append((pre.neurons.start, post.neurons.start, weights.T))
+    for c in description.neuron_connections:
+        blocks.append((ensembles[c.pre].neurons.start, ensembles[c.post].neurons.start, c.weights.T))
+    return _block_matrix(blocks, (n, n))
+
+
+def _input_matrix(description: NetworkDescription, ensembles: dict[Ensemble, BuiltEnsemble], n: int) -> scipy.sparse.coo_array:
+    """(neuron, input value) matrix of input currents per unit input."""
+    blocks, column = [], 0
+    for node in description.inputs:
+        target = ensembles[node.ensemble]
+        blocks.append((target.neurons.start, column, target.encoding_matrix @ node.transform))
+        column += node.size
+    return _block_matrix(blocks, (n, description.input_size))
+
+
+def _decoder_matrix(description: NetworkDescription, ensembles: dict[Ensemble, BuiltEnsemble], n: int) -> scipy.sparse.coo_array:
+    """(output value, neuron) matrix decoding the outputs from rates (readout traces)."""
+    blocks, row = [], 0
+    for node in description.outputs:
+        source = ensembles[node.ensemble]
+        blocks.append((row, source.neurons.start, node.transform @ _decoders(source, node.function).T))
+        row += node.size
+    return _block_matrix(blocks, (description.output_size, n))
+
+
+def _dense_synapse_macs(description: NetworkDescription) -> int:
+    """MACs per substep of a dense evaluation: every connection as a full pre x post block."""
+    pairs = [(c.pre, c.post) for c in description.connections + description.neuron_connections]
+    return sum(pre.n_neurons * post.n_neurons for pre, post in pairs)
+
+
+def _dense_io_macs(description: NetworkDescription) -> int:
+    """MACs per call of a dense evaluation of the input currents (x is held over the call) and the decoders."""
+    inputs = sum(node.ensemble.n_neurons * node.size for node in description.inputs)
+    outputs = sum(node.ensemble.n_neurons * node.size for node in description.outputs)
+    return inputs + outputs

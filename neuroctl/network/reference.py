@@ -1,0 +1,69 @@
+"""Plain numpy reference of the network kernel: the same substep, vectorised over neurons, with dense
+matrices and no numba. The tests hold `run_substeps` to it (identical spikes, states within 1e-12)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroctl.control.base import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+from neuroctl.network.arrays import (
+    BIAS,
+    RC_FACTOR,
+    REFRACTORY,
+    SYN_CURRENT,
+    SYN_DECAY,
+    TAU_RC,
+    TAU_REF,
+    TRACE,
+    TRACE_DECAY,
+    TRACE_INCREMENT,
+    VOLTAGE,
+    BuiltNetwork,
+)
+from neuroctl.network.simulator import SpikingNetwork
+
+
+def lif_substep_array(
+    v: np.ndarray, refractory_s: np.ndarray, current: np.ndarray, dt: float,
+    rc_factor: np.ndarray, tau_rc_s: np.ndarray, tau_ref_s: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One whole LIF substep for arrays of neurons, in one piece (the kernel splits it into
+    `neuroctl.network.lif.lif_integrate` and `lif_finish`): (voltage, refractory time left, spiked)."""
+    partial = -np.expm1(-np.maximum(dt - refractory_s, 0.0) / tau_rc_s)
+    factor = np.where(refractory_s <= 0.0, rc_factor, partial)
+    v = np.maximum(v + (current - v) * factor, 0.0)
+    spiked = v > 1.0
+    refractory_s = np.maximum(refractory_s - dt, 0.0)
+    since_crossing_s = -tau_rc_s[spiked] * np.log1p(-(v[spiked] - 1.0) / (current[spiked] - 1.0))
+    refractory_s[spiked] = tau_ref_s[spiked] - since_crossing_s
+    v[spiked] = 0.0
+    return v, refractory_s, spiked
+
+
+class ReferenceNetwork(SpikingNetwork):
+    """`SpikingNetwork` with the kernel replaced by numpy; for tests and small networks only (dense n x n)."""
+
+    def __init__(self, built: BuiltNetwork) -> None:
+        super().__init__(built)
+        self._synapses = built.synapse_matrix().toarray()  # (pre, post)
+        self._fan_out = np.count_nonzero(self._synapses, axis=1)
+        self._inputs = built.input_matrix().toarray()
+        self._decoders = built.decoder_matrix().toarray()
+
+    def _run(self, x: np.ndarray, n_substeps: int, raster: np.ndarray) -> None:
+        p, s, dt = self.built.neuron_params, self.state, self.built.dt_s
+        currents = p[BIAS] + self._inputs @ x
+        for k in range(n_substeps):
+            v, ref, spiked = lif_substep_array(
+                s[VOLTAGE], s[REFRACTORY], currents + s[SYN_CURRENT], dt, p[RC_FACTOR], p[TAU_RC], p[TAU_REF]
+            )
+            s[VOLTAGE], s[REFRACTORY] = v, ref
+            s[SYN_CURRENT] = s[SYN_CURRENT] * p[SYN_DECAY] + spiked @ self._synapses
+            s[TRACE] = s[TRACE] * p[TRACE_DECAY] + p[TRACE_INCREMENT] * spiked
+            if raster.shape[0]:
+                raster[k] = spiked
+            self.activity[SPIKES] += np.count_nonzero(spiked)
+            self.activity[SYNAPTIC_EVENTS] += self._fan_out[spiked].sum()
+        self._output[:] = self._decoders @ s[TRACE]
+        self.activity[NEURON_UPDATES] += self.neuron_count * n_substeps
+        self.activity[DENSE_MACS] += n_substeps * self.built.dense_macs_per_substep + self.built.dense_macs_per_call
