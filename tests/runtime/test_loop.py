@@ -108,7 +108,9 @@ def test_overrun_policies(policy):
     elapsed = time.perf_counter() - start
     source = recorder.arrays()["command_source"]
     if policy == "abort":
-        assert outcome.aborted and outcome.ticks == 20 and outcome.deadline_misses == 1
+        # stops at the first miss: the slow 20th call, or an earlier one on a loaded machine
+        assert outcome.aborted and outcome.ticks <= 20 and outcome.deadline_misses == 1
+        assert recorder.count == outcome.ticks
         return
     assert outcome.ticks == 100 and not outcome.aborted
     assert outcome.deadline_misses >= 4  # one slow call per 20 controller calls
@@ -116,7 +118,7 @@ def test_overrun_policies(policy):
         assert np.count_nonzero(source == COMMAND_HELD) == outcome.deadline_misses
     else:
         assert np.count_nonzero(source == COMMAND_SKIPPED) >= 2 * outcome.deadline_misses
-    assert elapsed < 100 * 0.005 + 0.1
+    assert elapsed < 100 * 0.005 + 0.3  # kept its period: no catching up tick by tick for seconds
 
 
 def test_watchdog_replaces_bad_commands_before_the_actuator():
