@@ -1,0 +1,282 @@
+"""Controllers suite: every controller on the same seeded cart-pole episodes, side by side.
+
+Episodes are interleaved (seed 0: controller A, B, C, ...; seed 1: A, B, C, ...) in fast mode. Reported
+per controller: controller latency per tick (p50/p99/max/mean of all ticks of all episodes), whole-tick
+latency by stage, activity per tick, task success and cost, and energy, delay and EDP per tick under
+every hardware profile (`neuroctl.metrics.energy`).
+
+Energy is charged for the work a controller does: a spiking controller (one that updates neurons) is
+charged its spikes, synaptic events and neuron updates; a non-spiking one its multiply-accumulates. The
+dense-equivalent MACs a spiking controller also reports are a comparison figure, not work it does, so
+they are not charged to it (metrics.json's `energy` section charges every count it is given).
+
+Then a kernel-only timing: `act(observation)` in a tight loop over the observations of a recorded
+episode, controller after controller, round after round; each call timed on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuroctl.bench.episodes import PooledRuns
+from neuroctl.bench.suite import SuiteContext, SuiteResult
+from neuroctl.bench.tables import Table, number
+from neuroctl.bench.timing import paired_ratio, stats
+from neuroctl.config import ConfigError, range_field
+from neuroctl.control.base import ACTIVITY_FIELDS, Controller
+from neuroctl.control.registry import build_controller
+from neuroctl.launchfile import Launch, linear_model_of, load_launch, make_env
+from neuroctl.metrics.energy import shipped_profiles, tick_energy
+from neuroctl.run import run_launch
+
+EVENT_COUNTS = ("spikes", "synaptic_events", "neuron_updates")
+MAC_COUNTS = ("dense_macs",)
+
+CONTROLLERS = ["../controllers/cartpole_balance.yaml", "../controllers/cartpole_mpc.yaml",
+               "../controllers/cartpole_mpc_dense.yaml", "../controllers/cartpole_mpc_exact.yaml",
+               "../controllers/cartpole_lqr.yaml"]
+
+
+@dataclass(frozen=True)
+class EDPComparison:
+    """The headline: the spiking controller's EDP on an event-driven profile vs its dense twin's."""
+
+    spiking: str = range_field("../controllers/cartpole_mpc.yaml", doc="one of `controllers`")
+    spiking_profile: str = "loihi"
+    dense: str = range_field("../controllers/cartpole_mpc_dense.yaml", doc="one of `controllers`")
+    dense_profiles: list[str] = range_field(["cpu", "cmos45nm"])
+
+
+@dataclass(frozen=True)
+class TickTiming:
+    """`act` in a tight loop; the first controller is the one the others are compared with."""
+
+    controllers: list[str] = range_field(CONTROLLERS[1:4], max_length=100)
+    ticks: int = range_field(1000, min=1, max=1_000_000, doc="recorded observations replayed per round")
+    target_us: float = range_field(10.0, min=0.0, min_exclusive=True, doc="p50 target of the first controller")
+
+
+@dataclass(frozen=True)
+class ControllersSuite:
+    repeat: int = range_field(5, min=1, max=10_000, doc="seeded episodes per controller; rounds of tick timing")
+    launch: str = range_field("../../launch/cartpole_mpc.yaml", doc="environment, period and task of every episode")
+    first_seed: int = range_field(0, min=0, max=2**32 - 1)
+    duration_s: float = range_field(10.0, min=0.0, min_exclusive=True, max=86_400.0)
+    controllers: list[str] = range_field(CONTROLLERS, max_length=100)
+    deadline_fraction: float = range_field(0.25, min=0.0, min_exclusive=True, max=1.0,
+                                           doc="controller p99 target, as a fraction of the control period")
+    edp: EDPComparison = range_field(EDPComparison())
+    tick_timing: TickTiming = range_field(TickTiming())
+
+
+def run(config: ControllersSuite, context: SuiteContext) -> SuiteResult:
+    launch_path = context.existing_file(config.launch, "launch")
+    paths = [context.existing_file(p, f"controllers[{i}]") for i, p in enumerate(config.controllers)]
+    launches = {path: load_launch(launch_path, path, duration_s=config.duration_s, mode="fast")
+                for path in paths}
+    names = {path: path.stem for path in paths}
+    spiking, dense = (_member(context, config, value, key) for value, key in
+                      ((config.edp.spiking, "edp.spiking"), (config.edp.dense, "edp.dense")))
+    timed = [_member(context, config, p, f"tick_timing.controllers[{i}]")
+             for i, p in enumerate(config.tick_timing.controllers)]
+
+    pooled = _episodes(launches, names, config, context)
+    period_s = pooled[paths[0]].metrics[0]["control_period_s"]
+    summaries = {names[p]: _summary(launches[p], pooled[p], period_s, config.deadline_fraction) for p in paths}
+    headline = _headline(summaries[names[spiking]], summaries[names[dense]], config.edp)
+    timing = _tick_timing([launches[p] for p in timed], config.tick_timing, config.repeat, config.first_seed,
+                          context)
+    data = {"launch": str(launch_path), "control_period_s": period_s,
+            "seeds": list(range(config.first_seed, config.first_seed + config.repeat)),
+            "controllers": summaries, "edp_headline": headline, "tick_timing": timing}
+    return SuiteResult(data, _tables(data, config))
+
+
+def _member(context: SuiteContext, config: ControllersSuite, value: str, key: str) -> Path:
+    """A controller path named outside `controllers`, which must be one of them."""
+    path = context.resolve(value)
+    if path not in {context.resolve(p) for p in config.controllers}:
+        raise ConfigError(context.path, key, f"{value!r} is not one of `controllers`")
+    return path
+
+
+def _episodes(launches: dict[Path, Launch], names: dict[Path, str], config: ControllersSuite,
+              context: SuiteContext) -> dict[Path, PooledRuns]:
+    pooled = {path: PooledRuns() for path in launches}
+    for r in range(config.repeat):
+        seed = config.first_seed + r
+        for path, launch in launches.items():
+            context.progress(f"episode {r + 1}/{config.repeat} (seed {seed}): {names[path]}")
+            pooled[path].add(run_launch(_with_seed(launch, seed)))
+    return pooled
+
+
+def _with_seed(launch: Launch, seed: int) -> Launch:
+    return dataclasses.replace(launch, config=dataclasses.replace(
+        launch.config, run=dataclasses.replace(launch.config.run, seed=seed)))
+
+
+def charged_counts(activity: dict[str, float]) -> dict[str, float]:
+    """The counts a controller's energy is charged for: its events if it updates neurons, else its MACs."""
+    kinds = EVENT_COUNTS if activity.get("neuron_updates", 0.0) > 0.0 else MAC_COUNTS
+    return {kind: activity[kind] for kind in kinds}
+
+
+def _summary(launch: Launch, runs: PooledRuns, period_s: float, deadline_fraction: float) -> dict[str, Any]:
+    activity = runs.activity_per_tick()
+    controller = stats(runs.controller_us())
+    counts = charged_counts(activity)
+    delay_s = controller["mean"] * 1e-6
+    energy = {profile.name: tick_energy(profile, counts, delay_s, runs.timesteps_per_tick)
+              for profile in shipped_profiles()}
+    return {
+        "kind": launch.controller_kind,
+        "config": str(launch.controller_path),
+        "episodes": len(runs.metrics),
+        "successes": sum(m["task"]["success"] for m in runs.metrics),
+        "cost_mean": float(np.mean([m["task"]["cost"] for m in runs.metrics])),
+        "ticks": int(sum(m["ticks"] for m in runs.metrics)),
+        "latency_us": {
+            "controller": controller,
+            "tick": stats(runs.tick_us()),
+            "stages": {name: stats(runs.stage_us(name)) for name in runs.stage_names},
+        },
+        "controller_p99_within_fraction": controller["p99"] * 1e-6 < deadline_fraction * period_s,
+        "activity_per_tick": activity,
+        "charged_counts_per_tick": counts,
+        "energy_per_tick": energy,
+    }
+
+
+def _headline(spiking: dict[str, Any], dense: dict[str, Any], edp: EDPComparison) -> dict[str, Any]:
+    """EDP of the dense twin on each conventional profile over the spiking controller's on its profile."""
+    base = spiking["energy_per_tick"][edp.spiking_profile]
+    entry: dict[str, Any] = {
+        "spiking": {"config": spiking["config"], "profile": edp.spiking_profile,
+                    "counts_per_tick": spiking["charged_counts_per_tick"], **base},
+        "dense": {},
+    }
+    for name in edp.dense_profiles:
+        figures = dense["energy_per_tick"][name]
+        ratio = figures["edp_js"] / base["edp_js"] if figures.get("applicable") and base.get("applicable") else None
+        entry["dense"][name] = {"config": dense["config"], "counts_per_tick": dense["charged_counts_per_tick"],
+                                **figures, "edp_ratio_dense_over_spiking": ratio}
+    return entry
+
+
+def _tick_timing(launches: list[Launch], settings: TickTiming, rounds: int, seed: int,
+                 context: SuiteContext) -> dict[str, Any]:
+    """Each controller's `act` timed call by call on the observations of the first one's episode."""
+    recorded = run_launch(_with_seed(launches[0], seed)).recorder.arrays()["observation"]
+    observations = np.resize(recorded, (settings.ticks, recorded.shape[1]))
+    controllers = {launch.controller_path.stem: _build(launch) for launch in launches}
+    samples: dict[str, list[np.ndarray]] = {name: [] for name in controllers}
+    for r in range(rounds):
+        context.progress(f"tick timing round {r + 1}/{rounds}")
+        for name, controller in controllers.items():
+            samples[name].append(_time_calls(controller, observations, seed))
+    first = next(iter(controllers))
+    medians = {name: np.array([np.median(s) for s in rows]) for name, rows in samples.items()}
+    return {
+        "observations": int(settings.ticks),
+        "recorded_from": first,
+        "per_tick_us": {name: stats(np.concatenate(rows) * 1e6) for name, rows in samples.items()},
+        "ratio_to_first": {name: paired_ratio(medians[name], medians[first]) for name in controllers
+                           if name != first},
+        "target": {"controller": first, "p50_at_most_us": settings.target_us,
+                   "met": bool(np.median(np.concatenate(samples[first])) * 1e6 <= settings.target_us)},
+    }
+
+
+def _build(launch: Launch) -> Controller:
+    env = make_env(launch)
+    try:
+        controller = build_controller(launch.controller_kind, launch.controller_config, linear_model_of(env),
+                                      env.observation_space.shape[0], launch.controller_path)
+    finally:
+        env.close()
+    controller.warmup()
+    return controller
+
+
+def _time_calls(controller: Controller, observations: np.ndarray, seed: int) -> np.ndarray:
+    controller.reset(seed)
+    times = np.empty(len(observations))
+    clock = time.perf_counter
+    for k, observation in enumerate(observations):
+        start = clock()
+        controller.act(observation)
+        times[k] = clock() - start
+    return times
+
+
+def _tables(data: dict[str, Any], config: ControllersSuite) -> list[Table]:
+    summaries = data["controllers"]
+    period_ms = 1e3 * data["control_period_s"]
+    stage_names = list(next(iter(summaries.values()))["latency_us"]["stages"])
+    latency = Table(f"Controller latency per tick (measured, us; {len(data['seeds'])} seeded episodes each, "
+                    f"control period {period_ms:g} ms)",
+                    ["controller", "kind", "p50", "p99", "max", "mean", f"p99 < {config.deadline_fraction:g} period",
+                     "success", "task cost (mean)"])
+    stages = Table("Whole tick by stage (measured, us, p50 / p99)", ["controller", *stage_names, "tick p50", "tick p99",
+                                                                     "tick max"])
+    activity = Table("Activity per controller tick (counted)",
+                     ["controller", *ACTIVITY_FIELDS, "charged for energy"])
+    energy = Table("Energy, delay and EDP per tick (energy MODELLED; delay measured here or MODELLED as stated)",
+                   ["controller", "profile", "energy J", "delay s", "delay", "EDP J s"])
+    for name, s in summaries.items():
+        c = s["latency_us"]["controller"]
+        latency.add(name, s["kind"], c["p50"], c["p99"], c["max"], c["mean"], s["controller_p99_within_fraction"],
+                    f"{s['successes']}/{s['episodes']}", s["cost_mean"])
+        st, tick = s["latency_us"]["stages"], s["latency_us"]["tick"]
+        stages.add(name, *(f"{number(st[n]['p50'])} / {number(st[n]['p99'])}" for n in stage_names),
+                   tick["p50"], tick["p99"], tick["max"])
+        activity.add(name, *(s["activity_per_tick"][f] for f in ACTIVITY_FIELDS),
+                     ", ".join(s["charged_counts_per_tick"]))
+        for profile, e in s["energy_per_tick"].items():
+            if e["applicable"]:
+                energy.add(name, profile, e["energy_j"], e["delay_s"], e["delay_basis"], e["edp_js"])
+            else:
+                energy.add(name, profile, "n/a", "n/a", "-", f"n/a: {e['reason']}")
+    activity.notes.append("dense_macs of a spiking controller: what its dense twin multiplies per tick, for "
+                          "comparison only; a spiking controller is charged its events, a dense one its MACs")
+    energy.notes.append("delay 'measured' = mean controller latency on this CPU (a stand-in for the GPU "
+                        "profile); 'modelled' = counts x per-operation times of the profile")
+    return [latency, stages, activity, energy, _headline_table(data["edp_headline"]),
+            _tick_table(data["tick_timing"])]
+
+
+def _headline_table(headline: dict[str, Any]) -> Table:
+    spiking = headline["spiking"]
+    table = Table("Headline: spiking MPC EDP vs its dense twin (MODELLED energy)",
+                  ["controller", "profile", "counts per tick", "energy J", "delay s", "delay", "EDP J s",
+                   "dense EDP / spiking EDP"])
+    for entry, profile, ratio in [(spiking, spiking["profile"], None)] + [
+            (e, p, e["edp_ratio_dense_over_spiking"]) for p, e in headline["dense"].items()]:
+        counts = ", ".join(f"{k} {number(v)}" for k, v in entry["counts_per_tick"].items())
+        if entry["applicable"]:
+            table.add(Path(entry["config"]).stem, profile, counts, entry["energy_j"], entry["delay_s"],
+                      entry["delay_basis"], entry["edp_js"], ratio)
+        else:
+            table.add(Path(entry["config"]).stem, profile, counts, "n/a", "n/a", "-", f"n/a: {entry['reason']}", None)
+    return table
+
+
+def _tick_table(timing: dict[str, Any]) -> Table:
+    table = Table(f"Kernel-only tick: act() in a tight loop on {timing['observations']} recorded observations "
+                  "(measured, us)", ["controller", "p50", "p99", "max", "mean", "time / first's (p50 of rounds)"])
+    for name, t in timing["per_tick_us"].items():
+        ratio = timing["ratio_to_first"].get(name)
+        table.add(name, t["p50"], t["p99"], t["max"], t["mean"], ratio["p50"] if ratio else "1 (reference)")
+    target = timing["target"]
+    table.notes.append(f"target: {target['controller']} p50 <= {target['p50_at_most_us']:g} us: "
+                       f"{'met' if target['met'] else 'NOT met'}")
+    return table
+
+
