@@ -31,8 +31,9 @@ def test_launch_writes_metrics_and_trajectory(tmp_path, capsys):
     assert metrics["task"]["success"] is True and metrics["task"]["terminated_at_tick"] is None
     assert set(metrics["latency_us"]["stages"]) == {"control", "actuate", "physics", "sense"}
     assert metrics["activity"]["dense_macs_per_tick"] == 4.0
-    assert metrics["energy"]["loihi"]["applicable"] is False
-    assert metrics["energy"]["cpu"]["energy_j"] == pytest.approx(4 * 8.6e-9)
+    assert metrics["energy"]["charged_counts_per_tick"] == {"dense_macs": 4.0}
+    assert metrics["energy"]["profiles"]["loihi"]["applicable"] is False
+    assert metrics["energy"]["profiles"]["cpu"]["energy_j"] == pytest.approx(4 * 8.6e-9)
     trajectory = np.load(tmp_path / "trajectory.npz")
     assert trajectory["observation"].shape == (200, 4) and trajectory["action"].shape == (200, 1)
     assert not list(tmp_path.glob(".*.tmp"))

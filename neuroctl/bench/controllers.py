@@ -32,11 +32,9 @@ from neuroctl.config import ConfigError, range_field
 from neuroctl.control.base import ACTIVITY_FIELDS, Controller
 from neuroctl.control.registry import build_controller
 from neuroctl.launchfile import Launch, linear_model_of, load_launch, make_env
-from neuroctl.metrics.energy import shipped_profiles, tick_energy
+from neuroctl.metrics.energy import charged_counts, shipped_profiles, tick_energy
 from neuroctl.run import run_launch
 
-EVENT_COUNTS = ("spikes", "synaptic_events", "neuron_updates")
-MAC_COUNTS = ("dense_macs",)
 
 CONTROLLERS = ["../controllers/cartpole_balance.yaml", "../controllers/cartpole_mpc.yaml",
                "../controllers/cartpole_mpc_dense.yaml", "../controllers/cartpole_mpc_exact.yaml",
@@ -120,12 +118,6 @@ def _episodes(launches: dict[Path, Launch], names: dict[Path, str], config: Cont
 def _with_seed(launch: Launch, seed: int) -> Launch:
     return dataclasses.replace(launch, config=dataclasses.replace(
         launch.config, run=dataclasses.replace(launch.config.run, seed=seed)))
-
-
-def charged_counts(activity: dict[str, float]) -> dict[str, float]:
-    """The counts a controller's energy is charged for: its events if it updates neurons, else its MACs."""
-    kinds = EVENT_COUNTS if activity.get("neuron_updates", 0.0) > 0.0 else MAC_COUNTS
-    return {kind: activity[kind] for kind in kinds}
 
 
 def _summary(launch: Launch, runs: PooledRuns, period_s: float, deadline_fraction: float) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Energy, delay and energy-delay product (EDP) per control tick, from activity counts.
 
-energy per tick = sum over operation kinds of (count per tick x energy per operation), with the
+energy per tick = sum over the operations the controller executes (`charged_counts`: events for a
+spiking network, multiply-accumulates otherwise) of (count per tick x energy per operation), with the
 per-operation energies of a hardware profile (`configs/hardware/*.yaml`, each constant with its source).
 Delay per tick is measured (the controller's wall time on this machine) for hardware whose code runs
 here, and modelled for hardware we do not have:
@@ -19,6 +20,8 @@ from neuroctl.configs import CONFIG_DIR
 from neuroctl.control.base import ACTIVITY_FIELDS
 
 HARDWARE_DIR = CONFIG_DIR / "hardware"
+EVENT_COUNTS = ("spikes", "synaptic_events", "neuron_updates")
+MAC_COUNTS = ("dense_macs",)
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,19 @@ def tick_energy(profile: HardwareProfile, counts_per_tick: dict[str, float], mea
     }
 
 
-def energy_section(counts_per_tick: dict[str, float], measured_delay_s: float, timesteps_per_tick: int = 1,
+def charged_counts(activity_per_tick: dict[str, float]) -> dict[str, float]:
+    """The operations a controller executes, which its energy is charged for: a network that updates
+    neurons executes its events (its dense-equivalent MACs are only the comparison it reports); anything
+    else executes its multiply-accumulates."""
+    kinds = EVENT_COUNTS if activity_per_tick.get("neuron_updates", 0.0) > 0.0 else MAC_COUNTS
+    return {kind: activity_per_tick.get(kind, 0.0) for kind in kinds}
+
+
+def energy_section(activity_per_tick: dict[str, float], measured_delay_s: float, timesteps_per_tick: int = 1,
                    profiles: list[HardwareProfile] | None = None) -> dict[str, Any]:
-    """The `energy` section of metrics.json: one entry per hardware profile."""
+    """The `energy` section of metrics.json: one entry per hardware profile, charging `charged_counts`."""
     profiles = shipped_profiles() if profiles is None else profiles
-    return {p.name: tick_energy(p, counts_per_tick, measured_delay_s, timesteps_per_tick) for p in profiles}
+    counts = charged_counts(activity_per_tick)
+    return {"charged_counts_per_tick": counts,
+            "profiles": {p.name: tick_energy(p, counts, measured_delay_s, timesteps_per_tick) for p in profiles}}
 

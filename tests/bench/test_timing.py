@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neuroctl.bench.controllers import charged_counts
+from neuroctl.metrics.energy import charged_counts
 from neuroctl.bench.tables import Table, number
 from neuroctl.bench.timing import interleave, paired_ratio, stats
 
