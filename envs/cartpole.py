@@ -22,6 +22,8 @@ import pybullet
 from gymnasium import spaces
 
 from neuroctl.envs.bullet import BulletScene
+from neuroctl.envs.checks import invalid, real
+from neuroctl.envs.faults import FaultInjector, parse_faults
 
 PHYSICS_PERIOD_S = 0.001
 MAX_SUBSTEPS = 20
@@ -45,6 +47,12 @@ CAMERA_DISTANCE_M = (
     CAMERA_HALF_WIDTH_M * FRAME_HEIGHT / FRAME_WIDTH / math.tan(math.radians(CAMERA_FOV_DEG / 2))
 )
 POLE_COLOUR_RGBA = (0.85, 0.33, 0.1, 1.0)  # the URDF's white pole is hard to see on a white background
+
+SENSOR_NAMES = ("x", "theta", "x_dot", "theta_dot")
+PLAUSIBLE_HIGH = (3.0, 1.0, 10.0, 20.0)  # |reading| while the task runs (it ends at 2.4 m and 0.6 rad)
+PLAUSIBLE_RATE = (10.0, 20.0, math.inf, math.inf)  # positions move at most at the plausible speeds
+STALE_AFTER_S = 0.1  # a moving plant's float32 readings change every tick
+NOISE_TOLERANCE = 8.0  # a change of up to this many observation noise std is always plausible
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,17 @@ class CartPoleBalanceEnv(gymnasium.Env):
         pushes: disturbances, a list of dicts {start_s, duration_s, force_n}: a horizontal force of
             force_n N on the pole's centre of mass (0.5 m up the pole) during [start_s, start_s +
             duration_s) after each reset; start_s >= 0, duration_s >= 0.001. Default none.
+        faults: sensor faults, a list of dicts {kind, sensor, start_s, duration_s, magnitude} (see
+            `neuroctl.envs.faults`; sensor: x, theta, x_dot, theta_dot or an index). Default none.
         render_mode: None or "rgb_array" (320x240 frames from PyBullet's TinyRenderer).
+
+    Sensor faults corrupt the observation after noise and clipping (a faulty reading may be NaN, inf
+    or outside the observation space), never the true state. `fault_ticks[kind]` counts the readings
+    each kind corrupted since the last reset. `sensor_names` names the observation's components, and
+    `sensor_limits` gives per sensor the plausible readings while the task runs, for a sensor monitor
+    such as `neuroctl.runtime.monitor`: |x| <= 3 m, |theta| <= 1 rad, |x_dot| <= 10 m/s, |theta_dot| <=
+    20 rad/s; x and theta change at most at 10 m/s and 20 rad/s (plus 8 observation noise std); a
+    reading unchanged for 0.1 s is stale.
 
     Timing: each `step()` writes the wall time (s) of its stages, named in `STAGE_NAMES`, into
     `stage_times_s` in place: actuate (check, clip and scale the action), physics (the substeps),
@@ -118,6 +136,7 @@ class CartPoleBalanceEnv(gymnasium.Env):
         observation_noise_std: float = 0.0,
         position_only: bool = False,
         pushes: Sequence[Mapping[str, float]] = (),
+        faults: Sequence[Mapping[str, Any]] = (),
         render_mode: str | None = None,
     ) -> None:
         self.physics_period_s = PHYSICS_PERIOD_S
@@ -136,6 +155,11 @@ class CartPoleBalanceEnv(gymnasium.Env):
         self._observation_high = OBSERVATION_HIGH[: self._n_observed]
         self._observation_low = -self._observation_high
         self.observation_space = spaces.Box(self._observation_low, self._observation_high, dtype=np.float32)
+        self.sensor_names = SENSOR_NAMES[: self._n_observed]
+        self.sensor_limits = _sensor_limits(self.sensor_names, self.observation_noise_std)
+        self._faults = FaultInjector(parse_faults(faults, self.sensor_names, self.control_period_s),
+                                     self._n_observed)
+        self.fault_ticks = self._faults.fault_ticks
 
         self.nonfinite_actions = 0
         self.stage_times_s = np.zeros(len(self.STAGE_NAMES), dtype=np.float64)
@@ -163,6 +187,7 @@ class CartPoleBalanceEnv(gymnasium.Env):
         self._read_joint_state(self._state)
         self._substep = 0
         self._terminated = False
+        self._faults.reset()
         return self._observation(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -219,7 +244,7 @@ class CartPoleBalanceEnv(gymnasium.Env):
         state = np.asarray(observation_state, dtype=np.float64)
         if state.shape != (4,) or not np.all(np.isfinite(state)):
             expected = "must be 4 finite numbers [x, theta, x_dot, theta_dot]"
-            raise _invalid("observation_state", expected, observation_state)
+            raise invalid("observation_state", expected, observation_state)
         with self._scene.preserved_state():
             self._set_joint_state(state)
             return self._frame()
@@ -290,7 +315,7 @@ class CartPoleBalanceEnv(gymnasium.Env):
         return np.array([x, theta, x_dot, theta_dot])
 
     def _observation(self) -> np.ndarray:
-        """The (optionally noisy, position-only) float32 observation of the current true state."""
+        """The (optionally noisy, position-only, faulty) float32 observation of the current true state."""
         n = self._n_observed
         observed = self._state[:n].astype(np.float32)
         if self.observation_noise_std > 0.0:
@@ -298,7 +323,10 @@ class CartPoleBalanceEnv(gymnasium.Env):
             noisy[1] = math.remainder(noisy[1], 2.0 * math.pi)
             observed[:] = noisy
         np.minimum(observed, self._observation_high, out=observed)  # two ufuncs: faster than np.clip
-        return np.maximum(observed, self._observation_low, out=observed)
+        np.maximum(observed, self._observation_low, out=observed)
+        if self._faults.faults:
+            self._faults.apply(observed, self.np_random)
+        return observed
 
     def _finite_difference_model(self) -> tuple[np.ndarray, np.ndarray]:
         """Central differences of one control period about upright (the caller restores the state)."""
@@ -323,6 +351,15 @@ class CartPoleBalanceEnv(gymnasium.Env):
         return self._scene.render_rgb(self._view_matrix, self._projection_matrix, FRAME_WIDTH, FRAME_HEIGHT)
 
 
+def _sensor_limits(names: Sequence[str], noise_std: float) -> dict[str, dict[str, float]]:
+    """Plausible readings per sensor while the task runs (see the class docstring)."""
+    return {
+        name: {"low": -high, "high": high, "max_rate_per_s": rate, "stale_after_s": STALE_AFTER_S,
+               "tolerance": NOISE_TOLERANCE * noise_std}
+        for name, high, rate in zip(names, PLAUSIBLE_HIGH, PLAUSIBLE_RATE)
+    }
+
+
 def _camera_matrices() -> tuple[Any, Any]:
     """A side view (looking along +y) of the rail between x = -3.1 and 3.1 m, the cart and the pole."""
     view = pybullet.computeViewMatrix(
@@ -341,64 +378,52 @@ def _camera_matrices() -> tuple[Any, Any]:
 PUSH_KEYS = ("start_s", "duration_s", "force_n")
 
 
-def _invalid(name: str, expected: str, value: Any) -> ValueError:
-    return ValueError(f"{name}: {expected}, got {value!r}")
-
-
-def _real(name: str, value: Any, expected: str) -> float:
-    """`value` as a finite float (bools and strings refused), or ValueError naming the kwarg."""
-    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not is_number or not math.isfinite(value):
-        raise _invalid(name, expected, value)
-    return float(value)
-
-
 def _check_control_period(value: Any) -> int:
     """Number of physics substeps per control period."""
     longest_s = MAX_SUBSTEPS * PHYSICS_PERIOD_S
     expected = f"must be a multiple of {PHYSICS_PERIOD_S} s in [{PHYSICS_PERIOD_S}, {longest_s}]"
-    period_s = _real("control_period_s", value, expected)
+    period_s = real("control_period_s", value, expected)
     n_substeps = round(period_s / PHYSICS_PERIOD_S)
     if not 1 <= n_substeps <= MAX_SUBSTEPS or abs(n_substeps * PHYSICS_PERIOD_S - period_s) > 1e-9:
-        raise _invalid("control_period_s", expected, value)
+        raise invalid("control_period_s", expected, value)
     return n_substeps
 
 
 def _check_max_force(value: Any) -> float:
     expected = f"must be a force in N in (0, {MAX_FORCE_LIMIT_N:g}]"
-    force_n = _real("max_force_n", value, expected)
+    force_n = real("max_force_n", value, expected)
     if not 0.0 < force_n <= MAX_FORCE_LIMIT_N:
-        raise _invalid("max_force_n", expected, value)
+        raise invalid("max_force_n", expected, value)
     return force_n
 
 
 def _check_initial_theta(value: Any) -> tuple[float, float]:
     expected = f"must be (low, high) in rad with 0 <= low <= high < {THETA_LIMIT_RAD}"
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
-        raise _invalid("initial_theta_rad", expected, value)
-    low, high = (_real("initial_theta_rad", v, expected) for v in value)
+        raise invalid("initial_theta_rad", expected, value)
+    low, high = (real("initial_theta_rad", v, expected) for v in value)
     if not 0.0 <= low <= high < THETA_LIMIT_RAD:
-        raise _invalid("initial_theta_rad", expected, value)
+        raise invalid("initial_theta_rad", expected, value)
     return low, high
 
 
 def _check_noise(value: Any) -> float:
     expected = "must be a standard deviation >= 0"
-    std = _real("observation_noise_std", value, expected)
+    std = real("observation_noise_std", value, expected)
     if std < 0.0:
-        raise _invalid("observation_noise_std", expected, value)
+        raise invalid("observation_noise_std", expected, value)
     return std
 
 
 def _check_position_only(value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise _invalid("position_only", "must be True or False", value)
+        raise invalid("position_only", "must be True or False", value)
     return bool(value)
 
 
 def _check_pushes(value: Any, physics_period_s: float) -> tuple[Push, ...]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise _invalid("pushes", f"must be a list of dicts with keys {', '.join(PUSH_KEYS)}", value)
+        raise invalid("pushes", f"must be a list of dicts with keys {', '.join(PUSH_KEYS)}", value)
     return tuple(_check_push(i, push, physics_period_s) for i, push in enumerate(value))
 
 
@@ -406,16 +431,16 @@ def _check_push(index: int, push: Any, physics_period_s: float) -> Push:
     """One push as the physics substeps it acts on (substep k covers [k, k + 1) physics periods)."""
     if not isinstance(push, Mapping) or set(push) != set(PUSH_KEYS):
         expected = f"push {index} must be a dict with exactly the keys {', '.join(PUSH_KEYS)}"
-        raise _invalid("pushes", expected, push)
+        raise invalid("pushes", expected, push)
     expected_start = f"push {index} start_s must be a time in s >= 0"
     expected_duration = f"push {index} duration_s must be a time in s >= {physics_period_s}"
-    start_s = _real("pushes", push["start_s"], expected_start)
-    duration_s = _real("pushes", push["duration_s"], expected_duration)
-    force_n = _real("pushes", push["force_n"], f"push {index} force_n must be a finite force in N")
+    start_s = real("pushes", push["start_s"], expected_start)
+    duration_s = real("pushes", push["duration_s"], expected_duration)
+    force_n = real("pushes", push["force_n"], f"push {index} force_n must be a finite force in N")
     if start_s < 0.0:
-        raise _invalid("pushes", expected_start, start_s)
+        raise invalid("pushes", expected_start, start_s)
     if duration_s < physics_period_s:
-        raise _invalid("pushes", expected_duration, duration_s)
+        raise invalid("pushes", expected_duration, duration_s)
     first = math.ceil(start_s / physics_period_s - 1e-9)  # the first substep starting at or after start_s
     end = math.ceil((start_s + duration_s) / physics_period_s - 1e-9)
     return Push(force_n=force_n, first_substep=first, end_substep=end)
@@ -423,5 +448,5 @@ def _check_push(index: int, push: Any, physics_period_s: float) -> Push:
 
 def _check_render_mode(value: Any) -> str | None:
     if value is not None and value != "rgb_array":
-        raise _invalid("render_mode", "must be None or 'rgb_array'", value)
+        raise invalid("render_mode", "must be None or 'rgb_array'", value)
     return value

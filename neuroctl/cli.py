@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from neuroctl.launchfile import Launch
+    from neuroctl.run import RunResult
 
 EXIT_USAGE = 2
 EXIT_SIGINT = 130
@@ -55,6 +59,16 @@ def _seed(text: str) -> int:
     return value
 
 
+def _video_path(text: str) -> Path:
+    from neuroctl.viz.video import VideoError, check_video_path
+
+    try:
+        check_video_path(text)
+    except VideoError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="neuroctl", description="Real-time robot control with recurrent spiking networks.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -66,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--seed", type=_seed, help="seed of the initial state and the network")
     launch.add_argument("--controller", type=Path, help="controller config replacing the launch file's")
     launch.add_argument("--out", type=Path, help="output directory (default: the launch file's outputs.dir)")
+    launch.add_argument("--record", type=_video_path, metavar="PATH.mp4|PATH.gif",
+                        help="after the run, render a real-time video of it from the logged states")
 
     check = commands.add_parser("check", help="validate a launch file or a controller config without running")
     check.add_argument("file", type=Path)
@@ -98,21 +114,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # outside a run (a run itself stops cleanly on SIGINT)
+        print("interrupted", file=sys.stderr)
+        return EXIT_SIGINT
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
     from neuroctl.launchfile import load_launch
-    from neuroctl.run import default_out_dir, progress_printer, run_launch
+    from neuroctl.run import default_out_dir, progress_printer, run_launch, video_path_of
 
     launch = load_launch(args.file, args.controller, duration_s=args.duration, mode=args.mode, seed=args.seed)
     out_dir = args.out or default_out_dir(launch)
+    if args.record is None and launch.config.outputs.video is not None:
+        _check_launch_video(launch)
+    video_path = video_path_of(launch, out_dir, args.record)
     result = run_launch(launch, out_dir, progress_printer(launch.name))
-    print(format_summary(result.metrics, out_dir))
+    print(format_summary(result.metrics, out_dir, result.plots))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     signal_number = result.outcome.extra.get("signal")
     if signal_number is not None:
         import signal
+        if video_path is not None:
+            print("note: video skipped: the run was interrupted", file=sys.stderr)
         return EXIT_SIGTERM if signal_number == signal.SIGTERM else EXIT_SIGINT
+    if video_path is not None:
+        _make_video(launch, result, video_path)
     return 0
+
+
+def _check_launch_video(launch: Launch) -> None:
+    """Before the run: a launch file's `outputs.video` that could not be written is a config error."""
+    from neuroctl.config import ConfigError
+    from neuroctl.viz.video import VideoError, check_video_path
+
+    try:
+        check_video_path(launch.config.outputs.video)
+    except VideoError as exc:
+        raise ConfigError(launch.path, "outputs.video", str(exc)) from None
+
+
+def _make_video(launch: Launch, result: RunResult, path: Path) -> None:
+    """Render the video after the run (progress on a terminal) and say where it is."""
+    from neuroctl.run import progress_printer, record_video
+    from neuroctl.viz.video import VideoError
+
+    try:
+        report = record_video(launch, result, path, progress_printer("video", unit="frames"))
+    except VideoError as exc:
+        raise UsageError(f"video {str(path)!r}: {exc}") from None
+    for note in report.notes:
+        print(f"note: video: {note}", file=sys.stderr)
+    width, height = report.frame_size
+    print(f"video: {report.path} ({report.frames} frames, {width}x{height}, {report.fps:g} fps, real time; "
+          f"{1e3 * report.render_s_per_frame:.1f} ms per frame to render)")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -172,7 +227,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_summary(metrics: dict, out_dir: Path) -> str:
+def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = ()) -> str:
+    from neuroctl.metrics.report import faults_summary
+
     task, latency, deadline, activity = (metrics["task"], metrics["latency_us"], metrics["deadline"],
                                          metrics["activity"])
     status = "balanced (success)" if task["success"] else (
@@ -192,9 +249,11 @@ def format_summary(metrics: dict, out_dir: Path) -> str:
         ("activity per tick", f"{activity['spikes_per_tick']:.1f} spikes, "
                               f"{activity['synaptic_events_per_tick']:.1f} synaptic events, "
                               f"{activity['dense_macs_per_tick']:.0f} dense-equivalent MACs"),
-        ("faults", ", ".join(f"{k} {v}" for k, v in metrics["faults"].items())),
+        ("faults", faults_summary(metrics["faults"])),
         ("results", str(out_dir)),
     ]
+    if plots:
+        rows.append(("plots", ", ".join(path.name for path in plots)))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 

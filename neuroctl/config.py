@@ -1,9 +1,10 @@
 """Strict YAML configs: read with `yaml.safe_load`, validated into frozen dataclasses.
 
 A config dataclass declares its keys as typed fields; ranges live in field metadata
-(`min`, `max`, `min_exclusive`, `max_length`). Anything else is an error that names the file and the
-key path: unknown keys (with a did-you-mean), missing keys, wrong types, NaN or infinite numbers,
-out-of-range values and oversized lists. A config never executes code.
+(`min`, `max`, `min_exclusive`, `max_length`, `allow_infinite`). Anything else is an error that names
+the file and the key path: unknown keys (with a did-you-mean), missing keys, wrong types, NaN or
+infinite numbers (unless `allow_infinite`), out-of-range values and oversized lists. A mapping field
+`dict[str, X]` validates each value as an X under its name. A config never executes code.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import sys
 import types
 import typing
 from pathlib import Path
@@ -28,10 +30,16 @@ class ConfigError(ValueError):
     """A user mistake in a config or on the command line: `<where>: <key.path>: <what is expected>`."""
 
     def __init__(self, where: str | Path, key: str, message: str) -> None:
-        self.where = str(where)
-        self.key = key
-        self.message = message
-        super().__init__(f"{self.where}: {key}: {message}" if key else f"{self.where}: {message}")
+        self.where = _printable(str(where))
+        self.key = _printable(key)
+        self.message = _printable(message)
+        text = f"{self.where}: {self.key}: {self.message}" if key else f"{self.where}: {self.message}"
+        super().__init__(text)
+
+
+def _printable(text: str) -> str:
+    """`text` on one line: non-printable characters (newlines, tabs, NUL, ...) escaped as in Python."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -55,6 +63,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(path, "", f"{where}invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(path, "", "invalid YAML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ConfigError(path, "", f"invalid YAML: {exc}") from None
     if data is None:
         raise ConfigError(path, "", "empty file; expected a mapping of keys to values")
     if not isinstance(data, dict):
@@ -70,7 +82,7 @@ def parse(cls: type[T], data: Any, where: str | Path, key_path: str = "") -> T:
     hints = typing.get_type_hints(cls)
     for key in data:
         if not isinstance(key, str) or key not in fields:
-            raise ConfigError(where, _join(key_path, str(key)), f"unknown key{_did_you_mean(key, fields)}")
+            raise ConfigError(where, _join(key_path, str(key)), f"unknown key{did_you_mean(key, fields)}")
     values = {}
     for name, field in fields.items():
         path = _join(key_path, name)
@@ -99,14 +111,12 @@ def _convert(hint: Any, value: Any, where: str | Path, path: str, meta: typing.M
     if origin is Literal:
         if value not in args:
             raise ConfigError(where, path, f"expected one of {', '.join(map(repr, args))}, got {value!r}"
-                              f"{_did_you_mean(value, [str(a) for a in args])}")
+                              f"{did_you_mean(value, [str(a) for a in args])}")
         return value
     if origin in (list, tuple):
         return _convert_sequence(hint, value, where, path, meta)
     if origin is dict or hint is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(where, path, f"expected a mapping, got {_type_name(value)}")
-        return dict(value)
+        return _convert_mapping(hint, value, where, path)
     if dataclasses.is_dataclass(hint):
         return parse(hint, value, where, path)
     if hint is bool:
@@ -120,14 +130,34 @@ def _convert(hint: Any, value: Any, where: str | Path, path: str, meta: typing.M
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(where, path, f"expected a number, got {_type_name(value)} {value!r}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ConfigError(where, path, f"expected a number of magnitude <= {sys.float_info.max:.3g}, "
+                              f"got an integer of {value.bit_length()} bits") from None
+        if math.isnan(number) or (math.isinf(number) and not meta.get("allow_infinite")):
             raise ConfigError(where, path, f"expected a finite number, got {value}")
-        return _check_range(float(value), where, path, meta)
+        return _check_range(number, where, path, meta)
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(where, path, f"expected a string, got {_type_name(value)} {value!r}")
         return value
     raise TypeError(f"config field {path} has an unsupported type {hint!r}")
+
+
+def _convert_mapping(hint: Any, value: Any, where: str | Path, path: str) -> dict:
+    """A mapping; for `dict[str, X]`, string keys and each value converted as an X."""
+    if not isinstance(value, dict):
+        raise ConfigError(where, path, f"expected a mapping, got {_type_name(value)}")
+    args = typing.get_args(hint)
+    if not args:
+        return dict(value)
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise ConfigError(where, _join(path, str(key)), f"expected a name as key, got {_type_name(key)}")
+        out[key] = _convert(args[1], item, where, _join(path, key), {})
+    return out
 
 
 def _convert_sequence(hint: Any, value: Any, where: str | Path, path: str, meta: typing.Mapping[str, Any]):
@@ -164,7 +194,8 @@ def _and_max(high: float | None) -> str:
     return f" and <= {high}" if high is not None else ""
 
 
-def _did_you_mean(key: Any, choices: typing.Iterable[str]) -> str:
+def did_you_mean(key: Any, choices: typing.Iterable[str]) -> str:
+    """The end of a message about an unknown `key`: a did-you-mean, else the list of `choices`."""
     close = difflib.get_close_matches(str(key), list(choices), n=1, cutoff=0.6)
     if close:
         return f"; did you mean '{close[0]}'?"
@@ -192,7 +223,8 @@ def _join(prefix: str, key: str) -> str:
 
 
 def range_field(default: Any = dataclasses.MISSING, **meta: Any) -> Any:
-    """A dataclass field with validation metadata (`min`, `max`, `min_exclusive`, `length`, `doc`)."""
+    """A dataclass field with validation metadata (`min`, `max`, `min_exclusive`, `length`,
+    `max_length`, `allow_infinite`, `doc`)."""
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

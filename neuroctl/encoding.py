@@ -101,7 +101,8 @@ class Encoder(ABC):
         """Length of the encoded output."""
 
     def reset(self, seed: int | None = None) -> None:
-        """Forget the past input (last good values back to the midpoint, counts to 0) and the encoder's state."""
+        """Forget the past input (last good values back to the midpoint, counts to 0) and the encoder's
+        state; a random encoder redraws from `seed` (its constructor's seed when None)."""
         self.last_good[:] = self.midpoint
         self.sanitized[:] = self.midpoint
         self.last_nonfinite = 0
@@ -117,6 +118,8 @@ class Encoder(ABC):
         self.nonfinite_count += self.last_nonfinite
         if out is None:
             out = np.zeros(self.n_outputs, dtype=self.dtype)
+        elif out.shape != (self.n_outputs,) or out.dtype != self.dtype:
+            raise ValueError(f"out must be {self.dtype} with shape ({self.n_outputs},)")
         self._encode(self.sanitized, out)
         return out
 

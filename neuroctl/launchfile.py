@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -10,13 +12,18 @@ from typing import Any, Literal
 import gymnasium
 import numpy as np
 
-from neuroctl.config import ConfigError, load_yaml, parse, range_field
-from neuroctl.control.base import LinearModel
+from neuroctl.config import ConfigError, did_you_mean, load_yaml, parse, range_field
+from neuroctl.control.base import Controller, LinearModel
 from neuroctl.control.registry import load_controller_config
+from neuroctl.runtime.loop import LoopSettings, make_recorder
+from neuroctl.runtime.monitor import SensorLimits, default_sensor_limits, sensor_names_of
+from neuroctl.runtime.recorder import Recorder
 
 MAX_DURATION_S = 86_400.0
 UNLIMITED_STEPS = 2**62
 """The run's duration ends an episode, not the registration's `max_episode_steps`."""
+KWARG_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\]|\.\w+)*")
+"""An environment's ValueError starting with a keyword argument path (`faults[1].kind: ...`)."""
 
 
 @dataclass(frozen=True)
@@ -49,12 +56,29 @@ class OutputSection:
 
 
 @dataclass(frozen=True)
+class SensorSection:
+    """One sensor's plausible readings for the sensor monitor (`neuroctl.runtime.monitor`).
+
+    A key left out keeps the environment's value; `.inf` (`-.inf` for `low`) switches a check off.
+    """
+
+    low: float | None = range_field(None, allow_infinite=True, doc="lowest plausible reading")
+    high: float | None = range_field(None, allow_infinite=True, doc="highest plausible reading")
+    max_rate_per_s: float | None = range_field(None, min=0.0, min_exclusive=True, allow_infinite=True,
+                                               doc="fastest plausible change, sensor units per s")
+    stale_after_s: float | None = range_field(None, min=0.0, min_exclusive=True, allow_infinite=True,
+                                              doc="a reading unchanged for longer is stale")
+    tolerance: float | None = range_field(None, min=0.0, doc="a change up to this is always plausible")
+
+
+@dataclass(frozen=True)
 class LaunchConfig:
     env: EnvSection
     controller: str
     run: RunSection = field(default_factory=RunSection)
     task: TaskSection = field(default_factory=TaskSection)
     outputs: OutputSection = field(default_factory=OutputSection)
+    sensors: dict[str, SensorSection] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,11 +102,10 @@ def load_launch(path: str | Path, controller_override: str | Path | None = None,
     path = Path(path)
     config = parse(LaunchConfig, load_yaml(path), path)
     if config.env.id not in gymnasium.registry:
-        import difflib
-        known = [k for k in gymnasium.registry if k.startswith("neuroctl/")] or list(gymnasium.registry)
         close = difflib.get_close_matches(config.env.id, list(gymnasium.registry), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"known neuroctl ids: {', '.join(known)}"
-        raise ConfigError(path, "env.id", f"unknown environment id {config.env.id!r}; {hint}")
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(path, "env.id", f"unknown environment id {config.env.id!r}; {hint}"
+                          f"the neuroctl ids are: {', '.join(neuroctl_env_ids())}")
     overrides = {k: v for k, v in run_overrides.items() if v is not None}
     if overrides:
         merged = dataclasses.asdict(config.run) | overrides
@@ -100,25 +123,50 @@ def load_launch(path: str | Path, controller_override: str | Path | None = None,
     return Launch(path, config, controller_path, kind, controller_config)
 
 
+def neuroctl_env_ids() -> list[str]:
+    """The registered neuroctl environment ids."""
+    return [k for k in gymnasium.registry if k.startswith("neuroctl/")]
+
+
 def make_env(launch: Launch, render_mode: str | None = None) -> gymnasium.Env:
-    """Create the launch file's environment; a bad keyword argument is a ConfigError on env.kwargs.
+    """Create the launch file's environment; a bad keyword argument is a ConfigError on env.kwargs, an
+    environment a launch cannot drive (see `missing_for_launch`) a ConfigError on env.id.
 
     The environment is created with checker and order-enforcing wrappers switched off: the loop calls it
-    correctly, and the per-tick cost of those wrappers is measurable at 1 kHz.
+    correctly, and the per-tick cost of those wrappers is measurable at 1 kHz. `render_mode` is not a
+    launch file's to set: runs record states, and videos are rendered from them afterwards.
     """
     env_config = launch.config.env
-    kwargs = dict(env_config.kwargs)
-    if render_mode is not None:
-        kwargs["render_mode"] = render_mode
+    if "render_mode" in env_config.kwargs:
+        raise ConfigError(launch.path, "env.kwargs.render_mode", "not allowed: videos are rendered from the "
+                          "logged states afterwards (outputs.video)")
+    kwargs = dict(env_config.kwargs, **({} if render_mode is None else {"render_mode": render_mode}))
     try:
         env = gymnasium.make(env_config.id, max_episode_steps=UNLIMITED_STEPS,
                              disable_env_checker=True, **kwargs)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, gymnasium.error.Error) as exc:
         key, _, message = str(exc).partition(": ")
-        if message and key.isidentifier():
+        if message and KWARG_PATH.fullmatch(key):
             raise ConfigError(launch.path, f"env.kwargs.{key}", message) from None
         raise ConfigError(launch.path, "env.kwargs", str(exc)) from None
+    missing = missing_for_launch(env)
+    if missing:
+        env.close()
+        raise ConfigError(launch.path, "env.id", f"{env_config.id!r} cannot be launched: it lacks {missing}; "
+                          f"the neuroctl ids are: {', '.join(neuroctl_env_ids())}")
     return env
+
+
+def missing_for_launch(env: gymnasium.Env) -> str:
+    """What the environment lacks for a launch (1-D Box spaces, control_period_s, linear_model()), or ""."""
+    unwrapped = env.unwrapped
+    for space in (env.observation_space, env.action_space):
+        if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
+            return f"1-D Box observation and action spaces (it has {space})"
+    for attribute in ("control_period_s", "linear_model"):
+        if not hasattr(unwrapped, attribute):
+            return f"the attribute {attribute!r}"
+    return ""
 
 
 def linear_model_of(env: gymnasium.Env) -> LinearModel:
@@ -134,3 +182,36 @@ def linear_model_of(env: gymnasium.Env) -> LinearModel:
 
 def control_period_of(env: gymnasium.Env) -> float:
     return float(env.unwrapped.control_period_s)
+
+
+def loop_settings(launch: Launch, env: gymnasium.Env) -> LoopSettings:
+    """The loop's settings: the launch file's run section, its duration in ticks, its sensor limits."""
+    run = launch.config.run
+    period = control_period_of(env)
+    return LoopSettings(n_ticks=max(1, int(round(run.duration_s / period))), control_period_s=period,
+                        mode=run.mode, seed=run.seed, overrun_policy=run.overrun_policy,
+                        watchdog=run.watchdog, spin_s=run.spin_s, sensor_limits=sensor_limits_of(launch, env))
+
+
+def sensor_limits_of(launch: Launch, env: gymnasium.Env) -> tuple[SensorLimits, ...]:
+    """The environment's sensor limits with the launch file's `sensors` overrides, in observation order."""
+    names = sensor_names_of(env)
+    limits = dict(zip(names, default_sensor_limits(env)))
+    for name, section in launch.config.sensors.items():
+        if name not in limits:
+            raise ConfigError(launch.path, f"sensors.{name}", f"unknown sensor{did_you_mean(name, names)}")
+        given = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+        merged = dataclasses.replace(limits[name], **{k: v for k, v in given.items() if v is not None})
+        if not merged.low < merged.high:
+            raise ConfigError(launch.path, f"sensors.{name}",
+                              f"expected low < high, got low {merged.low} and high {merged.high}")
+        limits[name] = merged
+    return tuple(limits.values())
+
+
+def recorder_for(launch: Launch, env: gymnasium.Env, controller: Controller, n_ticks: int) -> Recorder:
+    """`make_recorder`; records too large for memory are a ConfigError on run.duration_s."""
+    try:
+        return make_recorder(env, controller, n_ticks)
+    except ValueError as exc:
+        raise ConfigError(launch.path, "run.duration_s", f"{exc}; shorten the run") from None

@@ -1,31 +1,46 @@
-"""One run of a launch file: environment + controller + loop + results on disk."""
+"""One run of a launch file: environment + controller + loop + results on disk (metrics, trajectory,
+plots), and its video rendered afterwards from the logged states."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 import numpy as np
 
 from neuroctl.config import ConfigError
-from neuroctl.control.base import Controller
+from neuroctl.control.base import ACTIVITY_FIELDS, Controller
 from neuroctl.control.registry import build_controller
-from neuroctl.launchfile import Launch, control_period_of, linear_model_of, make_env
+from neuroctl.launchfile import Launch, linear_model_of, loop_settings, make_env, recorder_for
 from neuroctl.metrics.energy import energy_section
 from neuroctl.metrics.report import build_metrics
 from neuroctl.runtime.files import atomic_write_json
-from neuroctl.runtime.loop import EpisodeOutcome, LoopSettings, StopRequest, make_recorder, run_episode
+from neuroctl.runtime.loop import EpisodeOutcome, StopRequest, run_episode
 from neuroctl.runtime.recorder import Recorder
+from neuroctl.viz.info import RunInfo, run_info
+from neuroctl.viz.video import VideoReport, render_video
 
 
 @dataclass
 class RunResult:
+    """A finished run; `plots` the PNG files written, `notes` one-line remarks for the user (e.g. plots
+    skipped)."""
+
     metrics: dict[str, Any]
     recorder: Recorder
     outcome: EpisodeOutcome
     controller: Controller
+    info: RunInfo
+    plots: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def trajectory(self) -> dict[str, np.ndarray]:
+        """The records by name, as in trajectory.npz."""
+        return {**self.recorder.arrays(), "stage_names": np.array(self.recorder.stage_names),
+                "activity_fields": np.array(ACTIVITY_FIELDS)}
 
 
 def default_out_dir(launch: Launch) -> Path:
@@ -46,32 +61,60 @@ def task_weights(launch: Launch, observation_size: int, action_size: int) -> tup
 
 def run_launch(launch: Launch, out_dir: Path | None = None,
                on_tick: Callable[[int, int], None] | None = None) -> RunResult:
-    """Run the launch file once; write metrics.json and trajectory.npz into `out_dir` if given."""
-    env = make_env(launch)
-    try:
+    """Run the launch file once; write metrics.json, trajectory.npz and the plots (unless the launch
+    file's `outputs.plots` is false) into `out_dir` if given."""
+    with StopRequest() as stop, make_env(launch) as env:  # from here on, SIGINT/SIGTERM end the run cleanly
         observation_size = env.observation_space.shape[0]
         cost_q, cost_r = task_weights(launch, observation_size, env.action_space.shape[0])
         controller = build_controller(launch.controller_kind, launch.controller_config,
                                       linear_model_of(env), observation_size, launch.controller_path)
         run = launch.config.run
-        period = control_period_of(env)
-        settings = LoopSettings(n_ticks=max(1, int(round(run.duration_s / period))), control_period_s=period,
-                                mode=run.mode, seed=run.seed, overrun_policy=run.overrun_policy,
-                                watchdog=run.watchdog, spin_s=run.spin_s)
-        recorder = make_recorder(env, controller, settings.n_ticks)
+        settings = loop_settings(launch, env)
+        recorder = recorder_for(launch, env, controller, settings.n_ticks)
         progress = None if on_tick is None else (lambda k: on_tick(k, settings.n_ticks))
-        with StopRequest() as stop:
-            outcome = run_episode(env, controller, settings, recorder, stop, progress)
-            outcome.extra["signal"] = stop.signal_number
+        outcome = run_episode(env, controller, settings, recorder, stop, progress)
+        outcome.extra["signal"] = stop.signal_number
         metrics = build_metrics(env_id=launch.config.env.id, controller=launch.controller_kind,
                                 settings=settings, outcome=outcome, recorder=recorder,
                                 cost_q=cost_q, cost_r=cost_r)
         metrics["energy"] = energy_of(metrics, controller)
+        info = run_info(launch.config.env.id, launch.controller_kind, run.seed, env, controller)
+        result = RunResult(metrics, recorder, outcome, controller, info)
         if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            recorder.save_npz(out_dir / "trajectory.npz")
-            atomic_write_json(out_dir / "metrics.json", metrics)
-        return RunResult(metrics, recorder, outcome, controller)
+            write_results(result, out_dir, plots=launch.config.outputs.plots)
+    return result
+
+
+def write_results(result: RunResult, out_dir: Path, plots: bool = True) -> None:
+    """trajectory.npz, metrics.json and (if `plots`) the PNG plots, each written atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result.recorder.save_npz(out_dir / "trajectory.npz")
+    atomic_write_json(out_dir / "metrics.json", result.metrics)
+    if not plots:
+        return
+    if importlib.util.find_spec("matplotlib") is None:
+        result.notes.append("plots skipped: matplotlib is not installed (pip install 'neuroctl[viz]')")
+        return
+    from neuroctl.viz.plots import write_plots
+
+    result.plots = write_plots(out_dir, result.trajectory(), result.metrics, result.info)
+
+
+def video_path_of(launch: Launch, out_dir: Path, record: Path | None) -> Path | None:
+    """The video to make: `--record` as given, else the launch file's `outputs.video` (relative to the
+    run directory), else none."""
+    if record is not None:
+        return record
+    video = launch.config.outputs.video
+    return None if video is None else out_dir / video
+
+
+def record_video(launch: Launch, result: RunResult, path: Path,
+                 on_frame: Callable[[int, int], None] | None = None) -> VideoReport:
+    """Render the run from its logged states with a fresh environment of the launch file's id and kwargs."""
+    env = make_env(launch)
+    try:
+        return render_video(path, env, result.trajectory(), result.info, on_frame)
     finally:
         env.close()
 
@@ -83,7 +126,8 @@ def energy_of(metrics: dict[str, Any], controller: Controller) -> dict[str, Any]
     return energy_section(counts, measured_delay_s, getattr(controller, "timesteps_per_tick", 1))
 
 
-def progress_printer(label: str, stream: TextIO | None = None) -> Callable[[int, int], None] | None:
+def progress_printer(label: str, stream: TextIO | None = None,
+                     unit: str = "ticks") -> Callable[[int, int], None] | None:
     """A progress line on a terminal (every ~2 %, on stderr by default); None when it is not a terminal."""
     stream = stream or sys.stderr
     if not stream.isatty():
@@ -91,7 +135,7 @@ def progress_printer(label: str, stream: TextIO | None = None) -> Callable[[int,
 
     def show(k: int, total: int) -> None:
         if k % max(1, total // 50) == 0 or k == total:
-            stream.write(f"\r{label}: {k}/{total} ticks ({100 * k // total}%)")
+            stream.write(f"\r{label}: {k}/{total} {unit} ({100 * k // total}%)")
             if k == total:
                 stream.write("\n")
             stream.flush()

@@ -81,3 +81,36 @@ def test_unreadable_documents_are_rejected(tmp_path, text, expected):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_yaml(tmp_path / "absent.yaml")
+
+
+@dataclass(frozen=True)
+class Limits:
+    high: float | None = range_field(None, allow_infinite=True)
+
+
+@dataclass(frozen=True)
+class WithMapping:
+    sensors: dict[str, Limits] = field(default_factory=dict)
+
+
+def test_typed_mapping_values_are_validated_under_their_name(tmp_path):
+    path = write(tmp_path, "sensors: {theta: {high: .inf}, x: {high: 2}}\n")
+    assert parse(WithMapping, load_yaml(path), path) == WithMapping({"theta": Limits(float("inf")), "x": Limits(2.0)})
+    for text, expected in [("sensors: {theta: {high: .nan}}\n", "sensors.theta.high: expected a finite number"),
+                           ("sensors: {theta: {hi: 1}}\n", "sensors.theta.hi: unknown key; did you mean 'high'?"),
+                           ("sensors: {3: {high: 1}}\n", "sensors.3: expected a name as key, got integer"),
+                           ("sensors: [theta]\n", "sensors: expected a mapping, got list")]:
+        path = write(tmp_path, text)
+        with pytest.raises(ConfigError, match=f"^{path}: {expected}"):
+            parse(WithMapping, load_yaml(path), path)
+
+
+def test_integer_beyond_the_float_range_for_a_number(tmp_path):
+    assert error_of(tmp_path, "name: a\ninner: {tau_s: 1" + "0" * 400 + "}\n").endswith(
+        "inner.tau_s: expected a number of magnitude <= 1.8e+308, got an integer of 1329 bits")
+
+
+def test_messages_stay_on_one_line_whatever_the_keys(tmp_path):
+    message = error_of(tmp_path, 'name: a\n"bad\\nkey\\t": 1\n')
+    assert "\n" not in message and message.endswith("bad\\nkey\\t: unknown key; expected one of: flag, inner, "
+                                                    "mode, name, neurons, weights")

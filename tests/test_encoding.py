@@ -44,6 +44,8 @@ def test_fixed_size_dtype_and_nonfinite_input_never_passes(encoder):
     assert np.all(np.isfinite(encoder.decode(out)))
     with pytest.raises(ValueError, match="shape"):
         encoder.encode(np.zeros(2))
+    with pytest.raises(ValueError, match="out"):
+        encoder.encode(np.zeros(3), out=np.zeros(encoder.n_outputs, dtype=np.int8))
 
 
 def test_population_decodes_constant_inputs_within_2_percent_of_the_range():

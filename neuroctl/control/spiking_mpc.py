@@ -34,6 +34,12 @@ The dense twin runs the same iterations with b = E x and g = W w + b fully multi
 Counters per tick: spikes = sensor + neuron events; synaptic events = spikes x n; neuron updates =
 K n + nx; dense MACs = K n^2 + nx n (+ n^2 for the dual read-out), what the dense twin does. The dense
 twin counts only its dense MACs.
+
+Spike raster: the spiking controller's `spike_raster` (uint8, one row per round of events, n + nx
+columns: gradient neurons, then sensor neurons) holds 1 where a neuron sent an event in the tick. Row k
+holds iteration k's neuron events; the sensor events, sent once at the start of a tick, are in row 0;
+the dual's read-out is one more round of events, in an extra last row (K + 1 rows), so that the
+raster's sum is always the tick's spike count. The dense twin sends no events and has no raster.
 """
 
 from __future__ import annotations
@@ -58,30 +64,32 @@ ITERATE, SENT, RECEIVED, ACCUMULATED, INPUT, GRADIENT = range(6)
 def gradient_network_tick(
     x, weights, sensor_weights, lower, upper, thresholds, sensor_thresholds,
     step, beta, iterations, n_inputs, dual, dense,
-    state, x_hat, a, b, commands, states, activity,
+    state, x_hat, a, b, commands, states, activity, raster,
 ):  # fmt: skip
     """One control tick: encode x, K iterations, decode U into `commands` (n,) and roll out `states`.
 
     weights W (n, n) symmetric; sensor_weights E' (nx, n) (row m: fan-out of sensor m); lower/upper:
     prox bounds (n,); thresholds (n,), sensor_thresholds (nx,); state (6, n) rows ITERATE z, SENT w,
     RECEIVED w_hat, ACCUMULATED W w_hat, INPUT b = E x_hat, GRADIENT scratch; x_hat (nx,) the state the
-    network knows; a, b the model (for the predicted states (N+1, nx)); activity (4,) int64 counters.
-    Non-finite sensor values are ignored (x_hat keeps its last value).
+    network knows; a, b the model (for the predicted states (N+1, nx)); activity (4,) int64 counters;
+    raster uint8 (K + dual, n + nx) is zeroed, then gets 1 per event (see the module docstring), or
+    (0, n + nx) to record nothing. Non-finite sensor values are ignored (x_hat keeps its last value).
     """
     n = weights.shape[0]
     nx = x.shape[0]
     z, w = state[ITERATE], state[SENT]
-    spikes = _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat)
+    raster.fill(0)
+    spikes = _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat, raster)
     for i in range(n - n_inputs):
         z[i] = z[i + n_inputs]
     for i in range(n):
         w[i] = z[i]
     for k in range(iterations):
-        spikes += _gradient(weights, thresholds, dense, state)
+        spikes += _gradient(weights, thresholds, dense, state, raster, k)
         momentum = beta if k < iterations - 1 else 0.0
         _prox_step(step, momentum, lower, upper, dual, state)
     if dual:
-        spikes += _gradient(weights, thresholds, dense, state)
+        spikes += _gradient(weights, thresholds, dense, state, raster, iterations)
         for i in range(n):
             commands[i] = min(max(-state[GRADIENT, i], lower[i]), upper[i])
     else:
@@ -96,10 +104,14 @@ def gradient_network_tick(
 
 
 @cached_njit
-def _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat):
-    """Sensor neurons: update x_hat and b = E x_hat (dense: every product); returns events sent."""
+def _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat, raster):
+    """Sensor neurons: update x_hat and b = E x_hat (dense: every product); returns events sent.
+
+    Sensor m's event is marked in raster[0, n + m] (if the raster has rows).
+    """
     n = state.shape[1]
     b = state[INPUT]
+    record = raster.shape[0] > 0
     events = 0
     for m in range(x.shape[0]):
         change = x[m] - x_hat[m]
@@ -107,6 +119,8 @@ def _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat):
             x_hat[m] = x[m]
             if not dense:
                 events += 1
+                if record:
+                    raster[0, n + m] = 1
                 for i in range(n):
                     b[i] += sensor_weights[m, i] * change
     if dense:
@@ -119,8 +133,11 @@ def _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat):
 
 
 @cached_njit
-def _gradient(weights, thresholds, dense, state):
-    """GRADIENT = W w_hat + b: events from every neuron whose value moved (dense: full product)."""
+def _gradient(weights, thresholds, dense, state, raster, row):
+    """GRADIENT = W w_hat + b: events from every neuron whose value moved (dense: full product).
+
+    Neuron j's event is marked in raster[row, j] (if the raster has rows).
+    """
     n = weights.shape[0]
     w, w_hat, accumulated = state[SENT], state[RECEIVED], state[ACCUMULATED]
     b, gradient = state[INPUT], state[GRADIENT]
@@ -132,11 +149,14 @@ def _gradient(weights, thresholds, dense, state):
                 total += weights[i, j] * w[j]
             gradient[i] = total
         return events
+    record = raster.shape[0] > 0
     for j in range(n):
         change = w[j] - w_hat[j]
         if abs(change) > thresholds[j]:
             w_hat[j] = w[j]
             events += 1
+            if record:
+                raster[row, j] = 1
             for i in range(n):  # W is symmetric: row j is the fan-out of neuron j
                 accumulated[i] += weights[j, i] * change
     for i in range(n):
@@ -235,6 +255,8 @@ class GradientMPCController(Controller):
         self.predicted_commands = self.last_solution.reshape(config.horizon, nu)
         self.predicted_states = np.zeros((config.horizon + 1, nx))
         self._action = self.predicted_commands[0]
+        event_rounds = 0 if self.dense else self.iterations + int(self.dual)
+        self._raster = np.zeros((event_rounds, n + nx), dtype=np.uint8)
 
     def _build_network(self, problem: MPCProblem, config: DenseMPCConfig) -> None:
         """Weights, input map, prox bounds, step and momentum of the chosen formulation."""
@@ -268,6 +290,7 @@ class GradientMPCController(Controller):
         self.last_solution[:] = 0.0
         self.predicted_states[:] = 0.0
         self.activity[:] = 0
+        self._raster[:] = 0
 
     def act(self, observation: np.ndarray) -> np.ndarray:
         """Returns a view of the plan's first command, reused: copy it to keep it past the next tick."""
@@ -277,7 +300,7 @@ class GradientMPCController(Controller):
             problem.lower, problem.upper, self.thresholds, self.sensor_thresholds,
             self.step, self.beta, self.iterations, problem.n_inputs, self.dual, self.dense,
             self._state, self._x_hat, problem.model.A, problem.model.B,
-            self.last_solution, self.predicted_states, self.activity,
+            self.last_solution, self.predicted_states, self.activity, self._raster,
         )  # fmt: skip
         return self._action
 
@@ -295,3 +318,14 @@ class SpikingMPCController(GradientMPCController):
 
     def _thresholds(self, config: SpikingMPCConfig) -> tuple[float, float]:
         return config.theta_neuron, config.theta_sensor
+
+    @property
+    def spike_raster(self) -> np.ndarray:
+        """The last tick's events, uint8 (K, +1 for the dual's read-out; n + nx): see the module docstring."""
+        return self._raster
+
+    @property
+    def spike_raster_groups(self) -> tuple[tuple[str, int, int], ...]:
+        """(label, first column, end column) of the raster's neuron groups."""
+        n, nx = self.qp_problem.n_decisions, self.qp_problem.n_states
+        return ("gradient neurons (one per plan value)", 0, n), ("sensor neurons (one per state)", n, n + nx)

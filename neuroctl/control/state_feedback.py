@@ -4,7 +4,8 @@ For every state dimension i, the sensor value x_i (clamped to its radius, a non-
 the last good value and counted) drives an encoder population of LIF neurons as current (NEF population
 coding); the encoder population's spikes reach a state population through exponential synapses (an NEF
 identity connection), and x_hat_i is decoded from the state population's filtered spikes. K is the
-discrete LQR gain of the environment's linear model. The whole network runs in one kernel call per tick.
+discrete LQR gain of the environment's linear model. The whole network runs in one kernel call per tick,
+which also fills `spike_raster` (uint8 (substeps per tick, neurons), 1 where a neuron spiked).
 
 This is the simple spiking baseline. Its accuracy is limited by spike noise, which falls like
 1/sqrt(n tau_readout): a few cm of cart offset and some force jitter remain where exact LQR settles.
@@ -59,7 +60,14 @@ class SpikingStateFeedbackController(Controller):
             raise ValueError(f"radii: expected {model.n_states} radii (one per state), got {len(config.radii)}")
         self.K, _ = dlqr(model, *weight_matrices(config.q, config.r, model))
         self.timesteps_per_tick = max(1, int(round(model.dt / config.substep_s)))
-        self.network = SpikingNetwork(build(self._describe(), model.dt / self.timesteps_per_tick, config.seed))
+        description = self._describe()
+        self.network = SpikingNetwork(build(description, model.dt / self.timesteps_per_tick, config.seed))
+        self.spike_raster = self.network.new_raster(self.timesteps_per_tick)
+        # (label, first neuron, end neuron) of each population, in the raster's column order
+        self.spike_raster_groups = tuple(
+            (ensemble.label, built.neurons.start, built.neurons.stop)
+            for ensemble, built in zip(description.ensembles, self.network.built.ensembles)
+        )
         self.sensor_high = np.asarray(config.radii, dtype=np.float64)
         self.sensor_low = -self.sensor_high
         self.last_good = np.zeros(model.n_states)
@@ -94,12 +102,13 @@ class SpikingStateFeedbackController(Controller):
         self.x_hat[:] = 0.0
         self.flagged_readings = 0
         self.activity[:] = 0
+        self.spike_raster[:] = 0
 
     def act(self, observation: np.ndarray) -> np.ndarray:
         """Returns a reused array: copy it to keep it past the next tick."""
         self.flagged_readings += sanitize(observation, self.sensor_low, self.sensor_high, self.last_good,
                                           self.sensor)
-        self.x_hat[:] = self.network.step(self.sensor, self.timesteps_per_tick)
+        self.x_hat[:] = self.network.step(self.sensor, self.timesteps_per_tick, self.spike_raster)
         self.activity[:] = self.network.activity
         np.dot(self.K, self.x_hat, out=self._action)
         np.negative(self._action, out=self._action)

@@ -54,7 +54,8 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
             "success": bool(success),
             "terminated_at_tick": outcome.terminated_at_tick,
             "return": float(data["reward"].sum()),
-            "cost": quadratic_cost(data["observation"], data["action"], cost_q, cost_r),
+            # x as the controller saw it (after the sensor monitor): finite even under sensor faults
+            "cost": quadratic_cost(data["controller_observation"], data["action"], cost_q, cost_r),
         },
         "latency_us": {
             "tick": summarize_us(data["tick_s"]),
@@ -69,6 +70,27 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
             "wall_time_s": round(outcome.wall_time_s, 6),
         },
         "activity": {f"{name}_per_tick": round(float(v), 3) for name, v in zip(ACTIVITY_FIELDS, mean_activity)},
-        "faults": {"watchdog_replacements": outcome.watchdog_replacements, **(faults or {})},
+        "faults": {**faults_section(outcome), **(faults or {})},
         "energy": energy or {},
     }
+
+
+def faults_section(outcome: EpisodeOutcome) -> dict[str, Any]:
+    """What went wrong in the robot's data and what contained it.
+
+    `injected_ticks`: per fault kind, the readings the environment corrupted (empty if it injects
+    none); `monitor`: the sensor monitor's counts per check (and `by_sensor`); `watchdog_replacements`:
+    commands replaced because they were non-finite or out of range.
+    """
+    return {"watchdog_replacements": outcome.watchdog_replacements,
+            "injected_ticks": dict(outcome.injected_fault_ticks),
+            "monitor": outcome.monitor}
+
+
+def faults_summary(faults: dict[str, Any]) -> str:
+    """One line for a terminal: injected faults, readings the monitor held or found stale, replaced commands."""
+    injected = ", ".join(f"{kind} {n}" for kind, n in faults.get("injected_ticks", {}).items() if n) or "none"
+    monitor = faults.get("monitor", {})
+    checks = ", ".join(f"{check} {n}" for check, n in monitor.items() if check != "by_sensor" and n) or "none"
+    return (f"injected ticks: {injected}; monitor: {checks}; "
+            f"watchdog replaced {faults['watchdog_replacements']} commands")

@@ -117,7 +117,8 @@ class BuiltNetwork:
 
     def synapse_matrix(self) -> scipy.sparse.csr_array:
         """Synaptic impulses as a sparse (pre, post) float64 matrix."""
-        return _csr(self.syn_weights.astype(np.float64), self.syn_indices, self.syn_indptr, (self.n_neurons, self.n_neurons))
+        n = self.n_neurons
+        return _csr(self.syn_weights.astype(np.float64), self.syn_indices, self.syn_indptr, (n, n))
 
     def input_matrix(self) -> scipy.sparse.csr_array:
         """Input currents per input value as a sparse (neuron, input) matrix."""

@@ -35,6 +35,9 @@ from neuroctl.network.nef import (
     unit_vectors,
 )
 
+BuiltEnsembles = dict[Ensemble, BuiltEnsemble]
+Block = tuple[int, int, np.ndarray | scipy.sparse.sparray]  # (row offset, column offset, matrix)
+
 
 def build(description: NetworkDescription, dt_s: float, seed: int = 0) -> BuiltNetwork:
     """Build `description` for a substep of `dt_s` seconds; all random draws come from `seed`."""
@@ -44,7 +47,7 @@ def build(description: NetworkDescription, dt_s: float, seed: int = 0) -> BuiltN
         raise ValueError("the network has no ensembles")
     ensembles = _build_ensembles(description, seed)
     params = _neuron_params(description, ensembles, dt_s)
-    syn_impulse = -np.expm1(-dt_s / _per_neuron(description, "tau_syn_s")) / dt_s
+    syn_impulse = _unit_area_impulse(dt_s, _per_neuron(description, "tau_syn_s"))
     n = params.shape[1]
     synapses = _synapse_matrix(description, ensembles, n) @ scipy.sparse.diags_array(syn_impulse)
     return BuiltNetwork(
@@ -60,11 +63,12 @@ def build(description: NetworkDescription, dt_s: float, seed: int = 0) -> BuiltN
     )
 
 
-def _build_ensembles(description: NetworkDescription, seed: int) -> dict[Ensemble, BuiltEnsemble]:
+def _build_ensembles(description: NetworkDescription, seed: int) -> BuiltEnsembles:
     children = np.random.SeedSequence(seed).spawn(len(description.ensembles))
     built, start = {}, 0
     for ensemble, child in zip(description.ensembles, children):
-        built[ensemble] = _build_ensemble(ensemble, slice(start, start + ensemble.n_neurons), np.random.default_rng(child))
+        neurons = slice(start, start + ensemble.n_neurons)
+        built[ensemble] = _build_ensemble(ensemble, neurons, np.random.default_rng(child))
         start += ensemble.n_neurons
     return built
 
@@ -85,7 +89,7 @@ def _per_neuron(description: NetworkDescription, name: str) -> np.ndarray:
     return np.concatenate([np.full(e.n_neurons, float(getattr(e, name))) for e in description.ensembles])
 
 
-def _neuron_params(description: NetworkDescription, ensembles: dict[Ensemble, BuiltEnsemble], dt_s: float) -> np.ndarray:
+def _neuron_params(description: NetworkDescription, ensembles: BuiltEnsembles, dt_s: float) -> np.ndarray:
     params = np.empty((N_PARAMS, description.n_neurons))
     params[BIAS] = np.concatenate([ensembles[e].bias for e in description.ensembles])
     params[TAU_RC] = _per_neuron(description, "tau_rc_s")
@@ -94,8 +98,14 @@ def _neuron_params(description: NetworkDescription, ensembles: dict[Ensemble, Bu
     params[SYN_DECAY] = np.exp(-dt_s / _per_neuron(description, "tau_syn_s"))
     tau_readout_s = _per_neuron(description, "tau_readout_s")
     params[TRACE_DECAY] = np.exp(-dt_s / tau_readout_s)
-    params[TRACE_INCREMENT] = -np.expm1(-dt_s / tau_readout_s) / dt_s
+    params[TRACE_INCREMENT] = _unit_area_impulse(dt_s, tau_readout_s)
     return params
+
+
+def _unit_area_impulse(dt_s: float, tau_s: np.ndarray) -> np.ndarray:
+    """Jump of a filter decaying by exp(-dt/tau) per substep whose response sums to 1 over time:
+    (1 - exp(-dt/tau)) / dt, about 1/tau."""
+    return -np.expm1(-dt_s / tau_s) / dt_s
 
 
 def _decoders(built: BuiltEnsemble, function: Function | None) -> np.ndarray:
@@ -103,7 +113,7 @@ def _decoders(built: BuiltEnsemble, function: Function | None) -> np.ndarray:
     return solve_decoders(built.sample_rates, evaluate_function(function, built.sample_points))
 
 
-def _block_matrix(blocks: list[tuple[int, int, np.ndarray | scipy.sparse.sparray]], shape: tuple[int, int]) -> scipy.sparse.coo_array:
+def _block_matrix(blocks: list[Block], shape: tuple[int, int]) -> scipy.sparse.coo_array:
     """Sum of blocks placed at (row, column) offsets, as one sparse matrix of `shape`."""
     rows, columns, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     for row, column, block in blocks:
@@ -111,10 +121,11 @@ def _block_matrix(blocks: list[tuple[int, int, np.ndarray | scipy.sparse.sparray
         rows.append(coo.coords[0].astype(np.int64) + row)
         columns.append(coo.coords[1].astype(np.int64) + column)
         values.append(coo.data.astype(np.float64))
-    return scipy.sparse.coo_array((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=shape)
+    coordinates = (np.concatenate(rows), np.concatenate(columns))
+    return scipy.sparse.coo_array((np.concatenate(values), coordinates), shape=shape)
 
 
-def _synapse_matrix(description: NetworkDescription, ensembles: dict[Ensemble, BuiltEnsemble], n: int) -> scipy.sparse.coo_array:
+def _synapse_matrix(description: NetworkDescription, ensembles: BuiltEnsembles, n: int) -> scipy.sparse.coo_array:
     """All neuron-to-neuron weights as one (pre, post) matrix, before the synaptic impulse scaling."""
     blocks = []
     for c in description.connections:
@@ -126,7 +137,7 @@ def _synapse_matrix(description: NetworkDescription, ensembles: dict[Ensemble, B
     return _block_matrix(blocks, (n, n))
 
 
-def _input_matrix(description: NetworkDescription, ensembles: dict[Ensemble, BuiltEnsemble], n: int) -> scipy.sparse.coo_array:
+def _input_matrix(description: NetworkDescription, ensembles: BuiltEnsembles, n: int) -> scipy.sparse.coo_array:
     """(neuron, input value) matrix of input currents per unit input."""
     blocks, column = [], 0
     for node in description.inputs:
@@ -136,7 +147,7 @@ def _input_matrix(description: NetworkDescription, ensembles: dict[Ensemble, Bui
     return _block_matrix(blocks, (n, description.input_size))
 
 
-def _decoder_matrix(description: NetworkDescription, ensembles: dict[Ensemble, BuiltEnsemble], n: int) -> scipy.sparse.coo_array:
+def _decoder_matrix(description: NetworkDescription, ensembles: BuiltEnsembles, n: int) -> scipy.sparse.coo_array:
     """(output value, neuron) matrix decoding the outputs from rates (readout traces)."""
     blocks, row = [], 0
     for node in description.outputs:

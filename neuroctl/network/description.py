@@ -179,19 +179,22 @@ class NetworkDescription:
         self.connections.append(connection)
         return connection
 
-    def connect_neurons(self, pre: Ensemble, post: Ensemble, weights: np.ndarray | scipy.sparse.sparray) -> NeuronConnection:
+    def connect_neurons(
+        self, pre: Ensemble, post: Ensemble, weights: np.ndarray | scipy.sparse.sparray
+    ) -> NeuronConnection:
         """Connect neurons with explicit weights, shape (post.n_neurons, pre.n_neurons); zeros are no synapse."""
         self._check_member(pre, post)
         matrix = scipy.sparse.csr_array(weights, dtype=np.float64)
         if matrix.shape != (post.n_neurons, pre.n_neurons) or not np.all(np.isfinite(matrix.data)):
-            raise ValueError(
-                f"neuron connection: weights must be finite with shape {(post.n_neurons, pre.n_neurons)}, got {matrix.shape}"
-            )
+            expected = (post.n_neurons, pre.n_neurons)
+            raise ValueError(f"neuron connection: weights must be finite with shape {expected}, got {matrix.shape}")
         connection = NeuronConnection(pre, post, matrix)
         self.neuron_connections.append(connection)
         return connection
 
-    def output(self, ensemble: Ensemble, function: Function | None = None, transform: np.ndarray | None = None) -> Output:
+    def output(
+        self, ensemble: Ensemble, function: Function | None = None, transform: np.ndarray | None = None
+    ) -> Output:
         """Decode transform @ function(ensemble's value) into the next values of y (transform: size x size_f)."""
         self._check_member(ensemble)
         size_f = _function_size(ensemble, function)

@@ -41,7 +41,33 @@ def ensure_numba_cache_dir() -> Path:
 
 NUMBA_CACHE_DIR = ensure_numba_cache_dir()
 
+import llvmlite.ir  # noqa: E402
 import numba  # noqa: E402  (imported after the cache directory is settled)
+import numba.core.cgutils  # noqa: E402
+import numba.extending  # noqa: E402
 
 cached_njit = numba.njit(cache=True, nogil=True)
 """Decorator for hot-path kernels: compiled once, cached on disk, no GIL, no Python objects."""
+
+_BYTE_POINTER = llvmlite.ir.IntType(8).as_pointer()
+_PREFETCH_TYPE = llvmlite.ir.FunctionType(llvmlite.ir.VoidType(), [_BYTE_POINTER] + [llvmlite.ir.IntType(32)] * 3)
+
+
+@numba.extending.intrinsic
+def prefetch(typingctx, array, index):
+    """`prefetch(array, index)` in jitted code: ask the CPU to start loading the cache line of
+    array[index] (1-D C-contiguous array) for reading. A hint only: no effect on results, never faults
+    (not even past the end of the array)."""
+    if not (isinstance(array, numba.types.Array) and array.ndim == 1 and array.layout == "C"
+            and isinstance(index, numba.types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        address = builder.bitcast(builder.gep(data, [args[1]]), _BYTE_POINTER)
+        function = numba.core.cgutils.get_or_insert_function(builder.module, _PREFETCH_TYPE, "llvm.prefetch")
+        read, keep_in_all_caches, data_cache = (llvmlite.ir.Constant(llvmlite.ir.IntType(32), v) for v in (0, 3, 1))
+        builder.call(function, [address, read, keep_in_all_caches, data_cache])
+        return context.get_dummy_value()
+
+    return numba.types.void(array, index), codegen

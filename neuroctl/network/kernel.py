@@ -37,15 +37,22 @@ from neuroctl.network.arrays import (
     VOLTAGE,
     BuiltNetwork,
 )
-from neuroctl.network.jit import cached_njit
+from neuroctl.network.jit import cached_njit, prefetch
 from neuroctl.network.lif import lif_finish, lif_integrate
 
 STATIC_CURRENT, DRIVE = 0, 1
 """Rows of the kernel's float scratch (2, n): bias + input current, and this substep's total current J."""
 
 
+PREFETCH_LINES = 16
+"""Cache lines of the next spiking neuron's synapses (indices and weights each) prefetched before its turn:
+the hardware prefetcher follows a row once it has started, but each row starts at a random place in a
+large network's synapse arrays (about 20% off the 10k-neuron, 10% benchmark)."""
+
+
 def flag_length(n_neurons: int) -> int:
-    """Length of the kernel's flag scratch: n rounded up to a multiple of 8 (read as uint64 words)."""
+    """Length of the kernel's flag and neuron-list scratch: n rounded up to a multiple of 8 (the flags are
+    read as uint64 words)."""
     return -(-n_neurons // 8) * 8
 
 
@@ -76,15 +83,14 @@ def _integrate(dt: float, params: np.ndarray, state: np.ndarray, scratch: np.nda
 
 @cached_njit
 def _flagged(flags: np.ndarray, out: np.ndarray) -> int:
-    """Write the indices of the nonzero flags, ascending, into `out`; return how many."""
+    """Write the indices of the flags set (0/1 bytes), ascending, into `out`; return how many."""
     count = 0
     words = flags.view(np.uint64)
     for w in range(words.shape[0]):
         if words[w] != 0:
-            for i in range(8 * w, 8 * w + 8):
-                if flags[i]:
-                    out[count] = i
-                    count += 1
+            for i in range(8 * w, 8 * w + 8):  # branch-free: an unset flag's index is overwritten
+                out[count] = i
+                count += flags[i]
     return count
 
 
@@ -97,10 +103,19 @@ def _finish(n_flagged: int, neurons: np.ndarray, params: np.ndarray, state: np.n
     for s in range(n_flagged):
         i = neurons[s]
         voltage[i], refractory[i], spiked = lif_finish(voltage[i], refractory[i], drive[i], tau_rc[i], tau_ref[i])
-        if spiked:
-            neurons[n_spiked] = i
-            n_spiked += 1
+        neurons[n_spiked] = i
+        n_spiked += spiked
     return n_spiked
+
+
+@cached_njit
+def _prefetch_row(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, row: int) -> None:
+    """Prefetch the first PREFETCH_LINES cache lines of a CSR row's indices and weights."""
+    start, stop = indptr[row], indptr[row + 1]
+    stop = min(stop, start + PREFETCH_LINES * 16)  # 16 int32 or float32 values per 64-byte line
+    for p in range(start, stop, 16):
+        prefetch(indices, p)
+        prefetch(weights, p)
 
 
 @cached_njit
@@ -113,6 +128,8 @@ def _deliver(
     trace_increment, syn_current, trace = params[TRACE_INCREMENT], state[SYN_CURRENT], state[TRACE]
     events = 0
     for s in range(n_spiked):
+        if s + 1 < n_spiked:
+            _prefetch_row(syn_indptr, syn_indices, syn_weights, neurons[s + 1])
         j = neurons[s]
         trace[j] += trace_increment[j]
         # Views indexed from 0 and unsigned targets spare numba's negative-index checks (~20% here).
@@ -152,8 +169,8 @@ def run_substeps(
     """Run `n_substeps` substeps of `dt` seconds with the input `x` held; write the decoded outputs into `y`.
 
     `state` (N_STATE, n) is updated in place; `dt` to `dense_macs_per_call` are `BuiltNetwork`'s
-    (`kernel_arguments`). Scratch, contents free: `scratch` float64 (2, n), `neurons` int32 (n,);
-    `flags` uint8 (flag_length(n),) must be zero beyond n. `raster` uint8 (>= n_substeps, n) receives
+    (`kernel_arguments`). Scratch, contents free: `scratch` float64 (2, n), `neurons` int32
+    (flag_length(n),); `flags` uint8 (flag_length(n),) must be zero beyond n. `raster` uint8 (>= n_substeps, n) receives
     1 where a neuron spiked (its first n_substeps rows are rewritten); pass a (0, n) array to record nothing.
 
     `counters` (int64, indexed by `neuroctl.control.base` SPIKES...) is ADDED to:

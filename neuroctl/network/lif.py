@@ -28,7 +28,9 @@ from neuroctl.network.jit import cached_njit
 
 
 @cached_njit
-def lif_integrate(v: float, refractory_s: float, current: float, dt: float, rc_factor: float) -> tuple[float, float, bool]:
+def lif_integrate(
+    v: float, refractory_s: float, current: float, dt: float, rc_factor: float
+) -> tuple[float, float, bool]:
     """First part of a substep; return (voltage, refractory, needs `lif_finish`).
 
     `refractory_s` is the refractory time left (>= 0); `rc_factor` is 1 - exp(-dt / tau_rc). A neuron
@@ -43,7 +45,9 @@ def lif_integrate(v: float, refractory_s: float, current: float, dt: float, rc_f
 
 
 @cached_njit
-def lif_finish(v: float, refractory_s: float, current: float, tau_rc_s: float, tau_ref_s: float) -> tuple[float, float, bool]:
+def lif_finish(
+    v: float, refractory_s: float, current: float, tau_rc_s: float, tau_ref_s: float
+) -> tuple[float, float, bool]:
     """Second part of a substep for a flagged neuron; return (voltage, refractory time left >= 0, spiked).
 
     Integrates the time after a refractory period that ended within the substep, then, if v crossed 1,
@@ -59,7 +63,8 @@ def lif_finish(v: float, refractory_s: float, current: float, tau_rc_s: float, t
 
 
 def lif_rate(current: np.ndarray, tau_rc_s: float | np.ndarray, tau_ref_s: float | np.ndarray) -> np.ndarray:
-    """Analytic firing rate in Hz for constant input current J: 1 / (tau_ref + tau_rc log(1 + 1/(J-1))) for J > 1, else 0."""
+    """Analytic firing rate in Hz for a constant input current J:
+    1 / (tau_ref + tau_rc log(1 + 1/(J-1))) for J > 1, else 0."""
     current = np.asarray(current, dtype=np.float64)
     above = current > 1.0
     safe = np.where(above, current, 2.0)

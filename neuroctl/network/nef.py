@@ -49,7 +49,9 @@ def tuning_rates(
     return lif_rate(currents, tau_rc_s, tau_ref_s)
 
 
-def solve_decoders(rates: np.ndarray, targets: np.ndarray, regularization: float = DECODER_REGULARIZATION) -> np.ndarray:
+def solve_decoders(
+    rates: np.ndarray, targets: np.ndarray, regularization: float = DECODER_REGULARIZATION
+) -> np.ndarray:
     """Decoders D (n_neurons, d_out) minimising |rates @ D - targets|^2 + n_points (reg * max rate)^2 |D|^2."""
     n_points, n_neurons = rates.shape
     sigma = regularization * rates.max()

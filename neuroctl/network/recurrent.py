@@ -10,7 +10,9 @@ from neuroctl.network.description import NetworkDescription
 _ROWS_PER_CHUNK = 1_000_000  # pairs drawn at once: bounds the temporary memory for large networks
 
 
-def random_weights(n_post: int, n_pre: int, connectivity: float, weight_std: float, rng: np.random.Generator) -> scipy.sparse.csr_array:
+def random_weights(
+    n_post: int, n_pre: int, connectivity: float, weight_std: float, rng: np.random.Generator
+) -> scipy.sparse.csr_array:
     """(post, pre) weights: each pair connected with probability `connectivity`, weights N(0, weight_std^2)."""
     if not 0.0 < connectivity <= 1.0:
         raise ValueError(f"connectivity must be in (0, 1], got {connectivity!r}")
@@ -47,7 +49,8 @@ def random_recurrent_network(
         weight_std = 0.002 / np.sqrt(connectivity * n_neurons / 100.0)
     description = NetworkDescription()
     population = description.ensemble(
-        n_neurons, 1, intercepts=intercepts, tau_rc_s=tau_rc_s, tau_ref_s=tau_ref_s, tau_syn_s=tau_syn_s, label="recurrent"
+        n_neurons, 1, intercepts=intercepts, tau_rc_s=tau_rc_s, tau_ref_s=tau_ref_s, tau_syn_s=tau_syn_s,
+        label="recurrent",
     )
     weights = random_weights(n_neurons, n_neurons, connectivity, weight_std, np.random.default_rng(seed))
     description.connect_neurons(population, population, weights)

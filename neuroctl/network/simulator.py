@@ -25,12 +25,13 @@ class SpikingNetwork:
         self._output = np.zeros(built.output_size)
         self._scratch = np.zeros((2, n))
         self._flags = np.zeros(flag_length(n), dtype=np.uint8)
-        self._neurons = np.zeros(n, dtype=np.int32)
+        self._neurons = np.zeros(flag_length(n), dtype=np.int32)
         self._no_raster = np.zeros((0, n), dtype=np.uint8)
         self._x_shape = (built.input_size,)
         # run_substeps's arguments between (x, n_substeps) and raster
         self._arguments = (
-            self.state, *kernel_arguments(built), self._scratch, self._flags, self._neurons, self._output, self.activity,
+            self.state, *kernel_arguments(built),
+            self._scratch, self._flags, self._neurons, self._output, self.activity,
         )
 
     @property
@@ -69,7 +70,8 @@ class SpikingNetwork:
             raise ValueError(f"x must have shape {self._x_shape}, got {x.shape}")
         if raster is None:
             raster = self._no_raster
-        elif raster.dtype != np.uint8 or raster.ndim != 2 or raster.shape[0] < n_substeps or raster.shape[1] != self.neuron_count:
+        elif raster.dtype != np.uint8 or raster.ndim != 2 or raster.shape[0] < n_substeps \
+                or raster.shape[1] != self.neuron_count:
             raise ValueError(f"raster must be uint8 with shape (>= {n_substeps}, {self.neuron_count})")
         self.activity.fill(0)
         self._run(x, n_substeps, raster)

@@ -1,8 +1,10 @@
 """The fixed-timestep control loop: any gymnasium environment, any neuroctl controller.
 
-One tick: (wait for the release time in realtime mode) -> control (the controller's one call: encode,
-network, decode) -> watchdog -> environment step (actuate, physics, sense). Every stage is timed into
-arrays allocated before the first tick; kernels are compiled and warmed up before the first tick.
+One tick: (wait for the release time in realtime mode) -> sensor monitor (the reading is checked and
+contained: `neuroctl.runtime.monitor`) -> control (the controller's one call: encode, network, decode)
+-> watchdog (a non-finite or out-of-range command is replaced) -> environment step (actuate, physics,
+sense). Every stage is timed into arrays allocated before the first tick; kernels are compiled and
+warmed up before the first tick.
 
 Deadline policy in realtime mode, when a tick ends after its deadline (the next release time):
 - `hold`: the next tick starts at once, late, and applies the last command without calling the
@@ -10,6 +12,9 @@ Deadline policy in realtime mode, when a tick ends after its deadline (the next 
 - `skip`: the release times already passed are skipped; for each one the plant is stepped with the
   last command (simulated time keeps pace with the wall clock) and the loop waits for the next release.
 - `abort`: the run stops after the tick that missed, with complete results.
+
+A stop request (SIGINT/SIGTERM, see `StopRequest`) ends the episode before its next tick, also when it
+came during the warm-up (the episode then has no ticks); the results are complete either way.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import gymnasium
 import numpy as np
 
 from neuroctl.control.base import Controller
+from neuroctl.runtime.monitor import SensorLimits, SensorMonitor, default_sensor_limits, sensor_names_of
 from neuroctl.runtime.pacing import wait_until
 from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED,
                                        COMMAND_SKIPPED, Recorder)
@@ -41,6 +47,8 @@ class LoopSettings:
     overrun_policy: Literal["hold", "skip", "abort"] = "hold"
     watchdog: Literal["zero", "hold"] = "zero"
     spin_s: float = 0.0002
+    sensor_limits: tuple[SensorLimits, ...] | None = None
+    """Per sensor, in observation order; None: the environment's (`default_sensor_limits`)."""
 
 
 @dataclass
@@ -53,13 +61,21 @@ class EpisodeOutcome:
     aborted: bool = False
     interrupted: bool = False
     watchdog_replacements: int = 0
+    injected_fault_ticks: dict[str, int] = field(default_factory=dict)
+    """Per fault kind, the readings the environment corrupted (its `fault_ticks`; empty without)."""
+    monitor: dict = field(default_factory=dict)
+    """The sensor monitor's counts (`SensorMonitor.summary`)."""
     wall_time_s: float = 0.0
     cpu_time_s: float = 0.0
     extra: dict = field(default_factory=dict)
 
 
 class StopRequest:
-    """Set by SIGINT/SIGTERM while a run is under way; the loop stops at the end of the tick."""
+    """Set by SIGINT/SIGTERM while entered (in the main thread); the loop stops before its next tick.
+
+    Enter it before anything slow (environment, controller, warm-up): a signal at any point of the run
+    then ends it cleanly, with complete results.
+    """
 
     def __init__(self) -> None:
         self.signal_number: int | None = None
@@ -69,7 +85,7 @@ class StopRequest:
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous[signum] = signal.signal(signum, self._handle)
-            except ValueError:
+            except ValueError:  # not the main thread: signals are not ours to handle
                 pass
         return self
 
@@ -93,7 +109,8 @@ def stage_names_of(env: gymnasium.Env) -> tuple[str, ...]:
 
 def make_recorder(env: gymnasium.Env, controller: Controller, n_ticks: int) -> Recorder:
     """Records sized for the run, with what the controller exposes: its plan (`predicted_states`,
-    `last_solution`) and its spikes (`spike_raster`, uint8 (timesteps per tick, neurons), 1 = spiked)."""
+    `last_solution`) and its spikes (`spike_raster`, uint8 (timesteps per tick, neurons), 1 = spiked).
+    A ValueError if the records would exceed `recorder.MAX_RECORD_BYTES`."""
     predicted = getattr(controller, "predicted_states", None)
     plan = getattr(controller, "last_solution", None)
     raster = getattr(controller, "spike_raster", None)
@@ -102,82 +119,100 @@ def make_recorder(env: gymnasium.Env, controller: Controller, n_ticks: int) -> R
                     None if plan is None else plan.size, None if raster is None else raster.shape)
 
 
+class MonitoredPlant:
+    """The environment seen through the sensor monitor, with every step recorded.
+
+    `reading` is the environment's latest observation (float64, possibly faulty); `sensed` is the
+    monitor's contained copy of it, the only one a controller sees; `k` counts the steps since reset.
+    """
+
+    def __init__(self, env: gymnasium.Env, monitor: SensorMonitor, recorder: Recorder, period_s: float):
+        self.env = env
+        self.monitor = monitor
+        self.recorder = recorder
+        self.period_s = period_s
+        self.reading = np.zeros(env.observation_space.shape, dtype=np.float64)  # controllers see float64
+        self.sensed = np.zeros_like(self.reading)
+        self.k = 0
+        self._env_stage_times = getattr(env.unwrapped, "stage_times_s", None)
+
+    def reset(self, seed: int) -> None:
+        self.reading[:] = self.env.reset(seed=seed)[0]
+        self.monitor.reset()
+        self.k = 0
+
+    def sense(self) -> None:
+        """Check the current reading (taken at k periods) into `sensed`."""
+        self.monitor.check(self.reading, self.k * self.period_s, self.sensed)
+
+    def step(self, action: np.ndarray, source: int, lateness_s: float, control_s: float,
+             start: float) -> tuple[bool, float]:
+        """Apply `action` for one period and record tick k (started at `start`, perf_counter clock).
+
+        Returns whether the task terminated and the time the step ended.
+        """
+        k = self.k
+        env_start = time.perf_counter()
+        next_reading, reward, terminated, _, _ = self.env.step(action)
+        end = time.perf_counter()
+        recorder = self.recorder
+        recorder.time_s[k] = k * self.period_s
+        recorder.observation[k] = self.reading
+        recorder.controller_observation[k] = self.sensed
+        recorder.action[k] = action
+        recorder.reward[k] = reward
+        recorder.command_source[k] = source
+        recorder.lateness_s[k] = lateness_s
+        recorder.tick_s[k] = end - start
+        recorder.stage_s[k, 0] = control_s
+        if self._env_stage_times is not None:
+            recorder.stage_s[k, 1:] = self._env_stage_times
+        else:
+            recorder.stage_s[k, 1] = end - env_start
+        recorder.count = k + 1
+        self.reading[:] = next_reading
+        self.k = k + 1
+        return terminated, end
+
+
 def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettings, recorder: Recorder,
                 stop: StopRequest | None = None,
                 on_tick: Callable[[int], None] | None = None) -> EpisodeOutcome:
     """Run one episode of `settings.n_ticks` ticks (fewer if the task terminates or the run stops)."""
     controller.warmup()
+    limits = settings.sensor_limits or default_sensor_limits(env)
+    plant = MonitoredPlant(env, SensorMonitor(sensor_names_of(env), limits), recorder, settings.control_period_s)
+    plant.monitor.warmup()
     watchdog = CommandWatchdog(env.action_space.low, env.action_space.high, settings.watchdog)
-    observation = np.zeros(env.observation_space.shape, dtype=np.float64)  # controllers see float64
-    observation[:] = env.reset(seed=settings.seed)[0]
+    plant.reset(settings.seed)
     controller.reset(settings.seed)
-    env_stage_times = getattr(env.unwrapped, "stage_times_s", None)
     period = settings.control_period_s
     realtime = settings.mode == "realtime"
     outcome = EpisodeOutcome()
     last_action = watchdog.last_good.copy()
-    hold_next = False
-    k = 0
+    hold_next = terminated = False
     cpu_start = time.process_time()
     wall_start = time.perf_counter()
     release = wall_start
-
-    def step_plant(action: np.ndarray, source: int, lateness: float, control_s: float, start: float):
-        env_start = time.perf_counter()
-        next_observation, reward, terminated, _, _ = env.step(action)
-        end = time.perf_counter()
-        recorder.time_s[k] = k * period
-        recorder.observation[k] = observation
-        recorder.action[k] = action
-        recorder.reward[k] = reward
-        recorder.command_source[k] = source
-        recorder.lateness_s[k] = lateness
-        recorder.tick_s[k] = end - start
-        recorder.stage_s[k, 0] = control_s
-        if env_stage_times is not None:
-            recorder.stage_s[k, 1:] = env_stage_times
-        else:
-            recorder.stage_s[k, 1] = end - env_start
-        observation[:] = next_observation
-        recorder.count = k + 1
-        return terminated, end
-
-    while k < settings.n_ticks:
+    while plant.k < settings.n_ticks and not (stop is not None and stop.requested):
         if realtime:
             wait_until(release, settings.spin_s)
         start = time.perf_counter()
-        lateness = start - release if realtime else 0.0
+        plant.sense()
         if hold_next:
             action, source, control_s = last_action, COMMAND_HELD, 0.0
-            recorder.activity[k] = 0
+            recorder.activity[plant.k] = 0
             hold_next = False
         else:
-            proposed = controller.act(observation)
-            control_s = time.perf_counter() - start
-            recorder.activity[k] = controller.activity
-            if recorder.predicted_states is not None:
-                steps = recorder.predicted_states.shape[1]
-                recorder.predicted_states[k] = controller.predicted_states[:steps]
-            if recorder.planned_commands is not None:
-                recorder.planned_commands[k] = controller.last_solution
-            if recorder.raster is not None:
-                recorder.raster[k] = controller.spike_raster[:, recorder.raster_neurons]
-            action, replaced = watchdog.check(proposed)
-            source = COMMAND_REPLACED if replaced else COMMAND_FROM_CONTROLLER
+            action, source, control_s = _control(controller, plant, watchdog)
         last_action = action
-        terminated, end = step_plant(action, source, lateness, control_s, start)
-        k += 1
+        terminated, end = plant.step(action, source, start - release if realtime else 0.0, control_s, start)
         if terminated:
-            outcome.terminated_at_tick = k - 1
             break
         if on_tick is not None:
-            on_tick(k)
-        if stop is not None and stop.requested:
-            outcome.interrupted = True
-            break
-        deadline = release + period
-        release = deadline
-        if realtime and end > deadline:
+            on_tick(plant.k)
+        release += period
+        if realtime and end > release:
             outcome.deadline_misses += 1
             if settings.overrun_policy == "abort":
                 outcome.aborted = True
@@ -185,18 +220,52 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
             if settings.overrun_policy == "hold":
                 hold_next = True
             else:
-                while release < time.perf_counter() and k < settings.n_ticks and not terminated:
-                    recorder.activity[k] = 0
-                    skip_start = time.perf_counter()
-                    terminated, _ = step_plant(last_action, COMMAND_SKIPPED, skip_start - release, 0.0,
-                                               skip_start)
-                    k += 1
-                    release += period
+                release, terminated = _skip_missed(plant, last_action, release, settings.n_ticks)
                 if terminated:
-                    outcome.terminated_at_tick = k - 1
                     break
     outcome.ticks = recorder.count
+    outcome.terminated_at_tick = plant.k - 1 if terminated else None
+    outcome.interrupted = stop is not None and stop.requested
     outcome.wall_time_s = time.perf_counter() - wall_start
     outcome.cpu_time_s = time.process_time() - cpu_start
     outcome.watchdog_replacements = watchdog.replaced
+    outcome.injected_fault_ticks = dict(getattr(env.unwrapped, "fault_ticks", {}))
+    outcome.monitor = plant.monitor.summary()
     return outcome
+
+
+def _control(controller: Controller, plant: MonitoredPlant, watchdog: CommandWatchdog
+             ) -> tuple[np.ndarray, int, float]:
+    """The controller's command for the contained reading after the watchdog, its source, its time (s).
+
+    Records the controller's activity and what it exposes (plan, spikes) for tick k.
+    """
+    recorder, k = plant.recorder, plant.k
+    start = time.perf_counter()
+    proposed = controller.act(plant.sensed)
+    control_s = time.perf_counter() - start
+    recorder.activity[k] = controller.activity
+    if recorder.predicted_states is not None:
+        steps = recorder.predicted_states.shape[1]
+        recorder.predicted_states[k] = controller.predicted_states[:steps]
+    if recorder.planned_commands is not None:
+        recorder.planned_commands[k] = controller.last_solution
+    if recorder.raster is not None:
+        recorder.raster[k] = controller.spike_raster[:, recorder.raster_neurons]
+    action, replaced = watchdog.check(proposed)
+    return action, COMMAND_REPLACED if replaced else COMMAND_FROM_CONTROLLER, control_s
+
+
+def _skip_missed(plant: MonitoredPlant, action: np.ndarray, release: float, n_ticks: int) -> tuple[float, bool]:
+    """Step the plant with `action` once per release time already past (`skip` policy).
+
+    Returns the next release time and whether the task terminated.
+    """
+    terminated = False
+    while release < time.perf_counter() and plant.k < n_ticks and not terminated:
+        start = time.perf_counter()
+        plant.sense()
+        plant.recorder.activity[plant.k] = 0
+        terminated, _ = plant.step(action, COMMAND_SKIPPED, start - release, 0.0, start)
+        release += plant.period_s
+    return release, terminated

@@ -18,8 +18,17 @@ RASTER_NEURONS = 64
 """Spike rasters keep this many neurons, evenly spaced over the network."""
 
 
+MAX_RECORD_BYTES = 2 * 1024**3
+"""The per-tick records of one run may take at most this much memory (checked before allocating)."""
+
+
 class Recorder:
-    """Time, observation, action, activity, stage times and lateness of every tick of one episode."""
+    """Time, observation, action, activity, stage times and lateness of every tick of one episode.
+
+    `observation` is what the environment returned (possibly faulty), `controller_observation` what the
+    controller was given (after the sensor monitor). A ValueError, before anything is allocated, when
+    the records of `n_ticks` ticks would take more than MAX_RECORD_BYTES.
+    """
 
     def __init__(self, n_ticks: int, observation_size: int, action_size: int,
                  stage_names: tuple[str, ...], prediction_shape: tuple[int, int] | None = None,
@@ -27,32 +36,38 @@ class Recorder:
         self.stage_names = stage_names
         self.capacity = n_ticks
         self.count = 0
-        self.time_s = np.zeros(n_ticks)
-        self.observation = np.zeros((n_ticks, observation_size))
-        self.action = np.zeros((n_ticks, action_size))
-        self.reward = np.zeros(n_ticks)
-        self.activity = np.zeros((n_ticks, len(ACTIVITY_FIELDS)), dtype=np.int64)
-        self.stage_s = np.zeros((n_ticks, len(stage_names)))
-        self.tick_s = np.zeros(n_ticks)
-        self.lateness_s = np.zeros(n_ticks)
-        self.command_source = np.zeros(n_ticks, dtype=np.int8)
-        self.predicted_states = None
-        if prediction_shape is not None:
-            steps = min(prediction_shape[0], MAX_PREDICTION_STEPS + 1)
-            self.predicted_states = np.full((n_ticks, steps, prediction_shape[1]), np.nan)
-        self.planned_commands = None if plan_size is None else np.full((n_ticks, plan_size), np.nan)
-        self.raster = None
         self.raster_neurons = np.zeros(0, dtype=np.int64)
         if raster_shape is not None:
             timesteps, neurons = raster_shape
             self.raster_neurons = np.unique(np.linspace(0, neurons - 1, min(neurons, RASTER_NEURONS)).astype(np.int64))
-            self.raster = np.zeros((n_ticks, timesteps, self.raster_neurons.size), dtype=np.uint8)
+            raster_shape = (timesteps, self.raster_neurons.size)
+        if prediction_shape is not None:
+            prediction_shape = (min(prediction_shape[0], MAX_PREDICTION_STEPS + 1), prediction_shape[1])
+        layout = {
+            "time_s": ((), np.float64, 0.0),
+            "observation": ((observation_size,), np.float64, 0.0),
+            "controller_observation": ((observation_size,), np.float64, 0.0),
+            "action": ((action_size,), np.float64, 0.0),
+            "reward": ((), np.float64, 0.0),
+            "activity": ((len(ACTIVITY_FIELDS),), np.int64, 0),
+            "stage_s": ((len(stage_names),), np.float64, 0.0),
+            "tick_s": ((), np.float64, 0.0),
+            "lateness_s": ((), np.float64, 0.0),
+            "command_source": ((), np.int8, 0),
+            "predicted_states": (prediction_shape, np.float64, np.nan),
+            "planned_commands": (None if plan_size is None else (plan_size,), np.float64, np.nan),
+            "raster": (raster_shape, np.uint8, 0),
+        }
+        _check_size(n_ticks, [(shape, dtype) for shape, dtype, _ in layout.values() if shape is not None])
+        for name, (shape, dtype, fill) in layout.items():
+            setattr(self, name, None if shape is None else np.full((n_ticks, *shape), fill, dtype=dtype))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The filled part of every record, by name."""
         n = self.count
         out = {
-            "time_s": self.time_s[:n], "observation": self.observation[:n], "action": self.action[:n],
+            "time_s": self.time_s[:n], "observation": self.observation[:n],
+            "controller_observation": self.controller_observation[:n], "action": self.action[:n],
             "reward": self.reward[:n], "activity": self.activity[:n], "stage_s": self.stage_s[:n],
             "tick_s": self.tick_s[:n], "lateness_s": self.lateness_s[:n],
             "command_source": self.command_source[:n],
@@ -72,3 +87,12 @@ class Recorder:
         np.savez_compressed(buffer, stage_names=np.array(self.stage_names),
                             activity_fields=np.array(ACTIVITY_FIELDS), **self.arrays())
         atomic_write_bytes(path, buffer.getvalue())
+
+
+def _check_size(n_ticks: int, records: list[tuple[tuple[int, ...], type]]) -> None:
+    """A ValueError if `n_ticks` ticks of `records` (per-tick shape, dtype) exceed MAX_RECORD_BYTES."""
+    per_tick = sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in records)
+    needed = n_ticks * per_tick
+    if needed > MAX_RECORD_BYTES:
+        raise ValueError(f"recording {n_ticks} ticks ({per_tick} bytes each) needs {needed / 1e9:.1f} GB; "
+                         f"at most {MAX_RECORD_BYTES / 1e9:.1f} GB are allowed")

@@ -149,9 +149,11 @@ def test_event_counts_on_a_hand_case(dense):
     bounds = np.full(2, 10.0)
     state, x_hat = np.zeros((6, 2)), np.zeros(1)
     commands, states, activity = np.zeros(2), np.zeros((3, 1)), np.zeros(4, dtype=np.int64)
+    raster = np.full((0 if dense else 2, 3), 7, dtype=np.uint8)  # stale values: the kernel zeroes it
     gradient_network_tick(
         np.array([1.0]), weights, sensor_weights, -bounds, bounds, np.array([0.3, 0.05]), np.array([0.5]),
         0.25, 0.0, 2, 1, False, dense, state, x_hat, np.eye(1), np.eye(1), commands, states, activity,
+        raster,
     )  # fmt: skip
     # Sensor event d = 1 (> 0.5): b = [1, -1]. Iteration 1: no neuron event, g = b, z = [-0.25, 0.25].
     # Iteration 2: neuron 0's change 0.25 < 0.3 stays silent, neuron 1 sends 0.25: W w_hat = [0.25, 0.75],
@@ -163,6 +165,8 @@ def test_event_counts_on_a_hand_case(dense):
         np.testing.assert_allclose(commands, [-0.5625, 0.3125])
         np.testing.assert_array_equal(activity, [2, 2 * 2, 2 * 2 + 1, 2 * 4 + 1 * 2])
         np.testing.assert_allclose(state[2], [0.0, 0.25])  # the receivers' copy of the sent values
+        # columns: neurons 0, 1, then the sensor; rows: iterations (the sensor's event in the first)
+        np.testing.assert_array_equal(raster, [[0, 0, 1], [0, 1, 0]])
     np.testing.assert_allclose(states[:, 0], np.cumsum([0.0, *commands]) + 1.0)
 
 

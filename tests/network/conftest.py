@@ -12,7 +12,9 @@ def mixed_network(tau_ref_s: float = 0.002, seed: int = 0) -> NetworkDescription
     description = NetworkDescription()
     a = description.ensemble(60, 2, radius=(1.0, 2.0), max_rates_hz=(150.0, 300.0), tau_ref_s=tau_ref_s, label="a")
     b = description.ensemble(40, 1, max_rates_hz=(100.0, 200.0), tau_ref_s=tau_ref_s, tau_syn_s=0.01, label="b")
-    c = description.ensemble(50, 1, max_rates_hz=(200.0, 350.0), intercepts=(-0.5, 0.5), tau_rc_s=0.03, tau_ref_s=tau_ref_s, label="c")
+    c = description.ensemble(
+        50, 1, max_rates_hz=(200.0, 350.0), intercepts=(-0.5, 0.5), tau_rc_s=0.03, tau_ref_s=tau_ref_s, label="c"
+    )
     description.input(a)
     description.input(c, transform=[[0.5, -0.5, 1.0]])
     description.connect(a, b, function=lambda x: x[0] * x[1] / 2.0)

@@ -29,15 +29,15 @@ def run_both(built, inputs: np.ndarray, n_substeps: int, seed: int | None):
 
 
 @pytest.mark.parametrize(
-    ("dt_s", "tau_ref_s", "n_substeps", "seed"),
+    ("dt_s", "tau_ref_s", "n_substeps", "reset_seed"),
     [(0.001, 0.002, 1, None), (0.001, 0.0025, 10, 1), (0.0001, 0.002, 7, 2), (0.002, 0.002, 3, 3)],
 )
-def test_mixed_network_kernel_matches_reference(make_mixed, dt_s, tau_ref_s, n_substeps, seed):
+def test_mixed_network_kernel_matches_reference(make_mixed, dt_s, tau_ref_s, n_substeps, reset_seed):
+    """0.3 s of a random walk input, from rest (reset_seed None) or random voltages."""
     built = build(make_mixed(tau_ref_s=tau_ref_s), dt_s, seed=5)
-    rng = np.random.default_rng(seed)
-    n_calls = 300 // n_substeps
-    inputs = np.cumsum(rng.normal(0.0, 0.2, (n_calls, built.input_size)), axis=0)  # a random walk
-    partial_ends = run_both(built, inputs, n_substeps, seed)
+    n_calls = round(0.3 / dt_s) // n_substeps
+    steps = np.random.default_rng(17).normal(0.0, 0.2, (n_calls, built.input_size)) * np.sqrt(dt_s * n_substeps / 0.01)
+    partial_ends = run_both(built, np.cumsum(steps, axis=0), n_substeps, reset_seed)
     if n_substeps == 1:  # the state between calls is visible every substep
         assert partial_ends > 0, "no refractory period ended within a substep"
 

@@ -20,7 +20,11 @@ def built(make_mixed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(inputs=arrays(np.float64, (4, MIXED_INPUT_SIZE), elements=FINITE), n_substeps=st.integers(1, 30), seed=st.integers(0, 3))
+@given(
+    inputs=arrays(np.float64, (4, MIXED_INPUT_SIZE), elements=FINITE),
+    n_substeps=st.integers(1, 30),
+    seed=st.integers(0, 3),
+)
 def test_finite_inputs_give_finite_outputs_and_states(built, inputs, n_substeps, seed):
     network = SpikingNetwork(built)
     network.reset(seed)

@@ -1,0 +1,359 @@
+"""The PNG plots of a run directory, drawn from the run's records after the run.
+
+- `state_command.png`: every observed state component and the command against time, the pushes
+  shaded, and for predictive controllers the one-tick-ahead prediction against what happened.
+- `spike_raster.png` (spiking controllers): the sampled neurons' spikes over the first seconds, and the
+  whole network's spikes per tick below.
+- `latency.png`: histograms of the time per stage and per tick (log scale, us), the deadline drawn.
+- `activity_energy.png`: spikes, synaptic events and dense-equivalent MACs per tick against time, and
+  the modelled energy per tick of every hardware profile.
+
+matplotlib is used through `matplotlib.figure.Figure` (Agg, no pyplot): no global backend switch, no
+figure kept alive. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import textwrap
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import EngFormatter, FuncFormatter
+from matplotlib.transforms import blended_transform_factory
+
+from neuroctl.control.base import ACTIVITY_FIELDS, SPIKES
+from neuroctl.runtime.files import atomic_write_bytes
+from neuroctl.viz.info import RunInfo
+
+DPI = 100
+RASTER_WINDOW_S = 2.0
+GROUP_LABEL_WIDTH = 24
+"""Characters per line of a neuron group's name beside the raster."""
+PUSH_COLOUR = "tab:red"
+ERROR_COLOURS = ("tab:blue", "tab:purple", "tab:olive", "tab:brown", "tab:cyan", "tab:grey")
+ACTIVITY_STYLE = {
+    "spikes": ("spikes", "tab:blue"),
+    "synaptic_events": ("synaptic events (spikes × fan-out)", "tab:orange"),
+    "dense_macs": ("MACs (for a spiking network: what a dense evaluation would need)", "tab:green"),
+}
+"""Activity counters drawn against time: label and colour."""
+
+Trajectory = Mapping[str, np.ndarray]
+"""The run's records by name, as in trajectory.npz (with `stage_names` and `activity_fields`)."""
+
+
+def write_plots(out_dir: Path, trajectory: Trajectory, metrics: dict[str, Any], info: RunInfo) -> list[Path]:
+    """Draw every plot of the run into `out_dir`; returns the files written."""
+    end_s = len(trajectory["time_s"]) * info.control_period_s
+    info = dataclasses.replace(info, pushes=_pushes_before(info.pushes, end_s))
+    figures = {"state_command.png": state_figure(trajectory, metrics, info)}
+    if "raster" in trajectory:
+        figures["spike_raster.png"] = raster_figure(trajectory, info)
+    figures["latency.png"] = latency_figure(trajectory, metrics, info)
+    figures["activity_energy.png"] = activity_energy_figure(trajectory, metrics, info)
+    paths = []
+    for name, figure in figures.items():
+        paths.append(out_dir / name)
+        save_png(figure, paths[-1])
+    return paths
+
+
+def _title(figure: Figure, info: RunInfo, subject: str) -> None:
+    """Two lines: what ran, then what the figure shows."""
+    figure.suptitle(f"{info.title}\n{subject}", fontsize=11)
+
+
+def save_png(figure: Figure, path: Path) -> None:
+    """Write `figure` as a PNG, atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+# ---- state and command ----
+
+def state_figure(trajectory: Trajectory, metrics: dict[str, Any], info: RunInfo) -> Figure:
+    """One panel per observed component, one for the command, one for the prediction error if any."""
+    time_s, observation = trajectory["time_s"], trajectory["observation"]
+    predicted = trajectory.get("predicted_states")
+    n = observation.shape[1]
+    rows = n + 1 + (predicted is not None)
+    figure = Figure(figsize=(10, 1.45 * rows + 0.9), layout="constrained")
+    axes = figure.subplots(rows, 1, sharex=True)
+    for i in range(n):
+        axes[i].plot(time_s, observation[:, i], color="tab:blue", lw=1.2, label="observed")
+        if predicted is not None and i < predicted.shape[2]:
+            axes[i].plot(time_s[1:], predicted[:-1, 1, i], color="tab:orange", lw=1.0, ls="--",
+                         label="predicted one tick ahead")
+        _panel_title(axes[i], info.state_labels[i])
+    _command_panel(axes[n], trajectory, info)
+    if predicted is not None:
+        _prediction_error_panel(axes[n + 1], time_s, observation, predicted, info)
+    for axis in axes:
+        _leave_headroom(axis)
+        _mark_pushes(axis, info.pushes)
+        axis.grid(alpha=0.3)
+    _label_pushes(axes[0], info.pushes)
+    figure.legend(handles=_legend_handles(axes[0], axes[n], info), loc="outside lower center", fontsize=8,
+                  ncol=5, frameon=False)
+    axes[-1].set_xlabel("time (s)")
+    axes[-1].set_xlim(0.0, max(time_s[-1] + info.control_period_s, info.control_period_s))
+    _title(figure, info, f"state and command: {_outcome(metrics)}")
+    return figure
+
+
+def _command_panel(axis: Axes, trajectory: Trajectory, info: RunInfo) -> None:
+    """The command held over each tick, and the actuator limits."""
+    time_s = trajectory["time_s"]
+    command = trajectory["action"] * info.command_scale
+    for j in range(command.shape[1]):
+        axis.step(time_s, command[:, j], where="post", color="tab:green", lw=1.0, label="command")
+    for limit in (-info.command_scale, info.command_scale):
+        axis.axhline(limit, color="grey", ls=":", lw=1.0, label="actuator limit")
+    _panel_title(axis, f"command: {info.command_label}")
+
+
+def _prediction_error_panel(axis: Axes, time_s: np.ndarray, observation: np.ndarray, predicted: np.ndarray,
+                            info: RunInfo) -> None:
+    """|one-tick-ahead prediction - observation| per component, in % of that component's range."""
+    m = min(observation.shape[1], predicted.shape[2])
+    error = np.abs(predicted[:-1, 1, :m] - observation[1:, :m])
+    span = np.ptp(observation[:, :m], axis=0)
+    percent = 100.0 * error / np.where(span > 0, span, 1.0)
+    for i in range(m):
+        axis.plot(time_s[1:], percent[:, i], lw=0.9, color=ERROR_COLOURS[i % len(ERROR_COLOURS)],
+                  label=info.state_labels[i])
+    axis.legend(loc="upper right", fontsize=7, ncol=2, framealpha=0.9)
+    _panel_title(axis, "one-tick-ahead prediction error (% of each component's range over the run)")
+
+
+def _leave_headroom(axis: Axes, fraction: float = 0.3) -> None:
+    """Extend the y range upwards so that the panel title and legends sit above the data."""
+    low, high = axis.get_ylim()
+    axis.set_ylim(low, high + fraction * (high - low))
+
+
+def _panel_title(axis: Axes, text: str) -> None:
+    """The panel's name inside its upper left corner (the space above the top panel is for pushes)."""
+    axis.text(0.005, 0.96, text, transform=axis.transAxes, ha="left", va="top", fontsize=9,
+              bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1.5))
+
+
+def _pushes_before(pushes: tuple[tuple[float, float, float], ...],
+                   end_s: float) -> tuple[tuple[float, float, float], ...]:
+    """The pushes that start before `end_s` (the others would widen the time axis)."""
+    return tuple(push for push in pushes if push[0] < end_s)
+
+
+def _mark_pushes(axis: Axes, pushes: tuple[tuple[float, float, float], ...]) -> None:
+    """Shade the time each push acts."""
+    for start, end, _ in pushes:
+        axis.axvspan(start, end, color=PUSH_COLOUR, alpha=0.15, lw=0)
+
+
+def _label_pushes(axis: Axes, pushes: tuple[tuple[float, float, float], ...]) -> None:
+    """The force of each push above the top panel."""
+    transform = blended_transform_factory(axis.transData, axis.transAxes)
+    for start, end, force_n in pushes:
+        axis.text((start + end) / 2, 1.02, f"push {force_n:+g} N", transform=transform, ha="center",
+                  va="bottom", fontsize=7, color=PUSH_COLOUR)
+
+
+def _legend_handles(state_axis: Axes, command_axis: Axes, info: RunInfo) -> list:
+    """One legend for the state and command panels: lines, limits, pushes."""
+    handles = list(state_axis.get_legend_handles_labels()[0])
+    command_handles, command_labels = command_axis.get_legend_handles_labels()
+    handles += [command_handles[command_labels.index(label)] for label in ("command", "actuator limit")]
+    return handles + _push_handles(info)
+
+
+def _push_handles(info: RunInfo) -> list:
+    """A legend entry for the pushes' shading, if there are pushes."""
+    return [Patch(color=PUSH_COLOUR, alpha=0.15, label="push on the pole")] if info.pushes else []
+
+
+def _outcome(metrics: dict[str, Any]) -> str:
+    """How the run ended, for a title."""
+    task = metrics["task"]
+    if task["success"]:
+        return f"balanced for {metrics['duration_s']:g} s"
+    if metrics["interrupted"]:
+        return f"interrupted after {metrics['duration_s']:g} s"
+    if metrics["aborted"]:
+        return f"aborted on overrun after {metrics['duration_s']:g} s"
+    return f"failed: the environment terminated the episode at {metrics['duration_s']:g} s"
+
+
+# ---- spike raster ----
+
+def raster_figure(trajectory: Trajectory, info: RunInfo, window_s: float = RASTER_WINDOW_S) -> Figure:
+    """The sampled neurons' spikes over the first `window_s`, and the network's spikes per tick below."""
+    raster, neurons = trajectory["raster"], trajectory["raster_neurons"]
+    period = info.control_period_s
+    ticks = min(len(raster), max(1, math.ceil(window_s / period - 1e-9)))
+    timesteps = raster.shape[1]
+    substep = period / timesteps
+    tick, step, column = np.nonzero(raster[:ticks])
+    figure = Figure(figsize=(10, 6.5), layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    top.scatter((tick * timesteps + step) * substep, column, marker="|", s=18, linewidths=0.8, color="black")
+    _shade_groups(top, neurons, info.raster_groups)
+    pushes = _pushes_before(info.pushes, ticks * period)
+    _label_pushes(top, pushes)
+    top.set_ylim(-0.5, len(neurons) - 0.5)
+    top.set_ylabel(_neuron_axis_label(neurons, info.raster_groups))
+    spikes = trajectory["activity"][:ticks, SPIKES]
+    bottom.step(trajectory["time_s"][:ticks], spikes, where="post", color="tab:purple", lw=1.0)
+    bottom.set_ylabel("spikes per tick\n(whole network)")
+    bottom.set_xlabel(f"time (s); {timesteps} network timesteps per {period * 1e3:g} ms control tick, "
+                      f"drawn {substep * 1e3:.3g} ms apart")
+    bottom.set_xlim(0.0, ticks * period)
+    for axis in (top, bottom):
+        _mark_pushes(axis, pushes)
+        axis.grid(alpha=0.3, axis="x")
+    _title(figure, info, f"spike raster, first {ticks * period:g} s")
+    return figure
+
+
+def _shade_groups(axis: Axes, neurons: np.ndarray, groups: tuple[tuple[str, int, int], ...]) -> None:
+    """Alternate bands and a label at the right for each neuron group with sampled neurons."""
+    transform = blended_transform_factory(axis.transAxes, axis.transData)
+    shown = 0
+    for label, start, stop in groups:
+        rows = np.flatnonzero((neurons >= start) & (neurons < stop))
+        if rows.size == 0:
+            continue
+        low, high = rows[0] - 0.5, rows[-1] + 0.5
+        if shown % 2 == 0:
+            axis.axhspan(low, high, color="tab:blue", alpha=0.08, lw=0)
+        axis.text(1.005, (low + high) / 2, textwrap.fill(label, GROUP_LABEL_WIDTH), transform=transform,
+                  va="center", fontsize=8)
+        shown += 1
+
+
+def _neuron_axis_label(neurons: np.ndarray, groups: tuple[tuple[str, int, int], ...]) -> str:
+    """'neuron', or how many of how many neurons the raster samples."""
+    total = max((stop for _, _, stop in groups), default=0)
+    if total > len(neurons):
+        return f"neuron ({len(neurons)} of {total}, evenly spaced)"
+    return "neuron"
+
+
+# ---- latency ----
+
+def latency_figure(trajectory: Trajectory, metrics: dict[str, Any], info: RunInfo) -> Figure:
+    """Histograms of the per-stage and whole-tick times on a log axis, with the deadline."""
+    series = [(str(name), trajectory["stage_s"][:, i]) for i, name in enumerate(trajectory["stage_names"])]
+    series.append(("whole tick", trajectory["tick_s"]))
+    if metrics["mode"] == "realtime":
+        series.append(("lateness of the tick start", trajectory["lateness_s"]))
+    series_us = [(name, 1e6 * values[values > 0]) for name, values in series]
+    deadline_us = 1e6 * info.control_period_s
+    bins = _log_bins([values for _, values in series_us], deadline_us)
+    figure = Figure(figsize=(10, 5.5), layout="constrained")
+    axis = figure.subplots()
+    for name, values in series_us:
+        if values.size:
+            whole = name == "whole tick"
+            axis.hist(values, bins=bins, histtype="step", lw=2.0 if whole else 1.3,
+                      color="black" if whole else None, label=_latency_label(name, values))
+    axis.axvline(deadline_us, color="tab:red", ls="--", lw=1.5,
+                 label=f"deadline: control period {info.control_period_s * 1e3:g} ms")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_xlabel("time (µs, log scale)")
+    axis.set_ylabel("ticks (log scale)")
+    axis.grid(alpha=0.3, which="major")
+    figure.legend(loc="outside lower center", fontsize=8, ncol=2, frameon=False)
+    deadline = metrics["deadline"]
+    paced = (f"realtime mode: {deadline['misses']} deadline misses" if metrics["mode"] == "realtime"
+             else "fast mode: not paced")
+    _title(figure, info, f"time per stage and per tick: {metrics['ticks']} ticks, {paced}")
+    return figure
+
+
+def _log_bins(series: list[np.ndarray], deadline_us: float) -> np.ndarray:
+    """Log-spaced bins from below the smallest value to above both the largest value and the deadline."""
+    values = np.concatenate([v for v in series if v.size] or [np.array([1.0])])
+    low = 10.0 ** math.floor(math.log10(max(values.min(), 1e-3)))
+    high = 10.0 ** math.ceil(math.log10(max(values.max(), deadline_us) * 1.01))
+    return np.logspace(math.log10(low), math.log10(high), 20 * round(math.log10(high / low)) + 1)
+
+
+def _latency_label(name: str, values_us: np.ndarray) -> str:
+    """A legend entry: the series' name and its p50, p99 and max."""
+    p50, p99 = np.percentile(values_us, [50, 99])
+    return f"{name}: p50 {p50:.3g} µs, p99 {p99:.3g} µs, max {values_us.max():.3g} µs"
+
+
+# ---- activity and energy ----
+
+def activity_energy_figure(trajectory: Trajectory, metrics: dict[str, Any], info: RunInfo) -> Figure:
+    """Activity per tick against time (left) and modelled energy per tick per hardware profile (right)."""
+    figure = Figure(figsize=(13, 5.5), layout="constrained")
+    left, right = figure.subplots(1, 2, width_ratios=(3, 2))
+    _activity_panel(left, trajectory, info)
+    _energy_panel(right, metrics["energy"]["profiles"])
+    _title(figure, info, "activity and modelled energy per control tick")
+    return figure
+
+
+def _activity_panel(axis: Axes, trajectory: Trajectory, info: RunInfo) -> None:
+    """Spikes, synaptic events and MACs per tick on a log axis (zero counts, e.g. held ticks, left out)."""
+    fields = [str(name) for name in trajectory.get("activity_fields", ACTIVITY_FIELDS)]
+    activity = trajectory["activity"].astype(np.float64)
+    for name, (label, colour) in ACTIVITY_STYLE.items():
+        values = activity[:, fields.index(name)]
+        if np.any(values > 0):
+            axis.step(trajectory["time_s"], np.where(values > 0, values, np.nan), where="post", lw=1.0,
+                      color=colour, label=f"{label}: mean {values.mean():.4g}")
+    if not np.any(activity[:, fields.index("spikes")] > 0):
+        axis.text(0.02, 0.97, "no spikes in this run", transform=axis.transAxes, va="top", fontsize=9)
+    _mark_pushes(axis, info.pushes)
+    if axis.has_data():
+        axis.set_yscale("log")
+    handles = axis.get_legend_handles_labels()[0] + _push_handles(info)
+    axis.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False)
+    axis.set_xlabel("time (s)")
+    axis.set_ylabel("count per control tick (log scale)")
+    axis.set_title("activity per tick", fontsize=10)
+    axis.grid(alpha=0.3)
+
+
+def _energy_panel(axis: Axes, energy: dict[str, Any]) -> None:
+    """Horizontal bars of the modelled energy per tick; profiles that cannot run the workload say why."""
+    if not energy:
+        axis.text(0.5, 0.5, "no hardware profiles", ha="center", transform=axis.transAxes)
+        axis.set_axis_off()
+        return
+    names = sorted(energy)
+    values = np.array([energy[name]["energy_j"] if energy[name].get("applicable") else np.nan
+                       for name in names], dtype=np.float64)
+    positive = values[values > 0]
+    rows = np.arange(len(names))
+    axis.barh(rows, np.where(values > 0, values, np.nan), color="tab:cyan")
+    axis.set_xscale("log")
+    low, high = (positive.min() / 10, positive.max() * 100) if positive.size else (1e-12, 1e-3)
+    axis.set_xlim(low, high)
+    formatter = EngFormatter(unit="J", places=2)
+    for row, (name, value) in enumerate(zip(names, values)):
+        if value > 0:
+            axis.text(value * 1.3, row, formatter(value), va="center", fontsize=8)
+        else:
+            reason = "0 J" if value == 0 else f"not applicable: {energy[name].get('reason', '')}"
+            axis.text(low * 1.3, row, reason, va="center", fontsize=8)
+    axis.set_yticks(rows, names)
+    axis.set_ylim(len(names) - 0.5, -0.5)  # first profile on top; rows without a bar keep their place
+    axis.xaxis.set_major_formatter(EngFormatter(unit="J"))
+    axis.set_xlabel("energy per tick (log scale)")
+    axis.set_title("modelled energy per tick by hardware profile\n(mean activity × energy per operation)",
+                   fontsize=10)
+    axis.grid(alpha=0.3, axis="x")
