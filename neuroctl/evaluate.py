@@ -32,7 +32,7 @@ class EpisodeSummary:
 
 
 def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray) -> np.ndarray:
-    """Per tick: max |U - U*| / limit, U* the exact QP solution at the tick's observation."""
+    """Per tick: max |U - U*| / limit, U* the exact QP solution at the observation the controller saw."""
     from neuroctl.control.mpc import ExactQPSolver, qp_error
 
     solver = ExactQPSolver(controller.qp_problem, tolerance=QP_SOLVER_TOLERANCE)
@@ -50,7 +50,7 @@ def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: i
     errors = None
     if "planned_commands" in data and hasattr(result.controller, "qp_problem") \
             and launch.controller_kind != "mpc_exact":
-        errors = qp_errors_of(result.controller, data["observation"], data["planned_commands"])
+        errors = qp_errors_of(result.controller, data["controller_observation"], data["planned_commands"])
     activity = result.metrics["activity"]
     return EpisodeSummary(seed, result.metrics["task"]["success"], result.metrics["task"]["cost"],
                           activity["synaptic_events_per_tick"], activity["dense_macs_per_tick"], errors)

@@ -57,7 +57,7 @@ def load_controller_config(path: str | Path) -> tuple[str, Any]:
     kind = data.pop("kind", None)
     if kind is None:
         raise ConfigError(path, "kind", f"missing; expected one of: {', '.join(CONTROLLER_KINDS)}")
-    if kind not in CONTROLLER_KINDS:
+    if not isinstance(kind, str) or kind not in CONTROLLER_KINDS:
         raise ConfigError(path, "kind", f"unknown controller kind {kind!r}; expected one of: "
                           f"{', '.join(CONTROLLER_KINDS)}")
     return kind, parse(config_class(kind), data, path)

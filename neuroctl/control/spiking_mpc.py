@@ -59,6 +59,9 @@ from neuroctl.network.jit import cached_njit
 # Rows of the network's (6, n) state array.
 ITERATE, SENT, RECEIVED, ACCUMULATED, INPUT, GRADIENT = range(6)
 
+SENSOR_LIMIT = 1e9
+"""Largest reading magnitude (state units) a sensor neuron accepts; beyond it the reading is held."""
+
 
 @cached_njit
 def gradient_network_tick(
@@ -107,6 +110,9 @@ def gradient_network_tick(
 def _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat, raster):
     """Sensor neurons: update x_hat and b = E x_hat (dense: every product); returns events sent.
 
+    A reading that is non-finite or beyond +-SENSOR_LIMIT is ignored (x_hat holds its last value), so no
+    reading can overflow the network's accumulators.
+
     Sensor m's event is marked in raster[0, n + m] (if the raster has rows).
     """
     n = state.shape[1]
@@ -115,7 +121,7 @@ def _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat, raster):
     events = 0
     for m in range(x.shape[0]):
         change = x[m] - x_hat[m]
-        if np.isfinite(change) and (dense or abs(change) > sensor_thresholds[m]):
+        if abs(x[m]) <= SENSOR_LIMIT and (dense or abs(change) > sensor_thresholds[m]):
             x_hat[m] = x[m]
             if not dense:
                 events += 1

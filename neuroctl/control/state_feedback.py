@@ -24,7 +24,8 @@ from neuroctl.control.lqr import check_observation_size, weight_matrices
 from neuroctl.encoding import sanitize
 from neuroctl.network import NetworkDescription, SpikingNetwork, build
 
-MAX_NEURONS_PER_DIMENSION = 10_000
+MAX_NEURONS_PER_DIMENSION = 2_000
+"""Beyond this the NEF identity connections (n^2 weights per dimension) and decoder solves take GBs."""
 
 
 @dataclass(frozen=True)

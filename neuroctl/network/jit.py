@@ -3,7 +3,8 @@
 numba caches compiled kernels next to the source file or, failing that, in the user's cache
 directory, and raises at decoration time when neither is writable (a read-only install, a locked-down
 home). Use `cached_njit` instead of `numba.njit(cache=True)`: when the package directory is not
-writable it points NUMBA_CACHE_DIR at the user's cache or, failing that, a temporary directory.
+writable it points NUMBA_CACHE_DIR at the user's cache or, failing that, one directory per user under
+the system's temporary directory (reused by later processes), or a fresh temporary directory.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def ensure_numba_cache_dir() -> Path:
     if not configured and _writable(package_cache):
         return package_cache
     user_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "neuroctl-numba"
-    chosen = user_cache if _writable(user_cache) else Path(tempfile.mkdtemp(prefix="neuroctl-numba-"))
+    shared_tmp = Path(tempfile.gettempdir()) / f"neuroctl-numba-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    chosen = next((d for d in (user_cache, shared_tmp) if _writable(d)), None) \
+        or Path(tempfile.mkdtemp(prefix="neuroctl-numba-"))
     os.environ["NUMBA_CACHE_DIR"] = str(chosen)
     if "numba" in sys.modules:
         sys.modules["numba"].config.reload_config()

@@ -127,8 +127,6 @@ def test_spiking_config_limits_are_checked_before_building(tmp_path, capsys):
     assert "neurons_per_dimension: expected a value <= " in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="control/registry.py looks a non-string `kind` up in a "
-                   "dict: `kind: [lqr]` raises TypeError (unhashable) instead of a ConfigError (reported)")
 def test_controller_kind_that_is_not_a_string(tmp_path, capsys):
     config = tmp_path / "c.yaml"
     config.write_text("kind: [lqr]\n")

@@ -44,13 +44,7 @@ def test_encoders_give_finite_outputs_for_any_input(encoders, values):
             assert np.all((encoder.sanitized >= LOW) & (encoder.sanitized <= HIGH))
 
 
-MPC_OVERFLOW = pytest.mark.xfail(strict=True, reason="spiking_mpc: a huge finite reading (1e308) overflows the "
-                                  "sensor input b += E * change: NaN commands until reset (the monitor keeps such "
-                                  "readings out of the loop; the controller should clamp them itself)")
-
-
-@pytest.mark.parametrize("kind", ["spiking_state_feedback",
-                                  pytest.param("mpc_spiking", marks=MPC_OVERFLOW)])
+@pytest.mark.parametrize("kind", ["spiking_state_feedback", "mpc_spiking"])
 @PROPERTY
 @given(observations=st.lists(arrays(np.float64, (4,), elements=ANY_FLOAT), min_size=1, max_size=5))
 def test_spiking_controllers_command_finite_in_range_for_any_input(spiking_controllers, kind, observations):
