@@ -142,7 +142,7 @@ class Overlay:
 
     def lines(self, k: int) -> list[str]:
         """The text of tick k's frame (spikes only for spiking controllers)."""
-        lines = [f"t = {self.time_s[k]:.2f} s", f"tick compute {self.tick_us[k]:.1f} µs"]
+        lines = [f"t = {self.time_s[k]:.2f} s", f"tick compute {self.tick_us[k]:.1f} us"]
         if self.spikes is not None:
             lines.append(f"spikes this tick: {self.spikes[k]}")
         return lines
