@@ -63,7 +63,7 @@ def test_overlay_names_time_latency_spikes_and_pushes(mpc_push_run):
     overlay = Overlay(result.trajectory(), result.info)
     tick = 102  # inside the push at [1.0, 1.1) s
     lines = overlay.lines(tick)
-    assert lines[0] == "t = 1.02 s" and lines[1].startswith("tick compute ") and lines[1].endswith(" µs")
+    assert lines[0] == "t = 1.02 s" and lines[1].startswith("tick compute ") and lines[1].endswith(" us")
     assert lines[2] == f"spikes this tick: {result.recorder.activity[tick, 0]}"
     assert overlay.push_text(tick) == "push +1 N" and overlay.push_text(50) == ""
 
