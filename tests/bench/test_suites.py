@@ -82,7 +82,6 @@ def test_kernel_suite_reports_every_simulator(tmp_path):
 
 
 def test_nengo_runs_the_same_network(tmp_path):
-    pytest.importorskip("nengo")
     suite = {"kind": "kernel", "repeat": 1, "networks": [{"neurons": 80, "connectivity": 1.0, "steps": 10}],
              "peers": ["nengo"], "warmup_steps": 1, "rate_steps": 500}
     document, _ = run(tmp_path, suite)
