@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SPIKES, SYNAPTIC_EVENTS, NEURON_UPDATES, DENSE_MACS = range(4)
-ACTIVITY_FIELDS = ("spikes", "synaptic_events", "neuron_updates", "dense_macs")
+from neuroctl.activity import ACTIVITY_FIELDS, DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+
+__all__ = ["ACTIVITY_FIELDS", "DENSE_MACS", "NEURON_UPDATES", "SPIKES", "SYNAPTIC_EVENTS", "Controller",
+           "LinearModel"]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from neuroctl.config import load_yaml, parse, range_field
 from neuroctl.configs import CONFIG_DIR
-from neuroctl.control.base import ACTIVITY_FIELDS
+from neuroctl.activity import ACTIVITY_FIELDS
 
 HARDWARE_DIR = CONFIG_DIR / "hardware"
 EVENT_COUNTS = ("spikes", "synaptic_events", "neuron_updates")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from neuroctl.control.base import ACTIVITY_FIELDS
+from neuroctl.activity import ACTIVITY_FIELDS
 from neuroctl.metrics.latency import summarize_us
 from neuroctl.runtime.loop import CONTROL_STAGE, EpisodeOutcome, LoopSettings
 from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED, Recorder
@@ -25,8 +25,9 @@ def quadratic_cost(observation: np.ndarray, action: np.ndarray, cost_q: np.ndarr
 
 def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outcome: EpisodeOutcome,
                   recorder: Recorder, cost_q: np.ndarray, cost_r: np.ndarray,
-                  faults: dict[str, Any] | None = None, energy: dict[str, Any] | None = None
-                  ) -> dict[str, Any]:
+                  faults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """metrics.json (schema 1) of one episode, but for `energy`, which needs these figures first
+    (`neuroctl.metrics.energy.energy_section`)."""
     data = recorder.arrays()
     ticks = outcome.ticks
     period = settings.control_period_s
@@ -71,7 +72,6 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
         },
         "activity": {f"{name}_per_tick": round(float(v), 3) for name, v in zip(ACTIVITY_FIELDS, mean_activity)},
         "faults": {**faults_section(outcome), **(faults or {})},
-        "energy": energy or {},
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroctl.control.base import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
 from neuroctl.network.arrays import (
     BIAS,
     RC_FACTOR,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroctl.control.base import ACTIVITY_FIELDS
+from neuroctl.activity import ACTIVITY_FIELDS
 from neuroctl.network.arrays import VOLTAGE, BuiltNetwork, new_state
 from neuroctl.network.kernel import flag_length, kernel_arguments, run_substeps
 

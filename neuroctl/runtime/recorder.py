@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroctl.control.base import ACTIVITY_FIELDS
+from neuroctl.activity import ACTIVITY_FIELDS
 from neuroctl.runtime.files import atomic_write_bytes
 
 COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED, COMMAND_SKIPPED = range(4)
