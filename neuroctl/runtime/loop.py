@@ -29,7 +29,7 @@ import numpy as np
 
 from neuroctl.control.base import Controller
 from neuroctl.runtime.monitor import SensorLimits, SensorMonitor, default_sensor_limits, sensor_names_of
-from neuroctl.runtime.pacing import wait_until
+from neuroctl.runtime.pacing import garbage_collection_paused, wait_until
 from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED,
                                        COMMAND_SKIPPED, Recorder)
 from neuroctl.runtime.watchdog import CommandWatchdog
@@ -191,43 +191,44 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     outcome = EpisodeOutcome()
     last_action = watchdog.last_good.copy()
     hold_next = terminated = False
-    cpu_start = time.process_time()
-    wall_start = time.perf_counter()
-    release = wall_start
-    while plant.k < settings.n_ticks and not (stop is not None and stop.requested):
-        if realtime:
-            wait_until(release, settings.spin_s)
-        start = time.perf_counter()
-        plant.sense()
-        if hold_next:
-            action, source, control_s = last_action, COMMAND_HELD, 0.0
-            recorder.activity[plant.k] = 0
-            hold_next = False
-        else:
-            action, source, control_s = _control(controller, plant, watchdog)
-        last_action = action
-        terminated, end = plant.step(action, source, start - release if realtime else 0.0, control_s, start)
-        if terminated:
-            break
-        if on_tick is not None:
-            on_tick(plant.k)
-        release += period
-        if realtime and end > release:
-            outcome.deadline_misses += 1
-            if settings.overrun_policy == "abort":
-                outcome.aborted = True
-                break
-            if settings.overrun_policy == "hold":
-                hold_next = True
+    with garbage_collection_paused(realtime):
+        cpu_start = time.process_time()
+        wall_start = time.perf_counter()
+        release = wall_start
+        while plant.k < settings.n_ticks and not (stop is not None and stop.requested):
+            if realtime:
+                wait_until(release, settings.spin_s)
+            start = time.perf_counter()
+            plant.sense()
+            if hold_next:
+                action, source, control_s = last_action, COMMAND_HELD, 0.0
+                recorder.activity[plant.k] = 0
+                hold_next = False
             else:
-                release, terminated = _skip_missed(plant, last_action, release, settings.n_ticks)
-                if terminated:
+                action, source, control_s = _control(controller, plant, watchdog)
+            last_action = action
+            terminated, end = plant.step(action, source, start - release if realtime else 0.0, control_s, start)
+            if terminated:
+                break
+            if on_tick is not None:
+                on_tick(plant.k)
+            release += period
+            if realtime and end > release:
+                outcome.deadline_misses += 1
+                if settings.overrun_policy == "abort":
+                    outcome.aborted = True
                     break
-    outcome.ticks = recorder.count
-    outcome.terminated_at_tick = plant.k - 1 if terminated else None
-    outcome.interrupted = stop is not None and stop.requested
-    outcome.wall_time_s = time.perf_counter() - wall_start
-    outcome.cpu_time_s = time.process_time() - cpu_start
+                if settings.overrun_policy == "hold":
+                    hold_next = True
+                else:
+                    release, terminated = _skip_missed(plant, last_action, release, settings.n_ticks)
+                    if terminated:
+                        break
+        outcome.ticks = recorder.count
+        outcome.terminated_at_tick = plant.k - 1 if terminated else None
+        outcome.interrupted = stop is not None and stop.requested
+        outcome.wall_time_s = time.perf_counter() - wall_start
+        outcome.cpu_time_s = time.process_time() - cpu_start
     outcome.watchdog_replacements = watchdog.replaced
     outcome.injected_fault_ticks = dict(getattr(env.unwrapped, "fault_ticks", {}))
     outcome.monitor = plant.monitor.summary()

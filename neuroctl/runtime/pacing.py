@@ -6,7 +6,10 @@ the release time and busy-waiting the rest lands within about a microsecond.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
+from collections.abc import Iterator
 
 
 def wait_until(release_time_s: float, spin_s: float) -> None:
@@ -16,3 +19,21 @@ def wait_until(release_time_s: float, spin_s: float) -> None:
         time.sleep(remaining - spin_s)
     while time.perf_counter() < release_time_s:
         pass
+
+
+@contextlib.contextmanager
+def garbage_collection_paused(paused: bool = True) -> Iterator[None]:
+    """Keep Python's cyclic garbage collector out of a paced loop (a full collection can take
+    milliseconds): collect once, freeze the survivors, disable the collector, and undo it all after.
+    The loop's per-tick objects hold no reference cycles, so reference counting alone frees them."""
+    if not paused or not gc.isenabled():
+        yield
+        return
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
