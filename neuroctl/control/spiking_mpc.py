@@ -44,7 +44,7 @@ raster's sum is always the tick's spike count. The dense twin sends no events an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -53,6 +53,7 @@ from neuroctl.config import range_field
 from neuroctl.control.base import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS, Controller, LinearModel
 from neuroctl.control.lqr import check_observation_size, q_field, r_field, weight_matrices
 from neuroctl.control.mpc import horizon_field
+from neuroctl.control.population import PopulationCodingConfig, StatePopulations
 from neuroctl.control.qp import MPCProblem, build_mpc_problem, step_and_momentum
 from neuroctl.network.jit import cached_njit
 
@@ -221,12 +222,18 @@ class DenseMPCConfig:
 
 @dataclass(frozen=True)
 class SpikingMPCConfig(DenseMPCConfig):
-    """The dense twin's iterations with sigma-delta events between neurons and from the sensors."""
+    """The dense twin's iterations with sigma-delta events between neurons and from the sensors.
+
+    `state_input`: `sigma_delta`, the readings go straight to the sensor neurons; `population`, they are
+    first represented by LIF populations (`population`) and the sensor neurons send the decoded state.
+    """
 
     theta_neuron: float = range_field(0.002, min=0.0, doc="gradient neuron event threshold, action units")
     theta_sensor: float = range_field(
         1e-4, min=0.0, doc="sensor neuron event threshold, state units (keep <= 2e-4)"
     )
+    state_input: Literal["sigma_delta", "population"] = "sigma_delta"
+    population: PopulationCodingConfig = field(default_factory=PopulationCodingConfig)
 
 
 class GradientMPCController(Controller):
@@ -318,9 +325,28 @@ class DenseMPCController(GradientMPCController):
 
 
 class SpikingMPCController(GradientMPCController):
-    """The spiking MPC: gradient and sensor neurons talk with sigma-delta events."""
+    """The spiking MPC: gradient and sensor neurons talk with sigma-delta events; with
+    `state_input: population` the state reaches the sensor neurons through LIF populations."""
 
     dense = False
+
+    def __init__(self, config: SpikingMPCConfig, model: LinearModel, observation_size: int) -> None:
+        super().__init__(config, model, observation_size)
+        self.state_populations = None
+        if config.state_input == "population":
+            self.state_populations = StatePopulations(config.population, model.n_states, model.dt)
+
+    def reset(self, seed: int) -> None:
+        super().reset(seed)
+        if self.state_populations is not None:
+            self.state_populations.reset(seed)
+
+    def act(self, observation: np.ndarray) -> np.ndarray:
+        if self.state_populations is None:
+            return super().act(observation)
+        action = super().act(self.state_populations.encode(observation))
+        self.activity += self.state_populations.activity
+        return action
 
     def _thresholds(self, config: SpikingMPCConfig) -> tuple[float, float]:
         return config.theta_neuron, config.theta_sensor

@@ -1,0 +1,80 @@
+"""The state as LIF population activity (NEF population coding), decoded back for a controller.
+
+Each state component x_i, clamped to its radius (a non-finite reading held at the last good value and
+counted), drives a 1-D population of LIF neurons as current, J = gain e x_i / radius + bias; its estimate
+is decoded from the population's filtered spikes, x_hat_i = d . trace. One kernel call per tick runs all
+the substeps of all populations. Spike noise makes x_hat jitter by a few tenths of a percent of the
+radius; the filter (tau_readout_s) trades that noise for lag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroctl.activity import SPIKES, SYNAPTIC_EVENTS
+from neuroctl.config import range_field
+from neuroctl.encoding import sanitize
+from neuroctl.network import NetworkDescription, SpikingNetwork, build
+
+MAX_NEURONS_PER_DIMENSION = 2_000
+
+
+@dataclass(frozen=True)
+class PopulationCodingConfig:
+    """LIF populations representing the state, one per component."""
+
+    radii: tuple[float, ...] = range_field((1.2, 0.3, 1.5, 2.5), min=0.0, min_exclusive=True,
+                                           doc="range represented per state component (state units)")
+    neurons_per_dimension: int = range_field(200, min=1, max=MAX_NEURONS_PER_DIMENSION)
+    max_rates_hz: tuple[float, float] = range_field((100.0, 200.0), min=1.0, max=1000.0)
+    intercepts: tuple[float, float] = range_field((-0.9, 0.9), min=-1.0, max=0.99)
+    tau_rc_s: float = range_field(0.02, min=0.0, min_exclusive=True, max=1.0)
+    tau_ref_s: float = range_field(0.002, min=0.0, max=0.1)
+    tau_readout_s: float = range_field(0.01, min=0.0, min_exclusive=True, max=1.0,
+                                       doc="filter of the spikes that x_hat decodes from")
+    substep_s: float = range_field(0.001, min=1e-5, max=0.02, doc="network time step")
+    seed: int = range_field(0, min=0, max=2**32 - 1, doc="seed of encoders, gains and biases")
+
+
+class StatePopulations:
+    """x -> LIF populations -> decoded x_hat, one kernel call per control tick of `control_period_s`."""
+
+    def __init__(self, config: PopulationCodingConfig, n_states: int, control_period_s: float) -> None:
+        if len(config.radii) != n_states:
+            raise ValueError(f"population.radii: expected {n_states} radii (one per state), got "
+                             f"{len(config.radii)}")
+        self.timesteps_per_tick = max(1, int(round(control_period_s / config.substep_s)))
+        description = NetworkDescription()
+        for i, radius in enumerate(config.radii):
+            ensemble = description.ensemble(
+                config.neurons_per_dimension, 1, radius=radius, max_rates_hz=config.max_rates_hz,
+                intercepts=config.intercepts, tau_rc_s=config.tau_rc_s, tau_ref_s=config.tau_ref_s,
+                tau_readout_s=config.tau_readout_s, label=f"state[{i}]")
+            description.input(ensemble)
+            description.output(ensemble)
+        self.network = SpikingNetwork(build(description, control_period_s / self.timesteps_per_tick,
+                                            config.seed))
+        self.high = np.asarray(config.radii, dtype=np.float64)
+        self.low = -self.high
+        self.last_good = np.zeros(n_states)
+        self.sensor = np.zeros(n_states)
+        self.flagged_readings = 0
+
+    @property
+    def activity(self) -> np.ndarray:
+        """Counts of the last tick; each spike is one synaptic event onto the decoding readout."""
+        return self.network.activity
+
+    def reset(self, seed: int) -> None:
+        self.network.reset(seed)
+        self.last_good[:] = 0.0
+        self.flagged_readings = 0
+
+    def encode(self, observation: np.ndarray) -> np.ndarray:
+        """x_hat after one control tick of spiking (a reused array)."""
+        self.flagged_readings += sanitize(observation, self.low, self.high, self.last_good, self.sensor)
+        x_hat = self.network.step(self.sensor, self.timesteps_per_tick)
+        self.network.activity[SYNAPTIC_EVENTS] = self.network.activity[SPIKES]
+        return x_hat
