@@ -38,26 +38,39 @@ class PopulationCodingConfig:
     seed: int = range_field(0, min=0, max=2**32 - 1, doc="seed of encoders, gains and biases")
 
 
+def check_radii(config: PopulationCodingConfig, n_states: int) -> np.ndarray:
+    """The radii as an array, one per state component (ValueError naming `population.radii` if not)."""
+    if len(config.radii) != n_states:
+        raise ValueError(f"population.radii: expected {n_states} radii (one per state), got {len(config.radii)}")
+    return np.asarray(config.radii, dtype=np.float64)
+
+
+def ensemble_parameters(config: PopulationCodingConfig) -> dict[str, object]:
+    """The `NetworkDescription.ensemble` keyword arguments of these populations (but for the radius)."""
+    return dict(max_rates_hz=config.max_rates_hz, intercepts=config.intercepts, tau_rc_s=config.tau_rc_s,
+                tau_ref_s=config.tau_ref_s, tau_readout_s=config.tau_readout_s)
+
+
+def timesteps_per_tick(config: PopulationCodingConfig, control_period_s: float) -> int:
+    """Network timesteps per control tick: the control period over `substep_s`, rounded (at least 1)."""
+    return max(1, int(round(control_period_s / config.substep_s)))
+
+
 class StatePopulations:
     """x -> LIF populations -> decoded x_hat, one kernel call per control tick of `control_period_s`."""
 
     def __init__(self, config: PopulationCodingConfig, n_states: int, control_period_s: float) -> None:
-        if len(config.radii) != n_states:
-            raise ValueError(f"population.radii: expected {n_states} radii (one per state), got "
-                             f"{len(config.radii)}")
-        self.timesteps_per_tick = max(1, int(round(control_period_s / config.substep_s)))
+        self.high = check_radii(config, n_states)
+        self.low = -self.high
+        self.timesteps_per_tick = timesteps_per_tick(config, control_period_s)
         description = NetworkDescription()
         for i, radius in enumerate(config.radii):
-            ensemble = description.ensemble(
-                config.neurons_per_dimension, 1, radius=radius, max_rates_hz=config.max_rates_hz,
-                intercepts=config.intercepts, tau_rc_s=config.tau_rc_s, tau_ref_s=config.tau_ref_s,
-                tau_readout_s=config.tau_readout_s, label=f"state[{i}]")
+            ensemble = description.ensemble(config.neurons_per_dimension, 1, radius=radius, label=f"state[{i}]",
+                                            **ensemble_parameters(config))
             description.input(ensemble)
             description.output(ensemble)
         self.network = SpikingNetwork(build(description, control_period_s / self.timesteps_per_tick,
                                             config.seed))
-        self.high = np.asarray(config.radii, dtype=np.float64)
-        self.low = -self.high
         self.last_good = np.zeros(n_states)
         self.sensor = np.zeros(n_states)
         self.flagged_readings = 0

@@ -13,7 +13,7 @@ This is the simple spiking baseline. Its accuracy is limited by spike noise, whi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,32 +21,23 @@ from neuroctl.config import range_field
 from neuroctl.control.base import Controller, LinearModel
 from neuroctl.control.linear import dlqr
 from neuroctl.control.lqr import check_observation_size, weight_matrices
+from neuroctl.control.population import (PopulationCodingConfig, check_radii, ensemble_parameters,
+                                         timesteps_per_tick)
 from neuroctl.encoding import sanitize
 from neuroctl.network import NetworkDescription, SpikingNetwork, build
-
-MAX_NEURONS_PER_DIMENSION = 2_000
-"""Beyond this the NEF identity connections (n^2 weights per dimension) and decoder solves take GBs."""
 
 
 @dataclass(frozen=True)
 class SpikingStateFeedbackConfig:
-    """LQR weights (as for `lqr`) and the LIF populations that carry the state."""
+    """LQR weights (as for `lqr`), the LIF populations that carry the state, and the synapse between
+    the encoder and the state populations."""
 
     q: tuple[float, ...] = range_field((1.0, 10.0, 0.1, 0.1), min=0.0, doc="diagonal of Q, per state")
     r: tuple[float, ...] = range_field((1.0,), min=0.0, min_exclusive=True, doc="diagonal of R, per action")
-    radii: tuple[float, ...] = range_field((1.2, 0.3, 1.5, 2.5), min=0.0, min_exclusive=True,
-                                           doc="range represented per state dimension (state units)")
-    neurons_per_dimension: int = range_field(100, min=1, max=MAX_NEURONS_PER_DIMENSION)
-    max_rates_hz: tuple[float, float] = range_field((100.0, 200.0), min=1.0, max=1000.0)
-    intercepts: tuple[float, float] = range_field((-0.9, 0.9), min=-1.0, max=0.99)
-    tau_rc_s: float = range_field(0.02, min=0.0, min_exclusive=True, max=1.0)
-    tau_ref_s: float = range_field(0.002, min=0.0, max=0.1)
+    population: PopulationCodingConfig = field(
+        default_factory=lambda: PopulationCodingConfig(neurons_per_dimension=100, tau_readout_s=0.015))
     tau_syn_s: float = range_field(0.005, min=0.0, min_exclusive=True, max=1.0,
                                    doc="synapse from encoder to state population")
-    tau_readout_s: float = range_field(0.015, min=0.0, min_exclusive=True, max=1.0,
-                                       doc="filter of the state population's spikes that x_hat decodes from")
-    substep_s: float = range_field(0.001, min=1e-5, max=0.02, doc="network time step")
-    seed: int = range_field(0, min=0, max=2**32 - 1, doc="seed of encoders, gains and biases")
 
 
 class SpikingStateFeedbackController(Controller):
@@ -57,20 +48,19 @@ class SpikingStateFeedbackController(Controller):
         self.config = config
         self.model = model
         self._observation_size = check_observation_size(model, observation_size)
-        if len(config.radii) != model.n_states:
-            raise ValueError(f"radii: expected {model.n_states} radii (one per state), got {len(config.radii)}")
         self.K, _ = dlqr(model, *weight_matrices(config.q, config.r, model))
-        self.timesteps_per_tick = max(1, int(round(model.dt / config.substep_s)))
+        self.sensor_high = check_radii(config.population, model.n_states)
+        self.sensor_low = -self.sensor_high
+        self.timesteps_per_tick = timesteps_per_tick(config.population, model.dt)
         description = self._describe()
-        self.network = SpikingNetwork(build(description, model.dt / self.timesteps_per_tick, config.seed))
+        self.network = SpikingNetwork(build(description, model.dt / self.timesteps_per_tick,
+                                            config.population.seed))
         self.spike_raster = self.network.new_raster(self.timesteps_per_tick)
         # (label, first neuron, end neuron) of each population, in the raster's column order
         self.spike_raster_groups = tuple(
             (ensemble.label, built.neurons.start, built.neurons.stop)
             for ensemble, built in zip(description.ensembles, self.network.built.ensembles)
         )
-        self.sensor_high = np.asarray(config.radii, dtype=np.float64)
-        self.sensor_low = -self.sensor_high
         self.last_good = np.zeros(model.n_states)
         self.sensor = np.zeros(model.n_states)
         self.x_hat = np.zeros(model.n_states)
@@ -78,16 +68,13 @@ class SpikingStateFeedbackController(Controller):
         self._action = np.zeros(model.n_inputs)
 
     def _describe(self) -> NetworkDescription:
-        config = self.config
+        population = self.config.population
+        parameters = dict(ensemble_parameters(population), tau_syn_s=self.config.tau_syn_s)
+        n = population.neurons_per_dimension
         description = NetworkDescription()
-        populations = dict(max_rates_hz=config.max_rates_hz, intercepts=config.intercepts,
-                           tau_rc_s=config.tau_rc_s, tau_ref_s=config.tau_ref_s,
-                           tau_syn_s=config.tau_syn_s, tau_readout_s=config.tau_readout_s)
-        for i, radius in enumerate(config.radii):
-            encoder = description.ensemble(config.neurons_per_dimension, 1, radius=radius,
-                                           label=f"encoder[{i}]", **populations)
-            state = description.ensemble(config.neurons_per_dimension, 1, radius=radius,
-                                         label=f"state[{i}]", **populations)
+        for i, radius in enumerate(population.radii):
+            encoder = description.ensemble(n, 1, radius=radius, label=f"encoder[{i}]", **parameters)
+            state = description.ensemble(n, 1, radius=radius, label=f"state[{i}]", **parameters)
             description.input(encoder)
             description.connect(encoder, state)
             description.output(state)

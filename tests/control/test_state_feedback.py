@@ -6,6 +6,7 @@ import pytest
 
 import neuroctl  # noqa: F401
 from neuroctl.config import load_yaml, parse
+from neuroctl.control.population import PopulationCodingConfig
 from neuroctl.control.state_feedback import SpikingStateFeedbackConfig, SpikingStateFeedbackController
 from neuroctl.launchfile import linear_model_of
 from neuroctl.runtime.loop import LoopSettings, make_recorder, run_episode
@@ -54,5 +55,6 @@ def test_nonfinite_sensor_reading_is_held_and_counted(setup):
 
 def test_radii_must_match_the_state(setup):
     env, _ = setup
-    with pytest.raises(ValueError, match="radii: expected 4 radii"):
-        SpikingStateFeedbackController(SpikingStateFeedbackConfig(radii=(1.0, 1.0)), linear_model_of(env), 4)
+    with pytest.raises(ValueError, match="population.radii: expected 4 radii"):
+        config = SpikingStateFeedbackConfig(population=PopulationCodingConfig(radii=(1.0, 1.0)))
+        SpikingStateFeedbackController(config, linear_model_of(env), 4)

@@ -68,15 +68,16 @@ CASES = {
     "controller binary": (ON_C_YAML, b"\x00\x01", "c.yaml: binary file"),
     "controller not a mapping": (ON_C_YAML, "[lqr]\n", "c.yaml: expected a mapping of keys to values, got a list"),
     "controller kind missing": (ON_C_YAML, "q: [1, 1, 1, 1]\n", "c.yaml: kind: missing; expected one of"),
-    "a billion neurons": (ON_C_YAML, "kind: spiking_state_feedback\nneurons_per_dimension: 1000000000\n",
-                          "c.yaml: neurons_per_dimension: expected a value <= "),
+    "a billion neurons": (ON_C_YAML,
+                          "kind: spiking_state_feedback\npopulation: {neurons_per_dimension: 1000000000}\n",
+                          "c.yaml: population.neurons_per_dimension: expected a value <= "),
     "horizon of a billion": (ON_C_YAML, "kind: mpc_spiking\nhorizon: 1000000000\n",
                              "c.yaml: horizon: expected a value <= 1000, got 1000000000"),
     "exact mpc horizon": (ON_C_YAML, "kind: mpc_exact\nhorizon: 1000000000\n", "c.yaml: horizon: expected a value"),
     "iterations of a billion": (ON_C_YAML, "kind: mpc_dense\niterations: 1000000000\n",
                                 "c.yaml: iterations: expected a value <= 10000"),
-    "nan substep": (ON_C_YAML, "kind: spiking_state_feedback\nsubstep_s: .nan\n",
-                    "c.yaml: substep_s: expected a finite number, got nan"),
+    "nan substep": (ON_C_YAML, "kind: spiking_state_feedback\npopulation: {substep_s: .nan}\n",
+                    "c.yaml: population.substep_s: expected a finite number, got nan"),
     "negative synapse": (ON_C_YAML, "kind: spiking_state_feedback\ntau_syn_s: -0.005\n",
                          "c.yaml: tau_syn_s: expected a value > 0.0"),
     "python tag in controller": (ON_C_YAML, "kind: !!python/object/new:os.system [ls]\n", "c.yaml: line 1: invalid"),
@@ -106,8 +107,8 @@ def test_hostile_config_ends_with_one_line_and_exit_2(tmp_path, capsys, name):
 
 @pytest.mark.parametrize("command, content, expected", [
     ("launch", "!!python/object/apply:os.system ['echo pwned']\n", "launch.yaml: line 1: invalid YAML"),
-    ("check", "kind: spiking_state_feedback\nneurons_per_dimension: 1000000000\n",
-     "launch.yaml: neurons_per_dimension: expected a value <= "),
+    ("check", "kind: spiking_state_feedback\npopulation: {neurons_per_dimension: 1000000000}\n",
+     "launch.yaml: population.neurons_per_dimension: expected a value <= "),
 ])
 def test_no_traceback_in_a_fresh_process(tmp_path, command, content, expected):
     launch = tmp_path / "launch.yaml"

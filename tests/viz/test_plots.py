@@ -53,7 +53,7 @@ def test_mpc_raster_counts_every_event(mpc_push_run):
 def test_state_feedback_raster_counts_every_spike_of_a_small_network(tmp_path_factory, tmp_path):
     """8 neurons per population x 8 populations = 64 neurons, all sampled: raster sum = spikes."""
     config = tmp_path / "small.yaml"
-    config.write_text("kind: spiking_state_feedback\nneurons_per_dimension: 8\n")
+    config.write_text("kind: spiking_state_feedback\npopulation: {neurons_per_dimension: 8}\n")
     _, result, out_dir = run_into(tmp_path_factory, STATE_FEEDBACK_LAUNCH, 0.3, controller=config)
     trajectory = np.load(out_dir / "trajectory.npz")
     raster = trajectory["raster"]
