@@ -7,6 +7,7 @@ A user mistake (bad config, missing file, unknown id, bad flag) ends with exit c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -124,11 +125,15 @@ def cmd_launch(args: argparse.Namespace) -> int:
     from neuroctl.run import default_out_dir, progress_printer, run_launch, video_path_of
 
     launch = load_launch(args.file, args.controller, duration_s=args.duration, mode=args.mode, seed=args.seed)
-    out_dir = args.out or default_out_dir(launch)
+    out_dir = writable_directory(args.out or default_out_dir(launch),
+                                 "--out" if args.out else f"{args.file}: outputs.dir")
     if args.record is None and launch.config.outputs.video is not None:
         _check_launch_video(launch)
     video_path = video_path_of(launch, out_dir, args.record)
-    result = run_launch(launch, out_dir, progress_printer(launch.name))
+    progress = progress_printer(launch.name)
+    result = run_launch(launch, out_dir, progress)
+    if progress is not None and not result.metrics["task"]["success"]:
+        sys.stderr.write("\n")  # the progress line stopped short of its end, which ends the line
     print(format_summary(result.metrics, out_dir, result.plots))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -175,12 +180,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from neuroctl.runtime.files import atomic_write_json
 
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    out_dir = writable_directory(args.out or Path("runs") / "eval" / args.file.stem, "--out")
     report = evaluate(args.file, seeds, args.controller or [None], progress_stream())
-    out_dir = args.out or Path("runs") / "eval" / args.file.stem
     atomic_write_json(out_dir / "eval.json", report)
     print(format_table(report))
-    print(f"results: {out_dir / 'eval.json'}")
-    return 0
+    print(f"results: {out_dir / 'eval.json'}" + (" (interrupted: partial)" if report["interrupted"] else ""))
+    return EXIT_SIGINT if report["interrupted"] else 0
+
+
+def writable_directory(path: Path, where: str) -> Path:
+    """Check, before a run, that results could be written to directory `path` (created later, by the
+    run): a bad one is a usage error now rather than a lost run."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = "it exists and is not a directory" if existing == path else f"{str(existing)!r} is not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{str(existing)!r} is not writable"
+    if problem is not None:
+        from neuroctl.config import ConfigError
+        raise ConfigError(where, "", f"cannot write results to {str(path)!r}: {problem}")
+    return path
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -199,7 +221,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         kind, _ = load_controller_config(args.file)
         print(f"ok: {args.file}: controller config ({kind})")
     elif "env" in data or "controller" in data:
+        from neuroctl.run import validate_launch
+
         launch = load_launch(args.file)
+        if launch.config.outputs.video is not None:
+            _check_launch_video(launch)
+        validate_launch(launch)
         print(f"ok: {args.file}: launch file ({launch.config.env.id}, {launch.controller_kind} "
               f"from {launch.controller_path})")
     else:

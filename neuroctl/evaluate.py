@@ -17,6 +17,7 @@ import numpy as np
 
 from neuroctl.launchfile import load_launch
 from neuroctl.run import run_launch
+from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED
 
 QP_SOLVER_TOLERANCE = 1e-10
 
@@ -43,14 +44,23 @@ def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray) -
     return errors
 
 
+class EvaluationInterrupted(Exception):
+    """SIGINT/SIGTERM during an episode: the evaluation stops (with the episodes finished so far)."""
+
+
 def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: int) -> EpisodeSummary:
-    launch = load_launch(launch_path, controller_path, seed=seed)
+    """One episode in fast mode (evaluation is about the task, not the wall clock)."""
+    launch = load_launch(launch_path, controller_path, seed=seed, mode="fast")
     result = run_launch(launch)
+    if result.outcome.interrupted:
+        raise EvaluationInterrupted
     data = result.recorder.arrays()
     errors = None
     if "planned_commands" in data and hasattr(result.controller, "qp_problem") \
             and launch.controller_kind != "mpc_exact":
-        errors = qp_errors_of(result.controller, data["controller_observation"], data["planned_commands"])
+        planned = np.isin(data["command_source"], (COMMAND_FROM_CONTROLLER, COMMAND_REPLACED))
+        errors = qp_errors_of(result.controller, data["controller_observation"][planned],
+                              data["planned_commands"][planned])
     activity = result.metrics["activity"]
     return EpisodeSummary(seed, result.metrics["task"]["success"], result.metrics["task"]["cost"],
                           activity["synaptic_events_per_tick"], activity["dense_macs_per_tick"], errors)
@@ -74,8 +84,8 @@ def summarize(config: str, episodes: list[EpisodeSummary],
         if both:
             summary["cost_ratio"] = float(costs[both].mean() / np.mean([reference[i].cost for i in both]))
             summary["cost_ratio_seeds"] = len(both)
-    if episodes and episodes[0].qp_errors is not None:
-        errors = np.concatenate([e.qp_errors for e in episodes])
+    errors = np.concatenate([e.qp_errors for e in episodes if e.qp_errors is not None] or [np.zeros(0)])
+    if errors.size:
         summary["qp_error"] = {"mean": float(errors.mean()), "p99": float(np.percentile(errors, 99)),
                                "max": float(errors.max())}
     return summary
@@ -91,20 +101,28 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
     results = []
     reference = None
     total = len(seeds) * len(controllers)
+    interrupted = False
     for c, controller in enumerate(controllers):
         episodes = []
         for s, seed in enumerate(seeds):
-            episodes.append(run_episode_summary(launch_path, controller, seed))
+            try:
+                episodes.append(run_episode_summary(launch_path, controller, seed))
+            except (EvaluationInterrupted, KeyboardInterrupt):
+                interrupted = True
+                break
             if progress is not None:
                 done = c * len(seeds) + s + 1
                 progress.write(f"\reval: {done}/{total} episodes ({controller or 'launch controller'})")
                 progress.flush()
         name = str(controller) if controller is not None else str(load_launch(launch_path).controller_path)
-        results.append(summarize(name, episodes, reference))
-        reference = reference or episodes
+        if episodes:
+            results.append(summarize(name, episodes, reference))
+            reference = reference or episodes
+        if interrupted:
+            break
     if progress is not None:
         progress.write("\n")
-    return {"launch": str(launch_path), "seeds": seeds, "controllers": results}
+    return {"launch": str(launch_path), "seeds": seeds, "interrupted": interrupted, "controllers": results}
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 from neuroctl.config import ConfigError, did_you_mean, load_yaml, parse, range_field
 from neuroctl.control.base import Controller, LinearModel
-from neuroctl.control.registry import load_controller_config
+from neuroctl.control.registry import MODEL_KEY, load_controller_config
 from neuroctl.runtime.loop import LoopSettings, make_recorder
 from neuroctl.runtime.monitor import SensorLimits, default_sensor_limits, sensor_names_of
 from neuroctl.runtime.recorder import Recorder
@@ -120,6 +120,9 @@ def load_launch(path: str | Path, controller_override: str | Path | None = None,
         raise ConfigError(key_where, "controller" if key_where == path else "",
                           f"controller config {str(controller_path)!r} does not exist")
     kind, controller_config = load_controller_config(controller_path)
+    if MODEL_KEY in load_yaml(controller_path):
+        raise ConfigError(controller_path, MODEL_KEY, "a launch uses the environment's own linear model; this "
+                          "section is for environments used through neuroctl.wrappers.ControllerPolicy")
     return Launch(path, config, controller_path, kind, controller_config)
 
 

@@ -59,6 +59,17 @@ def task_weights(launch: Launch, observation_size: int, action_size: int) -> tup
     return q, r
 
 
+def validate_launch(launch: Launch) -> None:
+    """Everything a run checks before its first tick, without running it: the environment's keyword
+    arguments, the task weights, the controller against the environment's model, the loop settings."""
+    with make_env(launch) as env:
+        observation_size = env.observation_space.shape[0]
+        task_weights(launch, observation_size, env.action_space.shape[0])
+        build_controller(launch.controller_kind, launch.controller_config, linear_model_of(env),
+                         observation_size, launch.controller_path)
+        loop_settings(launch, env)
+
+
 def run_launch(launch: Launch, out_dir: Path | None = None,
                on_tick: Callable[[int, int], None] | None = None) -> RunResult:
     """Run the launch file once; write metrics.json, trajectory.npz and the plots (unless the launch

@@ -59,7 +59,7 @@ class SpikeEncodingObservation(gymnasium.ObservationWrapper):
             raise ValueError("window_s: the environment has no control period; give the encoding window")
         self.encoder = self._make_encoder(encoder, low, high, window_s, seed, parameters)
         self.observation_space = self._space(encoder, low, high, window_s)
-        self._seed = seed
+        self._episode_seeds = np.random.default_rng(seed)
 
     @staticmethod
     def _make_encoder(kind: str, low: np.ndarray, high: np.ndarray, window_s: float | None, seed: int,
@@ -81,7 +81,11 @@ class SpikeEncodingObservation(gymnasium.ObservationWrapper):
         return gymnasium.spaces.Box(0, np.iinfo(np.int32).max, (n,), np.int32)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        self.encoder.reset(self._seed if seed is None else seed)
+        """A seed re-seeds the encoder too; without one the encoder gets the next seed of its own
+        sequence, so that every episode has fresh (but reproducible) spike noise."""
+        if seed is not None:
+            self._episode_seeds = np.random.default_rng(seed)
+        self.encoder.reset(int(self._episode_seeds.integers(2**31)))
         return super().reset(seed=seed, options=options)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
@@ -91,8 +95,8 @@ class SpikeEncodingObservation(gymnasium.ObservationWrapper):
 class ControllerPolicy:
     """A neuroctl controller acting in any gymnasium environment with a continuous Box action.
 
-    The linear model comes from the environment's `linear_model()` when it has one, else from the
-    controller config's `model` section (A, B, dt_s). `state_of` maps an observation to the model's
+    The linear model comes from the controller config's `model` section (A, B, dt_s) when it has one,
+    else from the environment's `linear_model()`. `state_of` maps an observation to the model's
     state when they differ (for example Pendulum-v1's [cos, sin, theta_dot] -> [theta, theta_dot]).
     """
 

@@ -113,3 +113,30 @@ def test_python_dash_m_and_no_traceback_in_a_fresh_process(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {bad}: bogus: unknown key; expected one of: q, r"
     assert "Traceback" not in result.stderr
+
+
+def test_an_unwritable_output_directory_fails_before_the_run(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "launch", LAUNCH, "--duration", "0.1", "--out", blocker / "run")
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: --out: cannot write results to") and "is not a directory" in err
+
+
+@pytest.mark.parametrize("launch_text, expected", [
+    ("env: {id: neuroctl/CartPoleBalance-v0, kwargs: {control_period_s: 0.0105}}\ncontroller: c.yaml\n",
+     "launch.yaml: env.kwargs.control_period_s: must be a multiple of 0.001 s"),
+    ("env: {id: neuroctl/CartPoleBalance-v0}\ncontroller: c.yaml\ntask: {cost_q: [1]}\n",
+     "launch.yaml: task.cost_q: expected 4 weights, got 1"),
+])
+def test_check_validates_what_a_run_would(tmp_path, capsys, launch_text, expected):
+    write(tmp_path, "c.yaml", "kind: lqr\n")
+    code, _, err = run_cli(capsys, "check", write(tmp_path, "launch.yaml", launch_text))
+    assert code == 2 and expected in err
+
+
+def test_a_launch_refuses_a_controller_model_section(tmp_path, capsys):
+    write(tmp_path, "c.yaml", "kind: lqr\nmodel: {dt_s: 0.01, A: [[1.0]], B: [[1.0]]}\n")
+    launch = write(tmp_path, "launch.yaml", "env: {id: neuroctl/CartPoleBalance-v0}\ncontroller: c.yaml\n")
+    code, _, err = run_cli(capsys, "check", launch)
+    assert code == 2 and "c.yaml: model: a launch uses the environment's own linear model" in err

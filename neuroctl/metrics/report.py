@@ -24,8 +24,7 @@ def quadratic_cost(observation: np.ndarray, action: np.ndarray, cost_q: np.ndarr
 
 
 def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outcome: EpisodeOutcome,
-                  recorder: Recorder, cost_q: np.ndarray, cost_r: np.ndarray,
-                  faults: dict[str, Any] | None = None) -> dict[str, Any]:
+                  recorder: Recorder, cost_q: np.ndarray, cost_r: np.ndarray) -> dict[str, Any]:
     """metrics.json (schema 1) of one episode, but for `energy`, which needs these figures first
     (`neuroctl.metrics.energy.energy_section`)."""
     data = recorder.arrays()
@@ -39,7 +38,7 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
     lateness = data["lateness_s"] if realtime else np.zeros(0)
     activity = data["activity"][controller_ticks]
     mean_activity = activity.mean(axis=0) if activity.size else np.zeros(len(ACTIVITY_FIELDS))
-    success = outcome.terminated_at_tick is None and ticks == settings.n_ticks
+    success = outcome.terminated_at_tick is None and ticks == settings.n_ticks and not outcome.aborted
     return {
         "schema": SCHEMA_VERSION,
         "env": env_id,
@@ -71,7 +70,7 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
             "wall_time_s": round(outcome.wall_time_s, 6),
         },
         "activity": {f"{name}_per_tick": round(float(v), 3) for name, v in zip(ACTIVITY_FIELDS, mean_activity)},
-        "faults": {**faults_section(outcome), **(faults or {})},
+        "faults": faults_section(outcome),
     }
 
 

@@ -34,7 +34,6 @@ class Recorder:
                  stage_names: tuple[str, ...], prediction_shape: tuple[int, int] | None = None,
                  plan_size: int | None = None, raster_shape: tuple[int, int] | None = None):
         self.stage_names = stage_names
-        self.capacity = n_ticks
         self.count = 0
         self.raster_neurons = np.zeros(0, dtype=np.int64)
         if raster_shape is not None:

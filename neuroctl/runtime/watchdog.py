@@ -14,7 +14,8 @@ class CommandWatchdog:
     def __init__(self, low: np.ndarray, high: np.ndarray, safe: str = "zero", tolerance: float = 1e-9):
         self.low = np.asarray(low, dtype=np.float64)
         self.high = np.asarray(high, dtype=np.float64)
-        self.tolerance = tolerance
+        self._lowest = (self.low - tolerance).tolist()
+        self._highest = (self.high + tolerance).tolist()
         self.hold_last = safe == "hold"
         self.zero_command = np.clip(np.zeros_like(self.low), self.low, self.high)
         self.last_good = self.zero_command.copy()
@@ -25,10 +26,8 @@ class CommandWatchdog:
         self.replaced = 0
 
     def check(self, command: np.ndarray) -> tuple[np.ndarray, bool]:
-        """Return (command to apply, whether it was replaced)."""
-        ok = bool(np.all(np.isfinite(command))
-                  and np.all(command >= self.low - self.tolerance)
-                  and np.all(command <= self.high + self.tolerance))
+        """Return (command to apply, whether it was replaced). NaN fails both comparisons."""
+        ok = all(lo <= c <= hi for c, lo, hi in zip(command.tolist(), self._lowest, self._highest))
         if ok:
             self.last_good[:] = command
             return command, False
