@@ -61,7 +61,8 @@ def check_readings(reading, time_s, limits, state, counts, out):
     """
     for i in range(reading.shape[0]):
         value = reading[i]
-        if value == state[PREVIOUS, i]:
+        previous = state[PREVIOUS, i]
+        if value == previous or (np.isnan(value) and np.isnan(previous)):  # a sensor stuck at NaN is stale too
             if time_s - state[CHANGED_AT, i] > limits[STALE_AFTER, i]:
                 counts[STALE, i] += 1
         else:

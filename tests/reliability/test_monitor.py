@@ -127,3 +127,10 @@ def test_bad_sensor_sections(tmp_path, sensors, message):
     with pytest.raises(ConfigError) as error:
         limits_from_launch(tmp_path, sensors)
     assert str(error.value) == f"{tmp_path / 'launch.yaml'}: {message}"
+
+
+def test_a_sensor_stuck_at_nan_is_stale_as_well_as_nonfinite():
+    """Ten NaN readings 10 ms apart with stale_after 0.035 s: stale from the fifth (0.04 s after the first)."""
+    handed, counts = monitored(SensorLimits(stale_after_s=0.035), [0.3] + [math.nan] * 10)
+    assert handed == [0.3] * 11
+    assert counts == {"nonfinite": 10, "out_of_range": 0, "rate": 0, "stale": 6}
