@@ -252,7 +252,7 @@ def _control(controller: Controller, plant: MonitoredPlant, watchdog: CommandWat
     if recorder.planned_commands is not None:
         recorder.planned_commands[k] = controller.last_solution
     if recorder.raster is not None:
-        recorder.raster[k] = controller.spike_raster[:, recorder.raster_neurons]
+        recorder.raster[k] = controller.spike_raster[:, recorder.raster_columns]
     action, replaced = watchdog.check(proposed)
     return action, COMMAND_REPLACED if replaced else COMMAND_FROM_CONTROLLER, control_s
 

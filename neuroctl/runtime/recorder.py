@@ -15,7 +15,7 @@ COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED, COMMAND_SKIPPED = range
 
 MAX_PREDICTION_STEPS = 10
 RASTER_NEURONS = 64
-"""Spike rasters keep this many neurons, evenly spaced over the network."""
+"""Spike rasters keep at most this many neurons, every k-th of the network (k = ceil(n / 64))."""
 
 
 MAX_RECORD_BYTES = 2 * 1024**3
@@ -36,9 +36,11 @@ class Recorder:
         self.stage_names = stage_names
         self.count = 0
         self.raster_neurons = np.zeros(0, dtype=np.int64)
+        self.raster_columns = slice(0)  # a strided slice: copying the sample allocates nothing per tick
         if raster_shape is not None:
             timesteps, neurons = raster_shape
-            self.raster_neurons = np.unique(np.linspace(0, neurons - 1, min(neurons, RASTER_NEURONS)).astype(np.int64))
+            self.raster_columns = slice(0, neurons, -(-neurons // RASTER_NEURONS))
+            self.raster_neurons = np.arange(neurons)[self.raster_columns]
             raster_shape = (timesteps, self.raster_neurons.size)
         if prediction_shape is not None:
             prediction_shape = (min(prediction_shape[0], MAX_PREDICTION_STEPS + 1), prediction_shape[1])
