@@ -4,9 +4,11 @@ Neurons are numbered 0..n-1, ensemble after ensemble in the description's order.
 are the rows of one (N_PARAMS, n) float64 array and the state the rows of one (N_STATE, n) float64 array
 (few arguments: each array argument of a numba call costs about 0.1 us to unbox). The three matrices
 (synapses, input, decoders) are CSR: for row r, columns indices[indptr[r]:indptr[r+1]] with values
-weights[indptr[r]:indptr[r+1]]; indptr is int64, indices int32, values float64 except the synaptic
-weights, float32: they are the bulk of a large network's memory and the event loop streams them, so
-halving them is worth about 10% of the time of a 10k-neuron network; they are added to float64 currents.
+weights[indptr[r]:indptr[r+1]]; indptr is int64, indices int32, values float64 except the synapses':
+they are the bulk of a large network's memory and the event loop streams them, so their weights are
+float32 (added to float64 currents; about 10% of the time of a 10k-neuron network) and their indices
+uint16 when the network has at most 65,536 neurons (SYN_INDEX_DTYPE; 17-18% at 10k neurons, 3-7% at 1k,
+measured interleaved in one process), int32 beyond.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ N_STATE = 4
 
 SYN_WEIGHT_DTYPE = np.float32
 """dtype of BuiltNetwork.syn_weights."""
+SYN_INDEX_DTYPE = np.uint16
+"""dtype of BuiltNetwork.syn_indices for networks of at most 65,536 neurons (int32 for larger ones)."""
+
+
+def synapse_index_dtype(n_neurons: int) -> type:
+    """The narrowest index dtype that numbers `n_neurons` postsynaptic neurons."""
+    return SYN_INDEX_DTYPE if n_neurons <= np.iinfo(SYN_INDEX_DTYPE).max + 1 else np.int32
 
 
 def new_state(n_neurons: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from neuroctl.network.arrays import (
     BuiltEnsemble,
     BuiltNetwork,
     csr_arrays,
+    synapse_index_dtype,
 )
 from neuroctl.network.description import Ensemble, Function, NetworkDescription
 from neuroctl.network.lif import gain_bias
@@ -50,10 +51,11 @@ def build(description: NetworkDescription, dt_s: float, seed: int = 0) -> BuiltN
     syn_impulse = _unit_area_impulse(dt_s, _per_neuron(description, "tau_syn_s"))
     n = params.shape[1]
     synapses = _synapse_matrix(description, ensembles, n) @ scipy.sparse.diags_array(syn_impulse)
+    syn_indptr, syn_indices, syn_weights = csr_arrays(synapses, SYN_WEIGHT_DTYPE)
     return BuiltNetwork(
         dt_s,
         params,
-        *csr_arrays(synapses, SYN_WEIGHT_DTYPE),
+        syn_indptr, syn_indices.astype(synapse_index_dtype(n)), syn_weights,
         *csr_arrays(_input_matrix(description, ensembles, n)),
         *csr_arrays(_decoder_matrix(description, ensembles, n)),
         dense_macs_per_substep=_dense_synapse_macs(description),

@@ -25,7 +25,7 @@ def test_neuron_weights_are_merged_csr_by_presynaptic_neuron_scaled_to_unit_area
     full[:4, 4:] = 2.0 * w_ba.toarray()
     impulse = (1.0 - np.exp(-dt / np.array([0.01] * 4 + [0.02] * 3))) / dt
     np.testing.assert_allclose(built.synapse_matrix().toarray(), (full * impulse[:, None]).T, rtol=1e-6)
-    assert built.syn_weights.dtype == np.float32 and built.syn_indices.dtype == np.int32
+    assert built.syn_weights.dtype == np.float32 and built.syn_indices.dtype == np.uint16  # <= 65,536 neurons
     assert built.n_synapses == np.count_nonzero(full)
 
 
@@ -100,3 +100,9 @@ def test_bad_shapes_and_foreign_ensembles_are_rejected():
         description.output(NetworkDescription().ensemble(3, 1))
     with pytest.raises(ValueError, match="dt_s"):
         build(description, 0.0)
+
+
+def test_synapse_indices_widen_for_networks_beyond_65536_neurons():
+    from neuroctl.network.arrays import synapse_index_dtype
+
+    assert synapse_index_dtype(65_536) == np.uint16 and synapse_index_dtype(65_537) == np.int32
