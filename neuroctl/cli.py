@@ -7,7 +7,6 @@ A user mistake (bad config, missing file, unknown id, bad flag) ends with exit c
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -16,6 +15,9 @@ if TYPE_CHECKING:
     from neuroctl.launchfile import Launch
     from neuroctl.run import RunResult
 
+EXIT_RESULTS_ELSEWHERE = 1
+"""The run finished but its results could not be written where asked (kept in a fallback directory),
+or could not be written at all."""
 EXIT_USAGE = 2
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
@@ -49,11 +51,13 @@ _seed = _checked(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)")
 
 
 def _video_path(text: str) -> Path:
+    from neuroctl.runtime.files import OutputError, check_output_file
     from neuroctl.viz.video import VideoError, check_video_path
 
     try:
         check_video_path(text)
-    except VideoError as exc:
+        check_output_file(text)
+    except (VideoError, OutputError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return Path(text)
 
@@ -93,19 +97,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from neuroctl.config import ConfigError
-
     try:
+        from neuroctl.config import ConfigError
+        from neuroctl.runtime.files import ResultsLost
+        from neuroctl.runtime.signals import Interrupted
+
         args = build_parser().parse_args(argv)
         commands = {"launch": cmd_launch, "check": cmd_check, "eval": cmd_eval, "bench": cmd_bench,
                     "info": cmd_info}
         return commands[args.command](args)
+    except KeyboardInterrupt as exc:  # outside a run (a run itself stops cleanly): imports, eval, bench
+        import signal
+
+        print("interrupted", file=sys.stderr)
+        return EXIT_SIGTERM if getattr(exc, "signal_number", None) == signal.SIGTERM else EXIT_SIGINT
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:  # outside a run (a run itself stops cleanly on SIGINT)
-        print("interrupted", file=sys.stderr)
-        return EXIT_SIGINT
+    except ResultsLost as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RESULTS_ELSEWHERE
+
+
+def _exit_code(signal_number: int | None) -> int | None:
+    """The exit code of a command stopped by `signal_number` (None: not stopped by a signal)."""
+    import signal
+
+    if signal_number is None:
+        return None
+    return EXIT_SIGTERM if signal_number == signal.SIGTERM else EXIT_SIGINT
+
+
+def _kept_elsewhere(out_dir: Path, kept_in: Path, problem: str | None) -> int | None:
+    """Say so when results meant for `out_dir` went to the fallback `kept_in`; the exit code then."""
+    from neuroctl.runtime.files import fallback_message
+
+    if problem is None:
+        return None
+    print(fallback_message(out_dir, kept_in, problem), file=sys.stderr)
+    return EXIT_RESULTS_ELSEWHERE
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
@@ -113,84 +143,97 @@ def cmd_launch(args: argparse.Namespace) -> int:
     from neuroctl.run import default_out_dir, progress_printer, run_launch, video_path_of
 
     launch = load_launch(args.file, args.controller, duration_s=args.duration, mode=args.mode, seed=args.seed)
-    out_dir = writable_directory(args.out or default_out_dir(launch),
-                                 "--out" if args.out else f"{args.file}: outputs.dir")
+    out_dir = output_directory(args.out or default_out_dir(launch),
+                               "--out" if args.out else f"{args.file}: outputs.dir")
     if args.record is None and launch.config.outputs.video is not None:
-        _check_launch_video(launch)
+        _check_launch_video(launch, out_dir)
     video_path = video_path_of(launch, out_dir, args.record)
     progress = progress_printer(launch.name)
     result = run_launch(launch, out_dir, progress)
     if progress is not None and not result.metrics["task"]["success"]:
         sys.stderr.write("\n")  # the progress line stopped short of its end, which ends the line
-    print(format_summary(result.metrics, out_dir, result.plots))
+    print(format_summary(result.metrics, result.out_dir, result.plots))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    signal_number = result.outcome.extra.get("signal")
-    if signal_number is not None:
-        import signal
+    failed = _kept_elsewhere(out_dir, result.out_dir, result.out_problem)
+    stopped = _exit_code(result.signal_number)
+    if stopped is not None:
         if video_path is not None:
             print("note: video skipped: the run was interrupted", file=sys.stderr)
-        return EXIT_SIGTERM if signal_number == signal.SIGTERM else EXIT_SIGINT
-    if video_path is not None:
-        _make_video(launch, result, video_path)
-    return 0
+        return stopped
+    if video_path is not None and failed is None:
+        return _make_video(launch, result, video_path)
+    return failed or 0
 
 
-def _check_launch_video(launch: Launch) -> None:
+def _check_launch_video(launch: Launch, out_dir: Path | None = None) -> None:
     """Before the run: a launch file's `outputs.video` that could not be written is a config error."""
     from neuroctl.config import ConfigError
+    from neuroctl.runtime.files import OutputError, check_output_file
     from neuroctl.viz.video import VideoError, check_video_path
 
     try:
         check_video_path(launch.config.outputs.video)
-    except VideoError as exc:
+        if out_dir is not None:
+            check_output_file(out_dir / launch.config.outputs.video)
+    except (VideoError, OutputError) as exc:
         raise ConfigError(launch.path, "outputs.video", str(exc)) from None
 
 
-def _make_video(launch: Launch, result: RunResult, path: Path) -> None:
-    """Render the video after the run (progress on a terminal) and say where it is."""
+def _make_video(launch: Launch, result: RunResult, path: Path) -> int:
+    """Render the video after the run (progress on a terminal) and say where it is; the exit code.
+
+    SIGINT/SIGTERM stop the rendering at once (no file, no temporary directory left behind)."""
     from neuroctl.run import progress_printer, record_video
+    from neuroctl.runtime.signals import Interrupted, Interruptible
     from neuroctl.viz.video import VideoError
 
     try:
-        report = record_video(launch, result, path, progress_printer("video", unit="frames"))
-    except VideoError as exc:
-        raise UsageError(f"video {str(path)!r}: {exc}") from None
+        with Interruptible():
+            report = record_video(launch, result, path, progress_printer("video", unit="frames"))
+    except Interrupted as exc:
+        print("note: video skipped: interrupted while rendering", file=sys.stderr)
+        return _exit_code(exc.signal_number)
+    except (VideoError, OSError) as exc:
+        print(f"error: video {str(path)!r}: {exc}; the run's results are complete", file=sys.stderr)
+        return EXIT_RESULTS_ELSEWHERE
     for note in report.notes:
         print(f"note: video: {note}", file=sys.stderr)
     width, height = report.frame_size
     print(f"video: {report.path} ({report.frames} frames, {width}x{height}, {report.fps:g} fps, real time; "
           f"{1e3 * report.render_s_per_frame:.1f} ms per frame to render)")
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from neuroctl.evaluate import evaluate, format_table, progress_stream
-    from neuroctl.runtime.files import atomic_write_json
+    from neuroctl.launchfile import MAX_SEED
+    from neuroctl.runtime.files import atomic_write_json, write_with_fallback
 
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    out_dir = writable_directory(args.out or Path("runs") / "eval" / args.file.stem, "--out")
+    last_seed = args.first_seed + args.seeds - 1
+    if last_seed > MAX_SEED:
+        raise UsageError(f"--seeds: {args.seeds} seeds from --first-seed {args.first_seed} end at seed "
+                         f"{last_seed}; seeds are at most {MAX_SEED} (2**32 - 1)")
+    seeds = list(range(args.first_seed, last_seed + 1))
+    out_dir = output_directory(args.out or Path("runs") / "eval" / args.file.stem, "--out")
     report = evaluate(args.file, seeds, args.controller or [None], progress_stream())
-    atomic_write_json(out_dir / "eval.json", report)
+    kept_in, problem = write_with_fallback(lambda d: atomic_write_json(d / "eval.json", report), out_dir, "eval")
     print(format_table(report))
-    print(f"results: {out_dir / 'eval.json'}" + (" (interrupted: partial)" if report["interrupted"] else ""))
-    return EXIT_SIGINT if report["interrupted"] else 0
+    print(f"results: {kept_in / 'eval.json'}" + (" (interrupted: partial)" if report["interrupted"] else ""))
+    failed = _kept_elsewhere(out_dir, kept_in, problem)
+    return _exit_code(report["signal_number"]) or failed or 0
 
 
-def writable_directory(path: Path, where: str) -> Path:
+def output_directory(path: Path, where: str) -> Path:
     """Check, before a run, that results could be written to directory `path` (created later, by the
-    run): a bad one is a usage error now rather than a lost run."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    problem = None
-    if not existing.is_dir():
-        problem = "it exists and is not a directory" if existing == path else f"{str(existing)!r} is not a directory"
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        problem = f"{str(existing)!r} is not writable"
-    if problem is not None:
-        from neuroctl.config import ConfigError
-        raise ConfigError(where, "", f"cannot write results to {str(path)!r}: {problem}")
-    return path
+    run): a bad one is a usage error now rather than a lost run (`runtime.files.check_output_dir`)."""
+    from neuroctl.config import ConfigError
+    from neuroctl.runtime.files import OutputError, check_output_dir
+
+    try:
+        return check_output_dir(path)
+    except OutputError as exc:
+        raise ConfigError(where, "", f"cannot write results to {exc.path!r}: {exc.problem}") from None
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

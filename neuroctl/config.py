@@ -3,15 +3,25 @@
 A config dataclass declares its keys as typed fields; ranges live in field metadata
 (`min`, `max`, `min_exclusive`, `max_length`, `allow_infinite`). Anything else is an error that names
 the file and the key path: unknown keys (with a did-you-mean), missing keys, wrong types, NaN or
-infinite numbers (unless `allow_infinite`), out-of-range values and oversized lists. A mapping field
-`dict[str, X]` validates each value as an X under its name. A config never executes code.
+infinite numbers (unless `allow_infinite`), out-of-range values (integers outside int64 even where a
+field sets no range) and oversized lists. A mapping field `dict[str, X]` validates each value as an X
+under its name. A config never executes code.
+
+The document itself is bounded before anything is built from it: at most `MAX_CONFIG_BYTES`, at most
+`MAX_CONFIG_NODES` values once its aliases are expanded (a 1 KB document of nested aliases would
+otherwise expand to billions), no recursive alias, no key twice in one mapping. Values quoted in
+error messages are shortened (`shown`), and a message is at most `MAX_MESSAGE_CHARS` long.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
 import math
+import os
+import reprlib
+import stat
 import sys
 import types
 import typing
@@ -23,16 +33,20 @@ import yaml
 T = TypeVar("T")
 
 MAX_CONFIG_BYTES = 1_000_000
+MAX_CONFIG_NODES = 1_000_000
+"""Values (scalars, lists, mappings) a document may hold once its aliases are expanded."""
 MAX_LIST_LENGTH = 10_000
+MAX_MESSAGE_CHARS = 500
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 
 
 class ConfigError(ValueError):
     """A user mistake in a config or on the command line: `<where>: <key.path>: <what is expected>`."""
 
     def __init__(self, where: str | Path, key: str, message: str) -> None:
-        self.where = _printable(str(where))
-        self.key = _printable(key)
-        self.message = _printable(message)
+        self.where = _bounded(_printable(str(where)))
+        self.key = _bounded(_printable(key))
+        self.message = _bounded(_printable(message))
         text = f"{self.where}: {self.key}: {self.message}" if key else f"{self.where}: {self.message}"
         super().__init__(text)
 
@@ -42,14 +56,83 @@ def _printable(text: str) -> str:
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS - 3] + "..."
+
+
+_SHORT_REPR = reprlib.Repr()
+(_SHORT_REPR.maxlevel, _SHORT_REPR.maxdict, _SHORT_REPR.maxlist, _SHORT_REPR.maxtuple, _SHORT_REPR.maxset,
+ _SHORT_REPR.maxstring, _SHORT_REPR.maxlong, _SHORT_REPR.maxother) = (2, 4, 6, 6, 6, 60, 40, 60)
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` shortened for an error message: bounded in depth, items and length, whatever the
+    value holds (never the full repr of a large or deeply shared structure)."""
+    return _SHORT_REPR.repr(value)
+
+
+class _Loader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that keeps the line of every key, to name both lines of a duplicate key."""
+
+
+def _check_document(node: yaml.Node, where: Path) -> None:
+    """Refuse a composed document with a duplicate key, a recursive alias, or more than
+    MAX_CONFIG_NODES values once aliases are expanded (counted without expanding them)."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: yaml.Node, path: str) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in in_progress:
+            raise ConfigError(where, path, "recursive alias: a value that contains itself")
+        in_progress.add(id(node))
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            lines: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    key = key_node.value
+                    line = key_node.start_mark.line + 1
+                    if key in lines:
+                        raise ConfigError(where, _join(path, key), f"duplicate key (lines {lines[key]} and "
+                                          f"{line}); a key may appear once in a mapping")
+                    lines[key] = line
+                    child = _join(path, key)
+                else:
+                    child = path
+                total += size(key_node, child) + size(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item, f"{path}[{i}]") for i, item in enumerate(node.value))
+        in_progress.discard(id(node))
+        sizes[id(node)] = total
+        if total > MAX_CONFIG_NODES:
+            raise ConfigError(where, path, f"document too large: more than {MAX_CONFIG_NODES} values once "
+                              "its aliases are expanded")
+        return total
+
+    size(node, "")
+
+
+def _safe_load(text: str, where: Path) -> Any:
+    """`yaml.safe_load` after `_check_document` on the composed document."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_document(node, where)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML file that must hold one mapping; any problem is a ConfigError naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(path, "", "no such file" if not path.exists() else "not a regular file")
-    raw = path.read_bytes()
+    raw = read_config_bytes(path)
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(path, "", f"file is {len(raw)} bytes; a config is at most {MAX_CONFIG_BYTES}")
+        raise ConfigError(path, "", f"file is larger than {MAX_CONFIG_BYTES} bytes, the most a config may be")
     if b"\x00" in raw:
         raise ConfigError(path, "", "binary file; expected YAML text")
     try:
@@ -57,7 +140,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError(path, "", "not UTF-8 text; expected YAML") from None
     try:
-        data = yaml.safe_load(text)
+        data = _safe_load(text, path)
+    except ConfigError:
+        raise
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -74,6 +159,45 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def read_config_bytes(path: Path) -> bytes:
+    """The bytes of the regular file `path` (at most MAX_CONFIG_BYTES + 1 of them read); a missing,
+    unreadable or special file, or a path the system refuses (NUL, symlink loop, a name too long), is a
+    ConfigError naming the path."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    except ValueError:
+        raise ConfigError(path, "", "the path contains a NUL byte") from None
+    except OSError as exc:
+        raise ConfigError(path, "", _os_problem(exc)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(path, "", "not a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(path, "", _os_problem(exc)) from None
+
+
+def file_problem(path: Path) -> str | None:
+    """Why `path` is not a regular file one could read (a few words), or None if it is one."""
+    try:
+        mode = os.stat(path).st_mode
+    except ValueError:
+        return "the path contains a NUL byte"
+    except OSError as exc:
+        return _os_problem(exc)
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def _os_problem(exc: OSError) -> str:
+    """What an OSError on a path means for the user, in a few words."""
+    known = {errno.ENOENT: "no such file", errno.ELOOP: "too many levels of symbolic links (a symlink loop?)",
+             errno.ENAMETOOLONG: "file name too long", errno.EACCES: "permission denied",
+             errno.EISDIR: "not a regular file", errno.ENOTDIR: "a component of the path is not a directory"}
+    return known.get(exc.errno, exc.strerror or type(exc).__name__)
+
+
 def parse(cls: type[T], data: Any, where: str | Path, key_path: str = "") -> T:
     """Validate `data` against dataclass `cls`, recursively; raise ConfigError on the first problem."""
     if not isinstance(data, dict):
@@ -82,7 +206,8 @@ def parse(cls: type[T], data: Any, where: str | Path, key_path: str = "") -> T:
     hints = typing.get_type_hints(cls)
     for key in data:
         if not isinstance(key, str) or key not in fields:
-            raise ConfigError(where, _join(key_path, str(key)), f"unknown key{did_you_mean(key, fields)}")
+            name = key if isinstance(key, str) else shown(key)
+            raise ConfigError(where, _join(key_path, name), f"unknown key{did_you_mean(key, fields)}")
     values = {}
     for name, field in fields.items():
         path = _join(key_path, name)
@@ -110,7 +235,7 @@ def _convert(hint: Any, value: Any, where: str | Path, path: str, meta: typing.M
         return _convert(inner[0], value, where, path, meta)
     if origin is Literal:
         if value not in args:
-            raise ConfigError(where, path, f"expected one of {', '.join(map(repr, args))}, got {value!r}"
+            raise ConfigError(where, path, f"expected one of {', '.join(map(repr, args))}, got {shown(value)}"
                               f"{did_you_mean(value, [str(a) for a in args])}")
         return value
     if origin in (list, tuple):
@@ -121,15 +246,17 @@ def _convert(hint: Any, value: Any, where: str | Path, path: str, meta: typing.M
         return parse(hint, value, where, path)
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(where, path, f"expected true or false, got {_type_name(value)} {value!r}")
+            raise ConfigError(where, path, f"expected true or false, got {_type_name(value)} {shown(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(where, path, f"expected an integer, got {_type_name(value)} {value!r}")
+            raise ConfigError(where, path, f"expected an integer, got {_type_name(value)} {shown(value)}")
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ConfigError(where, path, f"expected an integer in [-2**63, 2**63), got {shown(value)}")
         return _check_range(value, where, path, meta)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(where, path, f"expected a number, got {_type_name(value)} {value!r}")
+            raise ConfigError(where, path, f"expected a number, got {_type_name(value)} {shown(value)}")
         try:
             number = float(value)
         except OverflowError:
@@ -140,7 +267,7 @@ def _convert(hint: Any, value: Any, where: str | Path, path: str, meta: typing.M
         return _check_range(number, where, path, meta)
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(where, path, f"expected a string, got {_type_name(value)} {value!r}")
+            raise ConfigError(where, path, f"expected a string, got {_type_name(value)} {shown(value)}")
         return value
     raise TypeError(f"config field {path} has an unsupported type {hint!r}")
 
@@ -155,14 +282,14 @@ def _convert_mapping(hint: Any, value: Any, where: str | Path, path: str) -> dic
     out = {}
     for key, item in value.items():
         if not isinstance(key, str):
-            raise ConfigError(where, _join(path, str(key)), f"expected a name as key, got {_type_name(key)}")
+            raise ConfigError(where, _join(path, shown(key)), f"expected a name as key, got {_type_name(key)}")
         out[key] = _convert(args[1], item, where, _join(path, key), {})
     return out
 
 
 def _convert_sequence(hint: Any, value: Any, where: str | Path, path: str, meta: typing.Mapping[str, Any]):
     if not isinstance(value, list):
-        raise ConfigError(where, path, f"expected a list, got {_type_name(value)} {value!r}")
+        raise ConfigError(where, path, f"expected a list, got {_type_name(value)} {shown(value)}")
     max_length = meta.get("max_length", MAX_LIST_LENGTH)
     if len(value) > max_length:
         raise ConfigError(where, path, f"list of {len(value)} items; at most {max_length} allowed")
@@ -196,7 +323,8 @@ def _and_max(high: float | None) -> str:
 
 def did_you_mean(key: Any, choices: typing.Iterable[str]) -> str:
     """The end of a message about an unknown `key`: a did-you-mean, else the list of `choices`."""
-    close = difflib.get_close_matches(str(key), list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key if isinstance(key, str) else shown(key), list(choices), n=1,
+                                      cutoff=0.6)
     if close:
         return f"; did you mean '{close[0]}'?"
     return f"; expected one of: {', '.join(sorted(choices))}"

@@ -18,6 +18,7 @@ import numpy as np
 from neuroctl.launchfile import load_launch
 from neuroctl.run import run_launch
 from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED
+from neuroctl.runtime.signals import Interrupted, Interruptible
 
 QP_SOLVER_TOLERANCE = 1e-10
 
@@ -44,16 +45,10 @@ def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray) -
     return errors
 
 
-class EvaluationInterrupted(Exception):
-    """SIGINT/SIGTERM during an episode: the evaluation stops (with the episodes finished so far)."""
-
-
 def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: int) -> EpisodeSummary:
     """One episode in fast mode (evaluation is about the task, not the wall clock)."""
     launch = load_launch(launch_path, controller_path, seed=seed, mode="fast")
     result = run_launch(launch)
-    if result.outcome.interrupted:
-        raise EvaluationInterrupted
     data = result.recorder.arrays()
     errors = None
     if "planned_commands" in data and hasattr(result.controller, "qp_problem") \
@@ -93,36 +88,38 @@ def summarize(config: str, episodes: list[EpisodeSummary],
 
 def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None],
              progress: TextIO | None = None) -> dict[str, Any]:
-    """Run every (controller, seed) episode; the first controller is the reference of cost ratios."""
-    load_launch(launch_path)  # validate everything before the first episode
-    for controller in controllers:
-        if controller is not None:
-            load_launch(launch_path, controller)
-    results = []
-    reference = None
+    """Run every (controller, seed) episode; the first controller is the reference of cost ratios.
+
+    SIGINT or SIGTERM at any point (during an episode, while its results are summarised, between
+    episodes) stops the evaluation: the report keeps every episode finished before the signal, with
+    `interrupted` true and `signal_number` the signal (None when it ran to the end).
+    """
+    names = [str(load_launch(launch_path, controller).controller_path) for controller in controllers]
+    episodes: list[list[EpisodeSummary]] = [[] for _ in controllers]
     total = len(seeds) * len(controllers)
-    interrupted = False
-    for c, controller in enumerate(controllers):
-        episodes = []
-        for s, seed in enumerate(seeds):
-            try:
-                episodes.append(run_episode_summary(launch_path, controller, seed))
-            except (EvaluationInterrupted, KeyboardInterrupt):
-                interrupted = True
-                break
-            if progress is not None:
-                done = c * len(seeds) + s + 1
-                progress.write(f"\reval: {done}/{total} episodes ({controller or 'launch controller'})")
-                progress.flush()
-        name = str(controller) if controller is not None else str(load_launch(launch_path).controller_path)
-        if episodes:
-            results.append(summarize(name, episodes, reference))
-            reference = reference or episodes
-        if interrupted:
-            break
+    signal_number = None
+    try:
+        with Interruptible():
+            for c, controller in enumerate(controllers):
+                for s, seed in enumerate(seeds):
+                    episode = run_episode_summary(launch_path, controller, seed)
+                    episodes[c].append(episode)
+                    if progress is not None:
+                        progress.write(f"\reval: {c * len(seeds) + s + 1}/{total} episodes "
+                                       f"({controller or 'launch controller'})")
+                        progress.flush()
+    except Interrupted as exc:
+        signal_number = exc.signal_number
     if progress is not None:
         progress.write("\n")
-    return {"launch": str(launch_path), "seeds": seeds, "interrupted": interrupted, "controllers": results}
+    results = []
+    reference = None
+    for name, finished in zip(names, episodes):
+        if finished:
+            results.append(summarize(name, finished, reference))
+            reference = reference or finished
+    return {"launch": str(launch_path), "seeds": seeds, "interrupted": signal_number is not None,
+            "signal_number": signal_number, "controllers": results}
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -12,7 +14,7 @@ from typing import Any, Literal
 import gymnasium
 import numpy as np
 
-from neuroctl.config import ConfigError, did_you_mean, load_yaml, parse, range_field
+from neuroctl.config import ConfigError, did_you_mean, file_problem, load_yaml, parse, range_field, shown
 from neuroctl.control.base import Controller, LinearModel
 from neuroctl.control.registry import MODEL_KEY, load_controller_config
 from neuroctl.runtime.loop import LoopSettings, make_recorder
@@ -20,6 +22,7 @@ from neuroctl.runtime.monitor import SensorLimits, default_sensor_limits, sensor
 from neuroctl.runtime.recorder import Recorder
 
 MAX_DURATION_S = 86_400.0
+MAX_SEED = 2**32 - 1
 UNLIMITED_STEPS = 2**62
 """The run's duration ends an episode, not the registration's `max_episode_steps`."""
 KWARG_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\]|\.\w+)*")
@@ -36,7 +39,7 @@ class EnvSection:
 class RunSection:
     duration_s: float = range_field(10.0, min=0.0, min_exclusive=True, max=MAX_DURATION_S)
     mode: Literal["fast", "realtime"] = "fast"
-    seed: int = range_field(0, min=0, max=2**32 - 1)
+    seed: int = range_field(0, min=0, max=MAX_SEED)
     overrun_policy: Literal["hold", "skip", "abort"] = "hold"
     watchdog: Literal["zero", "hold"] = "zero"
     spin_s: float = range_field(0.0002, min=0.0, max=0.01, doc="busy-wait before each deadline, s")
@@ -104,7 +107,7 @@ def load_launch(path: str | Path, controller_override: str | Path | None = None,
     if config.env.id not in gymnasium.registry:
         close = difflib.get_close_matches(config.env.id, list(gymnasium.registry), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ConfigError(path, "env.id", f"unknown environment id {config.env.id!r}; {hint}"
+        raise ConfigError(path, "env.id", f"unknown environment id {shown(config.env.id)}; {hint}"
                           f"the neuroctl ids are: {', '.join(neuroctl_env_ids())}")
     overrides = {k: v for k, v in run_overrides.items() if v is not None}
     if overrides:
@@ -114,11 +117,12 @@ def load_launch(path: str | Path, controller_override: str | Path | None = None,
         controller_path = Path(controller_override)
         key_where: str | Path = "--controller"
     else:
-        controller_path = (path.parent / config.controller).resolve()
+        controller_path = Path(os.path.abspath(path.parent / config.controller))
         key_where = path
-    if not controller_path.is_file():
+    problem = file_problem(controller_path)
+    if problem is not None:
         raise ConfigError(key_where, "controller" if key_where == path else "",
-                          f"controller config {str(controller_path)!r} does not exist")
+                          f"controller config {str(controller_path)!r}: {problem}")
     kind, controller_config = load_controller_config(controller_path)
     if MODEL_KEY in load_yaml(controller_path):
         raise ConfigError(controller_path, MODEL_KEY, "a launch uses the environment's own linear model; this "
@@ -145,9 +149,14 @@ def make_env(launch: Launch, render_mode: str | None = None) -> gymnasium.Env:
                           "logged states afterwards (outputs.video)")
     kwargs = dict(env_config.kwargs, **({} if render_mode is None else {"render_mode": render_mode}))
     try:
-        env = gymnasium.make(env_config.id, max_episode_steps=UNLIMITED_STEPS,
-                             disable_env_checker=True, **kwargs)
-    except (TypeError, ValueError, gymnasium.error.Error) as exc:
+        with warnings.catch_warnings():  # e.g. gymnasium's "out of date" on old ids: not ours to print
+            warnings.simplefilter("ignore")
+            env = gymnasium.make(env_config.id, max_episode_steps=UNLIMITED_STEPS,
+                                 disable_env_checker=True, **kwargs)
+    except (ImportError, gymnasium.error.DependencyNotInstalled) as exc:
+        raise ConfigError(launch.path, "env.id", f"{shown(env_config.id)} is registered but cannot be built "
+                          f"here: {exc}") from None
+    except (TypeError, ValueError, OverflowError, gymnasium.error.Error) as exc:
         key, _, message = str(exc).partition(": ")
         if message and KWARG_PATH.fullmatch(key):
             raise ConfigError(launch.path, f"env.kwargs.{key}", message) from None
@@ -155,7 +164,7 @@ def make_env(launch: Launch, render_mode: str | None = None) -> gymnasium.Env:
     missing = missing_for_launch(env)
     if missing:
         env.close()
-        raise ConfigError(launch.path, "env.id", f"{env_config.id!r} cannot be launched: it lacks {missing}; "
+        raise ConfigError(launch.path, "env.id", f"{shown(env_config.id)} cannot be launched: it lacks {missing}; "
                           f"the neuroctl ids are: {', '.join(neuroctl_env_ids())}")
     return env
 

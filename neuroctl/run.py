@@ -17,9 +17,10 @@ from neuroctl.control.registry import build_controller
 from neuroctl.launchfile import Launch, linear_model_of, loop_settings, make_env, recorder_for
 from neuroctl.metrics.energy import energy_section
 from neuroctl.metrics.report import build_metrics
-from neuroctl.runtime.files import atomic_write_json
-from neuroctl.runtime.loop import EpisodeOutcome, StopRequest, run_episode
+from neuroctl.runtime.files import atomic_write_json, write_with_fallback
+from neuroctl.runtime.loop import EpisodeOutcome, run_episode
 from neuroctl.runtime.recorder import Recorder
+from neuroctl.runtime.signals import StopRequest
 from neuroctl.viz.info import RunInfo, run_info
 from neuroctl.viz.video import VideoReport, render_video
 
@@ -27,7 +28,9 @@ from neuroctl.viz.video import VideoReport, render_video
 @dataclass
 class RunResult:
     """A finished run; `plots` the PNG files written, `notes` one-line remarks for the user (e.g. plots
-    skipped)."""
+    skipped); `out_dir` where the results were written (a fallback directory if `out_problem` says why
+    the requested one failed); `signal_number` the SIGINT/SIGTERM that stopped the run or came after its
+    last tick, else None."""
 
     metrics: dict[str, Any]
     recorder: Recorder
@@ -36,6 +39,9 @@ class RunResult:
     info: RunInfo
     plots: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    out_dir: Path | None = None
+    out_problem: str | None = None
+    signal_number: int | None = None
 
     def trajectory(self) -> dict[str, np.ndarray]:
         """The records by name, as in trajectory.npz."""
@@ -73,7 +79,9 @@ def validate_launch(launch: Launch) -> None:
 def run_launch(launch: Launch, out_dir: Path | None = None,
                on_tick: Callable[[int, int], None] | None = None) -> RunResult:
     """Run the launch file once; write metrics.json, trajectory.npz and the plots (unless the launch
-    file's `outputs.plots` is false) into `out_dir` if given."""
+    file's `outputs.plots` is false) into `out_dir` if given, or into a fallback directory if writing
+    there fails (`RunResult.out_dir`, `out_problem`; `neuroctl.runtime.files.ResultsLost` if that fails
+    too)."""
     with StopRequest() as stop, make_env(launch) as env:  # from here on, SIGINT/SIGTERM end the run cleanly
         observation_size = env.observation_space.shape[0]
         cost_q, cost_r = task_weights(launch, observation_size, env.action_space.shape[0])
@@ -84,7 +92,6 @@ def run_launch(launch: Launch, out_dir: Path | None = None,
         recorder = recorder_for(launch, env, controller, settings.n_ticks)
         progress = None if on_tick is None else (lambda k: on_tick(k, settings.n_ticks))
         outcome = run_episode(env, controller, settings, recorder, stop, progress)
-        outcome.extra["signal"] = stop.signal_number
         metrics = build_metrics(env_id=launch.config.env.id, controller=launch.controller_kind,
                                 settings=settings, outcome=outcome, recorder=recorder,
                                 cost_q=cost_q, cost_r=cost_r)
@@ -92,7 +99,10 @@ def run_launch(launch: Launch, out_dir: Path | None = None,
         info = run_info(launch.config.env.id, launch.controller_kind, run.seed, env, controller)
         result = RunResult(metrics, recorder, outcome, controller, info)
         if out_dir is not None:
-            write_results(result, out_dir, plots=launch.config.outputs.plots)
+            result.out_dir, result.out_problem = write_with_fallback(
+                lambda directory: write_results(result, directory, plots=launch.config.outputs.plots),
+                out_dir, "run")
+        result.signal_number = stop.signal_number
     return result
 
 
@@ -102,6 +112,9 @@ def write_results(result: RunResult, out_dir: Path, plots: bool = True) -> None:
     result.recorder.save_npz(out_dir / "trajectory.npz")
     atomic_write_json(out_dir / "metrics.json", result.metrics)
     if not plots:
+        return
+    if result.recorder.count == 0:
+        result.notes.append("plots skipped: the run recorded no ticks")
         return
     if importlib.util.find_spec("matplotlib") is None:
         result.notes.append("plots skipped: matplotlib is not installed (pip install 'neuroctl[viz]')")

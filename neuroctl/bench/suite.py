@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from typing import Any, TextIO
 
 from neuroctl.bench.machine import load_average, machine_info
 from neuroctl.bench.tables import Table
-from neuroctl.config import ConfigError, load_yaml, parse
-from neuroctl.runtime.files import atomic_write_bytes, atomic_write_json
+from neuroctl.config import ConfigError, file_problem, load_yaml, parse, shown
+from neuroctl.runtime.files import (OutputError, atomic_write_bytes, atomic_write_json, check_output_dir,
+                                    fallback_message, write_with_fallback)
+from neuroctl.runtime.signals import Interruptible
 
 BENCH_SCHEMA = 1
 
@@ -71,13 +74,14 @@ class SuiteContext:
     def resolve(self, value: str) -> Path:
         """A path from the suite file: `~` expanded, relative paths taken from the suite file's folder."""
         path = Path(value).expanduser()
-        return path if path.is_absolute() else (self.path.parent / path).resolve()
+        return Path(os.path.abspath(path if path.is_absolute() else self.path.parent / path))
 
     def existing_file(self, value: str, key: str) -> Path:
         """`resolve(value)`, which must be a file; otherwise a ConfigError on `key` of the suite file."""
         path = self.resolve(value)
-        if not path.is_file():
-            raise ConfigError(self.path, key, f"no such file: {str(path)!r}")
+        problem = file_problem(path)
+        if problem is not None:
+            raise ConfigError(self.path, key, f"{problem}: {str(path)!r}")
         return path
 
 
@@ -85,8 +89,8 @@ def load_suite(path: Path, repeat: int | None = None) -> tuple[str, Any]:
     """(kind, config) of a suite file; `repeat` (from the command line) replaces the file's."""
     data = load_yaml(path)
     kind = data.pop("kind", None)
-    if kind not in SUITE_KINDS:
-        got = "missing" if kind is None else f"unknown suite kind {kind!r}"
+    if not isinstance(kind, str) or kind not in SUITE_KINDS:
+        got = "missing" if kind is None else f"unknown suite kind {shown(kind)}"
         raise ConfigError(path, "kind", f"{got}; expected one of: {', '.join(SUITE_KINDS)}")
     module_name, class_name = SUITE_KINDS[kind]
     config = parse(getattr(importlib.import_module(module_name), class_name), data, path)
@@ -96,16 +100,25 @@ def load_suite(path: Path, repeat: int | None = None) -> tuple[str, Any]:
 
 
 def run_suite(path: Path, out_dir: Path | None, repeat: int | None) -> int:
-    """Run the suite in `path`; write bench.json and bench.md into `out_dir` (default runs/bench/<stem>)."""
+    """Run the suite in `path`; write bench.json and bench.md into `out_dir` (default runs/bench/<stem>),
+    or into a fallback directory if that fails after the suite ran (exit code 1, said on stderr).
+
+    SIGINT/SIGTERM stop the whole suite at once (`neuroctl.runtime.signals.Interrupted`): nothing is
+    written, as a suite's figures are only meaningful complete."""
     path = Path(path)
     kind, config = load_suite(path, repeat)
     out_dir = Path(out_dir or Path("runs") / "bench" / path.stem)
+    try:
+        check_output_dir(out_dir)
+    except OutputError as exc:
+        raise ConfigError("--out", "", f"cannot write results to {exc.path!r}: {exc.problem}") from None
     context = SuiteContext(path, out_dir, Progress(f"bench {path.stem}"))
     machine = machine_info()
     started = datetime.datetime.now(datetime.timezone.utc)
     clock = time.perf_counter()
     try:
-        result = importlib.import_module(SUITE_KINDS[kind][0]).run(config, context)
+        with Interruptible():
+            result = importlib.import_module(SUITE_KINDS[kind][0]).run(config, context)
     finally:
         context.progress.done()
     machine["load_average_end"] = load_average()
@@ -122,10 +135,16 @@ def run_suite(path: Path, out_dir: Path | None, repeat: int | None) -> int:
         "machine": machine,
         "results": result.data,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / "bench.json", document)
-    atomic_write_bytes(out_dir / "bench.md", markdown(document, result.tables).encode())
-    print(f"{kind} suite: {out_dir / 'bench.md'}, {out_dir / 'bench.json'}")
+    text = markdown(document, result.tables).encode()
+
+    def write(directory: Path) -> None:
+        atomic_write_json(directory / "bench.json", document)
+        atomic_write_bytes(directory / "bench.md", text)
+    kept_in, problem = write_with_fallback(write, out_dir, "bench")
+    print(f"{kind} suite: {kept_in / 'bench.md'}, {kept_in / 'bench.json'}")
+    if problem is not None:
+        print(fallback_message(out_dir, kept_in, problem), file=sys.stderr)
+        return 1
     return 0
 
 

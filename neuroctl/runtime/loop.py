@@ -19,7 +19,6 @@ came during the warm-up (the episode then has no ticks); the results are complet
 
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Literal
@@ -32,6 +31,7 @@ from neuroctl.runtime.monitor import SensorLimits, SensorMonitor, default_sensor
 from neuroctl.runtime.pacing import garbage_collection_paused, wait_until
 from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED,
                                        COMMAND_SKIPPED, Recorder)
+from neuroctl.runtime.signals import StopRequest
 from neuroctl.runtime.watchdog import CommandWatchdog
 
 CONTROL_STAGE = "control"
@@ -68,37 +68,6 @@ class EpisodeOutcome:
     wall_time_s: float = 0.0
     cpu_time_s: float = 0.0
     extra: dict = field(default_factory=dict)
-
-
-class StopRequest:
-    """Set by SIGINT/SIGTERM while entered (in the main thread); the loop stops before its next tick.
-
-    Enter it before anything slow (environment, controller, warm-up): a signal at any point of the run
-    then ends it cleanly, with complete results.
-    """
-
-    def __init__(self) -> None:
-        self.signal_number: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> "StopRequest":
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[signum] = signal.signal(signum, self._handle)
-            except ValueError:  # not the main thread: signals are not ours to handle
-                pass
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.signal_number = signum
-
-    @property
-    def requested(self) -> bool:
-        return self.signal_number is not None
 
 
 def stage_names_of(env: gymnasium.Env) -> tuple[str, ...]:

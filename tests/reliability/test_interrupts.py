@@ -110,9 +110,17 @@ def assert_old_file_intact(path: Path) -> None:
 
 
 def test_serialisation_error_leaves_the_old_file(old_file):
-    with pytest.raises(ValueError):
-        atomic_write_json(old_file, {"cost": float("nan")})  # JSON has no NaN: refused
+    with pytest.raises(TypeError):
+        atomic_write_json(old_file, {"cost": object()})
     assert_old_file_intact(old_file)
+
+
+def test_non_finite_figures_are_written_as_null(tmp_path):
+    """JSON has no NaN or infinity: they are written as null, wherever they sit, numpy's too."""
+    path = tmp_path / "metrics.json"
+    atomic_write_json(path, {"cost": float("inf"), "p": [1.5, float("nan"), np.float64(-np.inf)],
+                             "n": {"k": np.int64(3), "e": np.float32(2.5)}})
+    assert json.loads(path.read_text()) == {"cost": None, "p": [1.5, None, None], "n": {"k": 3, "e": 2.5}}
 
 
 def test_crash_during_the_write_leaves_the_old_file(old_file, monkeypatch):
