@@ -3,17 +3,78 @@
 Every call passes `physicsClientId`, so several environments live side by side in one process without
 touching PyBullet's default client. The hot path of an environment calls `pybullet` functions directly
 with `scene.client_id` (a wrapper per call would cost more than the physics step of a small robot).
+
+PyBullet's C code prints a banner ("pybullet build time: ...") when the module initialises (on stderr
+or stdout depending on the build), and may print from `connect`. Both happen here with file descriptors
+1 and 2 pointed at /dev/null (see `c_output_silenced`), so import `pybullet` from this module (or after
+it): a plain `import pybullet` first elsewhere prints the banner.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
-import pybullet
-import pybullet_data
+
+from neuroctl.envs.checks import in_range
+
+
+def _flush_c_stdio() -> None:
+    """fflush(NULL): write out every C stdio buffer now (a block-buffered stdout would otherwise write
+    at exit, whatever fd 1 then points to)."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no C library to load by name (Windows)
+        pass
+
+
+@contextmanager
+def c_output_silenced() -> Iterator[None]:
+    """Discard everything written to file descriptors 1 and 2 inside the block, C printf included.
+
+    Python's and C's buffers are flushed before fds 1 and 2 go to /dev/null, and C's again before they
+    come back, so nothing written inside surfaces later. Process-wide while it lasts (keep the block
+    short: other threads' output is lost too). Without fds 1 and 2 (a daemon) it silences nothing.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream
+            pass
+    _flush_c_stdio()
+    saved: list[int] = []
+    try:
+        saved.append(os.dup(1))
+        saved.append(os.dup(2))
+    except OSError:  # fd 1 or 2 closed
+        for fd in saved:
+            os.close(fd)
+        yield
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+        finally:
+            os.close(devnull)
+        yield
+    finally:
+        _flush_c_stdio()  # before fd 1 is restored, so the silenced text goes to /dev/null
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+with c_output_silenced():
+    import pybullet
+import pybullet_data  # noqa: E402  (pure Python)
 
 STANDARD_GRAVITY_M_S2 = 9.81
 
@@ -25,7 +86,13 @@ class BulletScene:
     """
 
     def __init__(self, physics_period_s: float, gravity_m_s2: float = STANDARD_GRAVITY_M_S2) -> None:
-        self.client_id: int = pybullet.connect(pybullet.DIRECT)
+        physics_period_s = in_range("physics_period_s", physics_period_s, "a period", 0.0, 1.0, "s", open_low=True)
+        gravity_m_s2 = in_range("gravity_m_s2", gravity_m_s2, "an acceleration", -1e3, 1e3, "m/s^2")
+        with c_output_silenced():
+            client_id = pybullet.connect(pybullet.DIRECT)
+        if client_id < 0:
+            raise RuntimeError("PyBullet could not start a physics server (connect(DIRECT) returned -1)")
+        self.client_id: int = client_id
         self.physics_period_s = physics_period_s
         pybullet.setTimeStep(physics_period_s, physicsClientId=self.client_id)
         pybullet.setGravity(0.0, 0.0, -gravity_m_s2, physicsClientId=self.client_id)

@@ -11,6 +11,7 @@ cart force in N:  x'' ~= 0.976 u - 0.717 theta,  theta'' ~= 15.78 theta - 1.46 u
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter
@@ -18,11 +19,10 @@ from typing import Any
 
 import gymnasium
 import numpy as np
-import pybullet
 from gymnasium import spaces
 
-from neuroctl.envs.bullet import BulletScene
-from neuroctl.envs.checks import invalid, real
+from neuroctl.envs.bullet import BulletScene, pybullet  # imported there with its banner silenced
+from neuroctl.envs.checks import MAX_TIME_S, in_range, invalid, real, ticks
 from neuroctl.envs.faults import FaultInjector, parse_faults
 
 PHYSICS_PERIOD_S = 0.001
@@ -31,6 +31,8 @@ THETA_LIMIT_RAD = 0.6
 X_LIMIT_M = 2.4
 INITIAL_SPREAD = 0.05  # x0 (m), x_dot0 (m/s), theta_dot0 (rad/s) are uniform in +-INITIAL_SPREAD
 MAX_FORCE_LIMIT_N = 1000.0
+MAX_PUSH_FORCE_N = 10_000.0  # |force_n| of a push (PyBullet stays finite far beyond: it clamps joint speeds)
+MAX_NOISE_STD = 100.0  # the widest observation bound: more noise would only saturate the clipping
 SLIDER_JOINT, HINGE_JOINT = 0, 1
 POLE_LINK = 1  # a link's index is its parent joint's index
 FINITE_DIFFERENCE_STEP = 1e-4  # state units (m, rad, m/s, rad/s) and action units
@@ -78,7 +80,10 @@ class CartPoleBalanceEnv(gymnasium.Env):
 
     Action: Box([-1], [1]), float32. The cart force is `action * max_force_n` N; a positive action pushes
     the cart towards +x. Out-of-range actions are clipped to [-1, 1]. A non-finite action is replaced by
-    0 (no force) and counted in `nonfinite_actions` (a count over the env's lifetime, never reset).
+    0 (no force) and counted in `nonfinite_actions` (a count over the env's lifetime, never reset): a
+    controller's NaN fails safe rather than ending the run. A real number given as a scalar or a list of
+    one is accepted too; anything else raises, naming `action`: a TypeError for a string, a bool, None
+    or a complex number, a ValueError for another size or shape or an integer beyond the float range.
 
     Observation: float32 `[x, theta, x_dot, theta_dot]` (m, rad, m/s, rad/s), or `[x, theta]` with
     `position_only=True`. theta is the pole angle from upright, positive when the pole leans towards +x,
@@ -103,11 +108,12 @@ class CartPoleBalanceEnv(gymnasium.Env):
         max_force_n: cart force in N at action 1, in (0, 1000]. Default 10.0.
         initial_theta_rad: (low, high) range of |theta0| in rad, 0 <= low <= high < 0.6.
             Default (0.0, 0.1).
-        observation_noise_std: standard deviation of the observation noise, >= 0. Default 0.0.
+        observation_noise_std: standard deviation of the observation noise, in [0, 100]. Default 0.0.
         position_only: observe [x, theta] only. Default False.
         pushes: disturbances, a list of dicts {start_s, duration_s, force_n}: a horizontal force of
             force_n N on the pole's centre of mass (0.5 m up the pole) during [start_s, start_s +
-            duration_s) after each reset; start_s >= 0, duration_s >= 0.001. Default none.
+            duration_s) after each reset; start_s in [0, 1e6] s, duration_s in [0.001, 1e6] s,
+            |force_n| <= 1e4 N. Default none.
         faults: sensor faults, a list of dicts {kind, sensor, start_s, duration_s, magnitude} (see
             `neuroctl.envs.faults`; sensor: x, theta, x_dot, theta_dot or an index). Default none.
         render_mode: None or "rgb_array" (320x240 frames from PyBullet's TinyRenderer).
@@ -253,7 +259,10 @@ class CartPoleBalanceEnv(gymnasium.Env):
 
     def _force_from_action(self, action: Any) -> float:
         """Cart force in N: the action clipped to [-1, 1] times max_force_n; non-finite -> 0 (counted)."""
-        value = float(np.asarray(action).item())
+        if type(action) is np.ndarray and action.shape == ACTION_SHAPE and action.dtype.kind == "f":
+            value = float(action[0])  # the fast path: what agents and the runtime loop pass
+        else:
+            value = _action_value(action)
         if not math.isfinite(value):
             self.nonfinite_actions += 1
             return 0.0
@@ -351,6 +360,40 @@ class CartPoleBalanceEnv(gymnasium.Env):
         return self._scene.render_rgb(self._view_matrix, self._projection_matrix, FRAME_WIDTH, FRAME_HEIGHT)
 
 
+ACTION_SHAPE = (1,)
+ACTION_EXPECTED = "must be one real number (an array of shape (1,), a scalar or a list of one number)"
+
+
+def _action_value(action: Any) -> float:
+    """The number in an action that is not already a float array of shape (1,): a TypeError for what is
+    not a real number (strings, bools, None, complex, objects), a ValueError for a wrong size or shape
+    or an integer too large for a float; each names `action`."""
+    if isinstance(action, (int, float, np.integer, np.floating)) and not isinstance(action, (bool, np.bool_)):
+        return _real_action(action, action)
+    if isinstance(action, (bool, np.bool_, str, bytes)) or action is None:
+        raise TypeError(f"action: {ACTION_EXPECTED}, got {reprlib.repr(action)}")
+    try:
+        array = np.asarray(action)
+    except (TypeError, ValueError, OverflowError):  # ragged nesting, objects numpy cannot convert
+        raise ValueError(f"action: {ACTION_EXPECTED}, got {reprlib.repr(action)}") from None
+    if array.shape not in ((), ACTION_SHAPE):
+        raise ValueError(f"action: {ACTION_EXPECTED}, got shape {array.shape}: {reprlib.repr(action)}")
+    item = array.reshape(())[()]
+    if array.dtype == object:  # a Python int beyond int64, or any other object
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            return _real_action(item, action)
+    elif array.dtype.kind in "iuf":
+        return float(item)
+    raise TypeError(f"action: {ACTION_EXPECTED}, got {reprlib.repr(action)} (dtype {array.dtype})")
+
+
+def _real_action(number: Any, action: Any) -> float:
+    try:
+        return float(number)
+    except OverflowError:  # an int beyond 1.8e308
+        raise ValueError(f"action: {ACTION_EXPECTED} within the float range, got {reprlib.repr(action)}") from None
+
+
 def _sensor_limits(names: Sequence[str], noise_std: float) -> dict[str, dict[str, float]]:
     """Plausible readings per sensor while the task runs (see the class docstring)."""
     return {
@@ -383,6 +426,8 @@ def _check_control_period(value: Any) -> int:
     longest_s = MAX_SUBSTEPS * PHYSICS_PERIOD_S
     expected = f"must be a multiple of {PHYSICS_PERIOD_S} s in [{PHYSICS_PERIOD_S}, {longest_s}]"
     period_s = real("control_period_s", value, expected)
+    if not 0.0 < period_s <= 2.0 * longest_s:  # before dividing: round() of a huge ratio overflows
+        raise invalid("control_period_s", expected, value)
     n_substeps = round(period_s / PHYSICS_PERIOD_S)
     if not 1 <= n_substeps <= MAX_SUBSTEPS or abs(n_substeps * PHYSICS_PERIOD_S - period_s) > 1e-9:
         raise invalid("control_period_s", expected, value)
@@ -408,11 +453,7 @@ def _check_initial_theta(value: Any) -> tuple[float, float]:
 
 
 def _check_noise(value: Any) -> float:
-    expected = "must be a standard deviation >= 0"
-    std = real("observation_noise_std", value, expected)
-    if std < 0.0:
-        raise invalid("observation_noise_std", expected, value)
-    return std
+    return in_range("observation_noise_std", value, "a standard deviation", 0.0, MAX_NOISE_STD)
 
 
 def _check_position_only(value: Any) -> bool:
@@ -424,25 +465,19 @@ def _check_position_only(value: Any) -> bool:
 def _check_pushes(value: Any, physics_period_s: float) -> tuple[Push, ...]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
         raise invalid("pushes", f"must be a list of dicts with keys {', '.join(PUSH_KEYS)}", value)
-    return tuple(_check_push(i, push, physics_period_s) for i, push in enumerate(value))
+    return tuple(_check_push(f"pushes[{i}]", push, physics_period_s) for i, push in enumerate(value))
 
 
-def _check_push(index: int, push: Any, physics_period_s: float) -> Push:
+def _check_push(path: str, push: Any, physics_period_s: float) -> Push:
     """One push as the physics substeps it acts on (substep k covers [k, k + 1) physics periods)."""
     if not isinstance(push, Mapping) or set(push) != set(PUSH_KEYS):
-        expected = f"push {index} must be a dict with exactly the keys {', '.join(PUSH_KEYS)}"
-        raise invalid("pushes", expected, push)
-    expected_start = f"push {index} start_s must be a time in s >= 0"
-    expected_duration = f"push {index} duration_s must be a time in s >= {physics_period_s}"
-    start_s = real("pushes", push["start_s"], expected_start)
-    duration_s = real("pushes", push["duration_s"], expected_duration)
-    force_n = real("pushes", push["force_n"], f"push {index} force_n must be a finite force in N")
-    if start_s < 0.0:
-        raise invalid("pushes", expected_start, start_s)
-    if duration_s < physics_period_s:
-        raise invalid("pushes", expected_duration, duration_s)
-    first = math.ceil(start_s / physics_period_s - 1e-9)  # the first substep starting at or after start_s
-    end = math.ceil((start_s + duration_s) / physics_period_s - 1e-9)
+        raise invalid(path, f"must be a dict with exactly the keys {', '.join(PUSH_KEYS)}", push)
+    start_s = in_range(f"{path}.start_s", push["start_s"], "a time", 0.0, MAX_TIME_S, "s")
+    duration_s = in_range(f"{path}.duration_s", push["duration_s"], "a duration", physics_period_s,
+                          MAX_TIME_S, "s")
+    force_n = in_range(f"{path}.force_n", push["force_n"], "a force", -MAX_PUSH_FORCE_N, MAX_PUSH_FORCE_N, "N")
+    first = ticks(start_s, physics_period_s)  # the first substep starting at or after start_s
+    end = ticks(start_s + duration_s, physics_period_s)
     return Push(force_n=force_n, first_substep=first, end_substep=end)
 
 

@@ -29,3 +29,23 @@ def real(name: str, value: Any, expected: str) -> float:
     if not math.isfinite(number):
         raise invalid(name, expected, value)
     return number
+
+
+MAX_TIME_S = 1e6  # times and durations counted from a reset (11.6 days): tick counts stay small integers
+
+
+def in_range(name: str, value: Any, what: str, low: float, high: float, unit: str = "", *,
+             open_low: bool = False) -> float:
+    """`value` as a finite float in [low, high] (in (low, high] with `open_low`), else the error
+    `<name>: must be <what> in [low, high] <unit>, got <value>` (bools, strings, huge integers too)."""
+    interval = f"{'(' if open_low else '['}{low:g}, {high:g}]{' ' + unit if unit else ''}"
+    expected = f"must be {what} in {interval}" if what else f"must be in {interval}"
+    number = real(name, value, expected)
+    if not (low < number <= high if open_low else low <= number <= high):
+        raise invalid(name, expected, value)
+    return number
+
+
+def ticks(seconds: float, period_s: float) -> int:
+    """The first tick at or after `seconds` (ticks every `period_s` from 0), for bounded finite times."""
+    return math.ceil(seconds / period_s - 1e-9)

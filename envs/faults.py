@@ -12,9 +12,10 @@ the physics and the termination are untouched. The kinds, and what the reading i
     bias      plus `magnitude`
 
 A fault is given as a dict `{kind, sensor, start_s, duration_s, magnitude}`: `sensor` is a sensor name
-or an index into the observation; `magnitude` only for stuck, noise, spike and bias; `duration_s` for
-every kind but spike. Times count from the last reset: the reset's reading is taken at t = 0, the one
-after step k at t = k * control_period_s. A fault acts on the readings taken at start_s <= t <
+or an index into the observation; `magnitude` only for stuck, noise, spike and bias (|magnitude| <=
+1e30); `duration_s` for every kind but spike. start_s is in [0, 1e6] s, duration_s in (0, 1e6] s.
+Times count from the last reset: the reset's reading is taken at t = 0, the one after step k at
+t = k * control_period_s. A fault acts on the readings taken at start_s <= t <
 start_s + duration_s, and on at least one (the first at or after start_s).
 """
 
@@ -27,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from neuroctl.envs.checks import invalid, real
+from neuroctl.envs.checks import MAX_TIME_S, in_range, invalid, ticks
 
 FAULT_KINDS = ("nan", "inf", "stuck", "dropout", "noise", "spike", "bias")
 WITH_MAGNITUDE = frozenset({"stuck", "noise", "spike", "bias"})
 MAX_FAULTS = 100
+MAX_MAGNITUDE = 1e30  # |magnitude|: far inside float32 (3.4e38), so reading + magnitude stays finite
 FAULT_SCHEMA = "a dict {kind, sensor, start_s, duration_s, magnitude}"
 
 
@@ -76,16 +78,13 @@ def _parse_fault(path: str, fault: Any, sensor_names: Sequence[str], control_per
         if key not in fault:
             raise ValueError(f"{path}.{key}: missing; a {kind!r} fault takes the keys {', '.join(keys)}")
     sensor = _sensor_index(f"{path}.sensor", fault["sensor"], sensor_names)
-    start_s = real(f"{path}.start_s", fault["start_s"], "must be a time in s >= 0")
-    if start_s < 0.0:
-        raise invalid(f"{path}.start_s", "must be a time in s >= 0", fault["start_s"])
-    first_tick = math.ceil(start_s / control_period_s - 1e-9)
+    start_s = in_range(f"{path}.start_s", fault["start_s"], "a time", 0.0, MAX_TIME_S, "s")
+    first_tick = ticks(start_s, control_period_s)
     end_tick = first_tick + 1
     if "duration_s" in keys:
-        duration_s = real(f"{path}.duration_s", fault["duration_s"], "must be a duration in s > 0")
-        if duration_s <= 0.0:
-            raise invalid(f"{path}.duration_s", "must be a duration in s > 0", fault["duration_s"])
-        end_tick = max(end_tick, math.ceil((start_s + duration_s) / control_period_s - 1e-9))
+        duration_s = in_range(f"{path}.duration_s", fault["duration_s"], "a duration", 0.0, MAX_TIME_S, "s",
+                              open_low=True)
+        end_tick = max(end_tick, ticks(start_s + duration_s, control_period_s))
     magnitude = _magnitude(f"{path}.magnitude", kind, fault["magnitude"]) if "magnitude" in keys else 0.0
     return SensorFault(kind, sensor, first_tick, end_tick, magnitude)
 
@@ -101,12 +100,10 @@ def _sensor_index(path: str, value: Any, sensor_names: Sequence[str]) -> int:
 
 
 def _magnitude(path: str, kind: str, value: Any) -> float:
+    """Bounded so that a corrupted float32 reading stays finite (the nan and inf kinds are for that)."""
     if kind == "noise":
-        magnitude = real(path, value, "must be a standard deviation > 0")
-        if magnitude <= 0.0:
-            raise invalid(path, "must be a standard deviation > 0", value)
-        return magnitude
-    return real(path, value, "must be a finite number in the sensor's unit")
+        return in_range(path, value, "a standard deviation", 0.0, MAX_MAGNITUDE, open_low=True)
+    return in_range(path, value, "a finite number (the sensor's unit)", -MAX_MAGNITUDE, MAX_MAGNITUDE)
 
 
 class FaultInjector:

@@ -1,6 +1,7 @@
 """neuroctl/CartPoleBalance-v0: gymnasium conformance, the simulated plant, and its linear model."""
 
 import math
+import re
 import subprocess
 import sys
 import warnings
@@ -186,6 +187,59 @@ def test_nonfinite_action_never_reaches_pybullet(make_env, monkeypatch):
     assert env.nonfinite_actions == 3
     assert len(forces) == 4 * 10 and all(math.isfinite(f) for f in forces)
     np.testing.assert_array_equal(with_nonfinite, rollout(env, 5, [0.0, 0.0, 0.0, 0.3]))
+
+
+@pytest.mark.parametrize("bad, error, detail", [
+    (np.zeros(2, dtype=np.float32), ValueError, "shape (2,)"),
+    (np.zeros(0, dtype=np.float32), ValueError, "shape (0,)"),
+    (np.array([[0.1]], dtype=np.float32), ValueError, "shape (1, 1)"),
+    ([[0.1]], ValueError, "shape (1, 1)"),
+    ([[0.1], [0.2, 0.3]], ValueError, "[[0.1], [0.2, 0.3]]"),
+    pytest.param(10**400, ValueError, "within the float range", id="10**400"),
+    pytest.param([10**400], ValueError, "within the float range", id="[10**400]"),
+    ("0.5", TypeError, "'0.5'"),
+    (["0.5"], TypeError, "dtype <U3"),
+    (True, TypeError, "True"),
+    (np.array([False]), TypeError, "dtype bool"),
+    (None, TypeError, "None"),
+    (1j, TypeError, "complex128"),
+    ({"force": 1.0}, TypeError, "{'force': 1.0}"),
+])
+def test_malformed_action_is_an_error_naming_action(make_env, bad, error, detail):
+    env = make_env()
+    env.reset(seed=0)
+    with pytest.raises(error, match="^action: must be one real number") as raised:
+        env.step(bad)
+    assert detail in str(raised.value)
+    assert env.nonfinite_actions == 0
+
+
+def test_malformed_action_through_gymnasium_make_leaves_the_episode_untouched():
+    env = gymnasium.make(ENV_ID)
+    env.reset(seed=2)
+    with pytest.raises(TypeError, match="^action: "):
+        env.step("1")
+    with pytest.raises(ValueError, match="^action: "):
+        env.step([0.1, 0.2])
+    after_errors = env.step(action(0.3))[0]
+    reference = gymnasium.make(ENV_ID)
+    reference.reset(seed=2)
+    np.testing.assert_array_equal(after_errors, reference.step(action(0.3))[0])
+
+
+@pytest.mark.parametrize("same", [0.25, np.float64(0.25), np.float32(0.25), [0.25], (0.25,), np.array(0.25),
+                                  np.array([0.25]), np.array([0.25], dtype=object), np.array([0.25], np.float16)])
+def test_one_real_number_in_any_form_is_the_same_action(make_env, same):
+    env = make_env()
+    env.reset(seed=5)
+    np.testing.assert_array_equal(env.step(same)[0], rollout(make_env(), 5, [0.25])[1])
+
+
+@pytest.mark.parametrize("integer, clipped", [(1, 1.0), (np.int64(-3), -1.0), ([10**30], 1.0), (np.array([0]), 0.0)])
+def test_integer_actions_are_numbers_clipped_like_floats(make_env, integer, clipped):
+    env = make_env()
+    env.reset(seed=5)
+    np.testing.assert_array_equal(env.step(integer)[0], rollout(make_env(), 5, [clipped])[1])
 
 
 def test_push_on_pole_changes_theta_dot_from_its_start(make_env):
@@ -386,18 +440,73 @@ PUSH = {"start_s": 0.1, "duration_s": 0.1, "force_n": 1.0}
         ("position_only", 1),
         ("position_only", "yes"),
         ("pushes", PUSH),
-        ("pushes", [{"start_s": 0.1, "duration_s": 0.1}]),
-        ("pushes", [{**PUSH, "extra": 1.0}]),
-        ("pushes", [{**PUSH, "start_s": -0.1}]),
-        ("pushes", [{**PUSH, "duration_s": 0.0}]),
-        ("pushes", [{**PUSH, "force_n": math.nan}]),
-        ("pushes", [PUSH, "push"]),
+        ("pushes[0]", [{"start_s": 0.1, "duration_s": 0.1}]),
+        ("pushes[0]", [{**PUSH, "extra": 1.0}]),
+        ("pushes[0].start_s", [{**PUSH, "start_s": -0.1}]),
+        ("pushes[0].duration_s", [{**PUSH, "duration_s": 0.0}]),
+        ("pushes[0].force_n", [{**PUSH, "force_n": math.nan}]),
+        ("pushes[1]", [PUSH, "push"]),
         ("render_mode", "human"),
     ],
 )
 def test_invalid_kwarg_names_itself(name, value):
-    with pytest.raises(ValueError, match=f"^{name}: "):
-        CartPoleBalanceEnv(**{name: value})
+    with pytest.raises(ValueError, match=f"^{re.escape(name)}: "):
+        CartPoleBalanceEnv(**{name.partition("[")[0]: value})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"pushes": [{**PUSH, "start_s": 1e308}]}, "pushes[0].start_s: must be a time in [0, 1e+06] s, got 1e+308"),
+    ({"pushes": [{**PUSH, "duration_s": 1e308}]},
+     "pushes[0].duration_s: must be a duration in [0.001, 1e+06] s, got 1e+308"),
+    ({"pushes": [PUSH, {"start_s": 1e308, "duration_s": 1e308, "force_n": 1e308}]},
+     "pushes[1].start_s: must be a time in [0, 1e+06] s, got 1e+308"),
+    ({"pushes": [{**PUSH, "start_s": 10**400}]}, "pushes[0].start_s: must be a time in [0, 1e+06] s, got 1000"),
+    ({"pushes": [{**PUSH, "force_n": 1e308}]}, "pushes[0].force_n: must be a force in [-10000, 10000] N, got 1e+308"),
+    ({"pushes": [{**PUSH, "force_n": -math.inf}]}, "pushes[0].force_n: must be a force in [-10000, 10000] N"),
+    ({"control_period_s": 1e308}, "control_period_s: must be a multiple of 0.001 s in [0.001, 0.02], got 1e+308"),
+    ({"control_period_s": 1e-308}, "control_period_s: must be a multiple of 0.001 s in [0.001, 0.02], got 1e-308"),
+    ({"control_period_s": 10**400}, "control_period_s: must be a multiple of 0.001 s in [0.001, 0.02], got 1000"),
+    ({"max_force_n": 1e308}, "max_force_n: must be a force in N in (0, 1000], got 1e+308"),
+    ({"observation_noise_std": 1e308}, "observation_noise_std: must be a standard deviation in [0, 100], got 1e+308"),
+    ({"observation_noise_std": 101.0}, "observation_noise_std: must be a standard deviation in [0, 100], got 101.0"),
+    ({"initial_theta_rad": (0.0, 1e308)}, "initial_theta_rad: must be (low, high) in rad"),
+    ({"initial_theta_rad": (-1e308, 0.1)}, "initial_theta_rad: must be (low, high) in rad"),
+])
+def test_huge_kwargs_name_their_key_path_and_range(kwargs, message):
+    """Values that overflowed converting seconds to ticks (OverflowError) or reached PyBullet as huge
+    numbers: a ValueError naming the key path, as gymnasium.make (and so a launch file) reports it."""
+    with pytest.raises(ValueError) as error:
+        gymnasium.make(ENV_ID, **kwargs)
+    assert str(error.value).startswith(message)
+
+
+def test_largest_push_and_noise_keep_pybullet_and_the_observation_finite(monkeypatch):
+    numbers = []
+    apply_force = pybullet.applyExternalForce
+
+    def spy(body, link, force, position, frame, **kwargs):
+        numbers.extend([*force, *position])
+        return apply_force(body, link, force, position, frame, **kwargs)
+
+    monkeypatch.setattr(pybullet, "applyExternalForce", spy)
+    env = gymnasium.make(ENV_ID, observation_noise_std=100.0,
+                         pushes=[{"start_s": 0.0, "duration_s": 1e6, "force_n": 1e4}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow in a cast either
+        observations = [env.reset(seed=0)[0]] + [env.step(action(1.0))[0] for _ in range(50)]
+    assert len(numbers) == 6 * 50 * 10 and all(math.isfinite(x) for x in numbers)
+    assert np.all(np.isfinite(observations)) and np.all(np.isfinite(env.unwrapped._state))
+    env.close()
+
+
+def test_scene_refuses_a_period_pybullet_cannot_use():
+    from neuroctl.envs.bullet import BulletScene
+
+    for period in (0.0, -0.001, math.nan, 1e308, "0.001"):
+        with pytest.raises(ValueError, match=r"^physics_period_s: must be a period in \(0, 1\] s"):
+            BulletScene(period)
+    with pytest.raises(ValueError, match=r"^gravity_m_s2: must be an acceleration in \[-1000, 1000\]"):
+        BulletScene(0.001, gravity_m_s2=math.inf)
 
 
 @pytest.mark.parametrize(

@@ -114,10 +114,10 @@ def test_short_fault_hits_one_reading_and_dropout_at_reset_keeps_the_first():
                                    "index in [0, 3], got 'phi'"),
     ([fault("nan", sensor=4)], "faults[0].sensor: must be a sensor name"),
     ([fault("nan", sensor=True)], "faults[0].sensor: must be a sensor name"),
-    ([fault("nan") | {"start_s": -1.0}], "faults[0].start_s: must be a time in s >= 0, got -1.0"),
-    ([fault("nan") | {"start_s": math.nan}], "faults[0].start_s: must be a time in s >= 0, got nan"),
-    ([fault("nan") | {"duration_s": 0.0}], "faults[0].duration_s: must be a duration in s > 0, got 0.0"),
-    ([fault("noise", magnitude=-1.0)], "faults[0].magnitude: must be a standard deviation > 0"),
+    ([fault("nan") | {"start_s": -1.0}], "faults[0].start_s: must be a time in [0, 1e+06] s, got -1.0"),
+    ([fault("nan") | {"start_s": math.nan}], "faults[0].start_s: must be a time in [0, 1e+06] s, got nan"),
+    ([fault("nan") | {"duration_s": 0.0}], "faults[0].duration_s: must be a duration in (0, 1e+06] s, got 0.0"),
+    ([fault("noise", magnitude=-1.0)], "faults[0].magnitude: must be a standard deviation in (0, 1e+30]"),
     ([fault("bias", magnitude=math.inf)], "faults[0].magnitude: must be a finite number"),
     ([fault("bias", magnitude="big")], "faults[0].magnitude: must be a finite number"),
     ([fault("bias", magnitude=10**400)], "faults[0].magnitude: must be a finite number"),
@@ -142,3 +142,38 @@ def test_launch_file_reports_the_full_key_path(tmp_path):
     with pytest.raises(ConfigError) as error:
         make_env(load_launch(path))
     assert str(error.value).startswith(f"{path}: env.kwargs.faults[1].kind: must be one of nan, inf")
+
+
+# ---- huge numbers: a ValueError naming the key path and the accepted range, never an OverflowError ----
+
+@pytest.mark.parametrize("faults, message", [
+    ([fault("nan") | {"start_s": 1e308}], "faults[0].start_s: must be a time in [0, 1e+06] s, got 1e+308"),
+    ([fault("nan") | {"duration_s": 1e308}], "faults[0].duration_s: must be a duration in (0, 1e+06] s, got 1e+308"),
+    ([fault("nan") | {"start_s": 1e300, "duration_s": 1e300}], "faults[0].start_s: must be a time in [0, 1e+06] s"),
+    ([fault("spike", magnitude=1.0) | {"start_s": 1e7}], "faults[0].start_s: must be a time in [0, 1e+06] s"),
+    ([fault("nan"), fault("inf") | {"start_s": 10**400}], "faults[1].start_s: must be a time in [0, 1e+06] s"),
+    ([fault("noise", magnitude=1e308)], "faults[0].magnitude: must be a standard deviation in (0, 1e+30], got 1e+308"),
+    ([fault("stuck", magnitude=-1e39)], "faults[0].magnitude: must be a finite number (the sensor's unit) in "
+                                        "[-1e+30, 1e+30], got -1e+39"),
+])
+def test_huge_fault_times_and_magnitudes_name_their_key_path(faults, message):
+    with pytest.raises(ValueError) as error:  # through gymnasium.make, as a user or a launch file builds it
+        make_cartpole(faults=faults)
+    assert str(error.value).startswith(message)
+
+
+def test_fault_at_the_largest_times_is_accepted_and_never_acts_early():
+    env = make_cartpole(faults=[fault("nan") | {"start_s": 1e6, "duration_s": 1e6}])
+    assert env.unwrapped._faults.faults[0].first_tick == 10**8  # 1e6 s at 10 ms
+    readings = [env.reset(seed=0)[0]] + [env.step(np.array([0.0], dtype=np.float32))[0] for _ in range(5)]
+    assert np.all(np.isfinite(readings)) and env.unwrapped.fault_ticks["nan"] == 0
+    env.close()
+
+
+def test_launch_file_with_a_huge_fault_time_is_a_config_error(tmp_path):
+    path = tmp_path / "launch.yaml"
+    path.write_text(launch_text(LQR_CONFIG, kwargs="{faults: [{kind: nan, sensor: 0, start_s: 1.0e+308, "
+                                                   "duration_s: 1}]}"))  # YAML 1.1 reads 1e308 as a string
+    with pytest.raises(ConfigError) as error:
+        make_env(load_launch(path))
+    assert str(error.value) == f"{path}: env.kwargs.faults[0].start_s: must be a time in [0, 1e+06] s, got 1e+308"
