@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from neuroctl.startup import interrupted_while_starting
+
+    if interrupted_while_starting():
+        print("interrupted", file=sys.stderr)
+        return EXIT_SIGINT
     try:
         from neuroctl.config import ConfigError
         from neuroctl.runtime.files import ResultsLost

@@ -2,7 +2,9 @@
 
     python signal_driver.py WHEN HOW NEUROCTL-ARGS...
 
-WHEN: `build` (as the controller is built), `warmup` (as its warm-up starts) or `tick` (after tick 20).
+WHEN: `env` (as the environment is made), `build` (as the controller is built), `warmup` (as its warm-up
+starts), `tick` (after tick 20), `metrics` (as a finished run's metrics are built) or `frame` (as the
+third video frame is drawn).
 HOW: `INT` or `TERM` (the process sends itself that signal then), or `announce` (it prints "tick 20" on
 stderr and the test sends the signal).
 """
@@ -22,6 +24,7 @@ def signal_now(how: str) -> None:
     if how == "announce":
         print(f"tick {TICK}", file=sys.stderr, flush=True)
     else:
+        print("driver: signal sent", file=sys.stderr, flush=True)
         os.kill(os.getpid(), getattr(signal, f"SIG{how}"))
 
 
@@ -43,6 +46,36 @@ def at_warmup(how: str) -> None:
     Controller.warmup = signalling_warmup
 
 
+def at_env(how: str) -> None:
+    make_env = neuroctl.run.make_env
+
+    def signalling_make_env(*args, **kwargs):
+        signal_now(how)
+        return make_env(*args, **kwargs)
+    neuroctl.run.make_env = signalling_make_env
+
+
+def at_metrics(how: str) -> None:
+    build_metrics = neuroctl.run.build_metrics
+
+    def signalling_build_metrics(*args, **kwargs):
+        signal_now(how)
+        return build_metrics(*args, **kwargs)
+    neuroctl.run.build_metrics = signalling_build_metrics
+
+
+def at_frame(how: str) -> None:
+    import neuroctl.viz.video
+
+    draw = neuroctl.viz.video.Overlay.draw
+
+    def signalling_draw(self, frame, k):
+        if k == 2 * neuroctl.viz.video.frame_stride(self.period):
+            signal_now(how)
+        return draw(self, frame, k)
+    neuroctl.viz.video.Overlay.draw = signalling_draw
+
+
 def at_tick(how: str) -> None:
     def printer(label, *args, **kwargs):
         return lambda k, total: signal_now(how) if k == TICK else None
@@ -51,5 +84,6 @@ def at_tick(how: str) -> None:
 
 if __name__ == "__main__":
     when, how, *arguments = sys.argv[1:]
-    {"build": at_build, "warmup": at_warmup, "tick": at_tick}[when](how)
+    {"env": at_env, "build": at_build, "warmup": at_warmup, "tick": at_tick, "metrics": at_metrics,
+     "frame": at_frame}[when](how)
     sys.exit(main(arguments))
