@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,18 +20,80 @@ from neuroctl.control.registry import build_controller, load_controller_config, 
 from neuroctl.encoding import Encoder, PoissonEncoder, PopulationEncoder, SigmaDeltaEncoder
 
 ENCODERS = ("population", "sigma_delta", "poisson")
+MAX_WINDOW_S = 10.0  # an encoding window; the population encoder allocates (window / dt_s) x neurons
+MAX_POISSON_COUNT = 1e9  # max_rate_hz * window_s: counts are int32 (2.1e9 would be 35,000 std away)
 
 
 def _observation_range(env: gymnasium.Env, low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:
     space = env.observation_space
     if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
-        raise ValueError(f"observation space must be a 1-D Box, got {space}")
-    low = np.asarray(space.low if low is None else low, dtype=np.float64)
-    high = np.asarray(space.high if high is None else high, dtype=np.float64)
-    low, high = np.broadcast_to(low, space.shape).copy(), np.broadcast_to(high, space.shape).copy()
-    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ValueError("the observation space is unbounded: give the encoded range as low= and high=")
+        raise ValueError(f"env: the observation space must be a 1-D Box, got {space}")
+    low = _bound("low", low, space.low, space.shape[0])
+    high = _bound("high", high, space.high, space.shape[0])
+    for i in np.flatnonzero(~(low < high)):
+        raise ValueError(f"low, high: low must be below high in every dimension, got low[{i}] = "
+                         f"{float(low[i])!r} >= high[{i}] = {float(high[i])!r}")
     return low, high
+
+
+def _bound(name: str, value: Any, default: np.ndarray, n: int) -> np.ndarray:
+    """`low` or `high` as n finite floats: the space's own bound when None, else a number or n numbers."""
+    if value is None:
+        bound = np.asarray(default, dtype=np.float64).copy()
+        if not np.all(np.isfinite(bound)):
+            raise ValueError(f"{name}: the observation space is unbounded: give the encoded range as low= and "
+                             f"high=, got the space's {name} {bound.tolist()}")
+        return bound
+    bound = _per_dimension(name, value, n, "a real number")
+    for i in np.flatnonzero(~np.isfinite(bound)):
+        raise ValueError(f"{name}: must be finite in every dimension, got {name}[{i}] = {float(bound[i])!r}")
+    return bound
+
+
+def _theta(value: Any, n: int) -> np.ndarray:
+    """The sigma-delta threshold: a number or n numbers, each finite and > 0."""
+    theta = _per_dimension("theta", value, n, "a number > 0")
+    for i in np.flatnonzero(~(np.isfinite(theta) & (theta > 0.0))):
+        raise ValueError(f"theta: must be finite and > 0 in every dimension, got theta[{i}] = {float(theta[i])!r}")
+    return theta
+
+
+def _per_dimension(name: str, value: Any, n: int, what: str) -> np.ndarray:
+    """`value`, a real number or n of them, as n float64: a TypeError naming `name` for what is not real
+    numbers, a ValueError for another length or an integer beyond the float range."""
+    expected = f"must be {what} or {n} of them (one per observation dimension)"
+    array = None if isinstance(value, (str, bytes)) else np.asarray(value)
+    if array is None or array.dtype.kind not in "iufO" or (array.dtype == object and not _all_real(array)):
+        raise TypeError(f"{name}: {expected}, got {value!r}")
+    try:
+        numbers = array.astype(np.float64)
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(f"{name}: {expected}, within the float range, got {value!r}") from None
+    if numbers.ndim == 0:
+        return np.full(n, float(numbers))
+    if numbers.shape != (n,):
+        raise ValueError(f"{name}: {expected}, got shape {numbers.shape}: {value!r}")
+    return numbers
+
+
+def _all_real(array: np.ndarray) -> bool:
+    return all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+               for x in array.flat)
+
+
+def _positive(name: str, value: Any, most: float, unit: str) -> float:
+    """A finite real number in (0, most]; a TypeError or ValueError naming `name` otherwise."""
+    expected = (f"must be a finite number > 0 {unit}" if most == math.inf
+                else f"must be a number in (0, {most:g}] {unit}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: {expected}, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not (0.0 < number <= most and math.isfinite(number)):  # NaN fails too
+        raise ValueError(f"{name}: {expected}, got {value!r}")
+    return number
 
 
 def _control_period(env: gymnasium.Env) -> float | None:
@@ -46,20 +109,45 @@ class SpikeEncodingObservation(gymnasium.ObservationWrapper):
     - `sigma_delta`: graded events (float64, the change of the value) when it moved by more than theta.
     The window defaults to the environment's control period. Out-of-range values are clamped and
     non-finite ones held at the last good value (counted in `encoder.nonfinite_count`).
+
+    Arguments are checked here, each error naming its argument: `low`, `high` (and `theta`) a number
+    or one per observation dimension, finite, low < high; `window_s` in (0, 10] s (None: the control
+    period); Poisson `max_rate_hz * window_s` at most 1e9 spikes, so that the int32 counts never wrap.
     """
 
     def __init__(self, env: gymnasium.Env, encoder: str = "population", low: Any = None, high: Any = None,
                  window_s: float | None = None, seed: int = 0, **parameters: Any) -> None:
         super().__init__(env)
-        if encoder not in ENCODERS:
+        if not isinstance(encoder, str) or encoder not in ENCODERS:
             raise ValueError(f"encoder: expected one of {', '.join(ENCODERS)}, got {encoder!r}")
         low, high = _observation_range(env, low, high)
-        window_s = window_s or _control_period(env)
-        if encoder != "sigma_delta" and window_s is None:
-            raise ValueError("window_s: the environment has no control period; give the encoding window")
+        window_s = self._window(encoder, window_s, _control_period(env))
+        if encoder == "sigma_delta" and "theta" in parameters:
+            parameters = {**parameters, "theta": _theta(parameters["theta"], low.shape[0])}
+        if encoder == "poisson" and "max_rate_hz" in parameters:
+            rate = _positive("max_rate_hz", parameters["max_rate_hz"], math.inf, "in Hz")
+            if rate * window_s > MAX_POISSON_COUNT:
+                raise ValueError(f"max_rate_hz: times window_s must be at most {MAX_POISSON_COUNT:g} spikes (the "
+                                 f"counts are int32), got {rate!r} Hz x {window_s!r} s = {rate * window_s:g}")
+            parameters = {**parameters, "max_rate_hz": rate}
         self.encoder = self._make_encoder(encoder, low, high, window_s, seed, parameters)
         self.observation_space = self._space(encoder, low, high, window_s)
         self._episode_seeds = np.random.default_rng(seed)
+
+    @staticmethod
+    def _window(encoder: str, window_s: Any, control_period_s: Any) -> float | None:
+        """The encoding window: `window_s` if given (never replaced), else the env's control period."""
+        if window_s is not None:
+            return _positive("window_s", window_s, MAX_WINDOW_S, "s")
+        if control_period_s is None:
+            if encoder == "sigma_delta":
+                return None
+            raise ValueError("window_s: the environment has no control period; give the encoding window")
+        try:
+            return _positive("window_s", control_period_s, MAX_WINDOW_S, "s")
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"window_s: not given, and the environment's control period is no window: "
+                             f"{str(error).partition(': ')[2]}") from None
 
     @staticmethod
     def _make_encoder(kind: str, low: np.ndarray, high: np.ndarray, window_s: float | None, seed: int,
@@ -103,30 +191,52 @@ class ControllerPolicy:
     def __init__(self, env: gymnasium.Env, controller_config: str | Path,
                  state_of: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         if not isinstance(env.action_space, gymnasium.spaces.Box):
-            raise ValueError(f"action space must be a continuous Box, got {env.action_space}")
+            raise ValueError(f"env: the action space must be a continuous Box, got {env.action_space}")
+        if state_of is not None and not callable(state_of):
+            raise TypeError(f"state_of: must be a function from an observation to the model's state, got "
+                            f"{state_of!r}")
         kind, config = load_controller_config(controller_config)
-        model = self._model(env, controller_config)
+        model, source = self._model(env, controller_config)
+        if state_of is None:
+            _check_observation_is_state(env, model, source)
         self.state_of = state_of
         self.controller: Controller = build_controller(kind, config, model, model.n_states, controller_config)
         self.controller.warmup()
         self._state = np.zeros(model.n_states)
 
     @staticmethod
-    def _model(env: gymnasium.Env, path: str | Path) -> LinearModel:
+    def _model(env: gymnasium.Env, path: str | Path) -> tuple[LinearModel, str]:
+        """The linear model, and where it came from (for messages)."""
         space = env.action_space
         model = load_model_section(path, space.low, space.high)
         if model is not None:
-            return model
+            return model, f"the model section of {path}"
         if not hasattr(env.unwrapped, "linear_model"):
             raise ConfigError(path, "model", "the environment has no linear_model(); give A, B and dt_s here")
         from neuroctl.launchfile import linear_model_of
 
-        return linear_model_of(env)
+        return linear_model_of(env), "the environment's linear_model()"
 
     def reset(self, seed: int = 0) -> None:
         self.controller.reset(seed)
 
     def __call__(self, observation: np.ndarray) -> np.ndarray:
         """The action for this observation (a new float32 array, within the action space)."""
-        self._state[:] = observation if self.state_of is None else self.state_of(observation)
+        state = observation if self.state_of is None else self.state_of(observation)
+        if np.shape(state) != self._state.shape:  # assigning it would broadcast a scalar silently
+            source = "observation" if self.state_of is None else "state_of(observation)"
+            raise ValueError(f"{source}: must have the model's state shape {self._state.shape}, got shape "
+                             f"{np.shape(state)}")
+        self._state[:] = state
         return np.asarray(self.controller.act(self._state), dtype=np.float32)
+
+
+def _check_observation_is_state(env: gymnasium.Env, model: LinearModel, source: str) -> None:
+    """Without `state_of` the observation is fed to the controller as the model's state: same size."""
+    space = env.observation_space
+    shape = getattr(space, "shape", None)
+    if isinstance(space, gymnasium.spaces.Box) and shape == (model.n_states,):
+        return
+    raise ValueError(f"env: its observation space {space} is not the state of the controller's model "
+                     f"({model.n_states} states, from {source}); give state_of= to map an observation to "
+                     f"the state")
