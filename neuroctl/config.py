@@ -65,10 +65,17 @@ _SHORT_REPR = reprlib.Repr()
  _SHORT_REPR.maxstring, _SHORT_REPR.maxlong, _SHORT_REPR.maxother) = (2, 4, 6, 6, 6, 60, 40, 60)
 
 
+MAX_SHOWN_CHARS = 80
+
+
 def shown(value: Any) -> str:
     """`repr(value)` shortened for an error message: bounded in depth, items and length, whatever the
     value holds (never the full repr of a large or deeply shared structure)."""
-    return _SHORT_REPR.repr(value)
+    try:
+        text = _SHORT_REPR.repr(value)
+    except ValueError:  # an integer of more digits than Python converts to text
+        text = f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS - 3] + "..."
 
 
 class _Loader(yaml.SafeLoader):
