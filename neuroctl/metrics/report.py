@@ -19,8 +19,10 @@ SCHEMA_VERSION = 1
 
 def quadratic_cost(observation: np.ndarray, action: np.ndarray, cost_q: np.ndarray,
                    cost_r: np.ndarray) -> float:
-    """Sum over ticks of x'Qx + u'Ru with diagonal Q and R (x the observation, u the action)."""
-    return float(np.sum(observation**2 @ cost_q) + np.sum(action**2 @ cost_r))
+    """Sum over ticks of x'Qx + u'Ru with diagonal Q and R (x the observation, u the action); inf when it
+    overflows (huge weights; metrics.json then says null)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.sum(observation**2 @ cost_q) + np.sum(action**2 @ cost_r))
 
 
 def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outcome: EpisodeOutcome,
