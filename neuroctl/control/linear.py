@@ -12,6 +12,7 @@ import numpy as np
 import scipy.linalg
 
 from neuroctl.control.base import LinearModel
+from neuroctl.network.linalg import cholesky_solve, matmul
 
 
 def discretize_zoh(a_c: np.ndarray, b_c: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
@@ -40,11 +41,14 @@ def dlqr(model: LinearModel, q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, 
     """Infinite-horizon discrete LQR: gain K (nu, nx) and DARE solution P (nx, nx).
 
     P solves `P = A'PA - A'PB (R + B'PB)^-1 B'PA + Q`; the optimal unconstrained law is `u = -K x`
-    with `K = (R + B'PB)^-1 B'PA`, and `x'Px` is the optimal cost-to-go.
+    with `K = (R + B'PB)^-1 B'PA`, and `x'Px` is the optimal cost-to-go. P comes from LAPACK (scipy),
+    K from `neuroctl.network.linalg` (the same bits for any BLAS thread count).
     """
     p = scipy.linalg.solve_discrete_are(model.A, model.B, q, r)
     p = 0.5 * (p + p.T)
-    k = np.linalg.solve(r + model.B.T @ p @ model.B, model.B.T @ p @ model.A)
+    b_p = matmul(model.B.T, p)
+    w = r + matmul(b_p, model.B)
+    k = cholesky_solve(0.5 * (w + w.T), matmul(b_p, model.A))
     return k, p
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from neuroctl.config import range_field
 from neuroctl.control.base import DENSE_MACS, Controller, LinearModel
 from neuroctl.control.linear import diagonal_weights, dlqr
+from neuroctl.network.linalg import matvec_into
 
 
 def q_field():
@@ -77,7 +78,7 @@ class LQRController(Controller):
 
     def act(self, observation: np.ndarray) -> np.ndarray:
         """Returns a reused array: copy it to keep it past the next tick. Non-finite values are held."""
-        np.dot(self.K, hold_finite(observation, self._state), out=self._action)
+        matvec_into(self.K, hold_finite(observation, self._state), self._action)
         np.negative(self._action, out=self._action)
         np.clip(self._action, self.model.u_low, self.model.u_high, out=self._action)
         self.activity[DENSE_MACS] = self.K.size

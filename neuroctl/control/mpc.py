@@ -13,6 +13,7 @@ from neuroctl.config import range_field
 from neuroctl.control.base import DENSE_MACS, Controller, LinearModel
 from neuroctl.control.lqr import check_observation_size, hold_finite, q_field, r_field, weight_matrices
 from neuroctl.control.qp import MPCProblem, build_mpc_problem, solve_box_qp, step_and_momentum
+from neuroctl.network.linalg import matvec_into
 
 
 def horizon_field():
@@ -34,7 +35,7 @@ class ExactQPSolver:
 
     def solve_into(self, x0: np.ndarray, solution: np.ndarray) -> np.ndarray:
         """Solve in place from the warm start held in `solution` (n,); sets `iterations`."""
-        np.dot(self.problem.F, x0, out=self._q)
+        matvec_into(self.problem.F, x0, self._q)
         self.iterations = solve_box_qp(
             self.problem.H, self._q, self.problem.lower, self.problem.upper, self.step,
             self.tolerance, self.max_iterations, solution, self._work,

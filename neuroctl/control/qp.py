@@ -67,6 +67,7 @@ import numpy as np
 from neuroctl.control.base import LinearModel
 from neuroctl.control.linear import dlqr
 from neuroctl.network.jit import cached_njit
+from neuroctl.network.linalg import cholesky_solve, extreme_eigenvalues, matmul
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class MPCProblem:
 
     def predict(self, x0: np.ndarray, commands: np.ndarray) -> np.ndarray:
         """Predicted states (N+1, nx) from x0 under U (any shape with N*nu values)."""
-        x = self.state_map @ x0 + self.input_map @ np.asarray(commands, float).reshape(-1)
+        x = matmul(self.state_map, x0) + matmul(self.input_map, np.asarray(commands, float).reshape(-1))
         return x.reshape(self.horizon + 1, self.n_states)
 
 
@@ -129,12 +130,12 @@ def build_mpc_problem(model: LinearModel, q: np.ndarray, r: np.ndarray, horizon:
     k, p = dlqr(model, q, r)
     nx = model.n_states
     state_map, input_map = _prediction_maps(model.A, model.B, horizon)
-    q_bar = np.kron(np.eye(horizon + 1), q)
-    q_bar[-nx:, -nx:] = p
-    weighted = input_map.T @ q_bar
-    hessian = 2.0 * (weighted @ input_map + np.kron(np.eye(horizon), r))
+    weights = [q] * horizon + [p]  # Qbar = blockdiag(Q, ..., Q, P)
+    weighted = _times_block_diagonal(input_map.T, weights)  # Gamma' Qbar
+    hessian = 2.0 * (matmul(weighted, input_map) + np.kron(np.eye(horizon), r))
     feedback, unconstrained = _prestabilised_maps(model.A, model.B, k, horizon)
-    w_inv = np.linalg.inv(r + model.B.T @ p @ model.B)
+    w = r + matmul(matmul(model.B.T, p), model.B)
+    w_inv = cholesky_solve(0.5 * (w + w.T), np.eye(model.n_inputs))
     return MPCProblem(
         horizon=horizon,
         model=model,
@@ -143,15 +144,26 @@ def build_mpc_problem(model: LinearModel, q: np.ndarray, r: np.ndarray, horizon:
         P=p,
         K=k,
         H=0.5 * (hessian + hessian.T),
-        F=2.0 * weighted @ state_map,
+        F=2.0 * matmul(weighted, state_map),
         G=-2.0 * weighted[:, nx:],
         state_map=state_map,
         input_map=input_map,
         lower=np.tile(np.asarray(model.u_low, float), horizon),
         upper=np.tile(np.asarray(model.u_high, float), horizon),
-        M=_symmetric(0.5 * feedback @ np.kron(np.eye(horizon), w_inv) @ feedback.T),
+        M=_symmetric(0.5 * matmul(_times_block_diagonal(feedback, [w_inv] * horizon), feedback.T)),
         C=unconstrained,
     )
+
+
+def _times_block_diagonal(matrix: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
+    """matrix @ blockdiag(blocks), block column by block column (the zeros are never multiplied)."""
+    out = np.empty((matrix.shape[0], sum(block.shape[1] for block in blocks)))
+    start = 0
+    for block in blocks:
+        size = block.shape[0]
+        out[:, start : start + size] = matmul(matrix[:, start : start + size], block)
+        start += size
+    return out
 
 
 def _symmetric(matrix: np.ndarray) -> np.ndarray:
@@ -166,12 +178,12 @@ def _prediction_maps(a: np.ndarray, b: np.ndarray, horizon: int) -> tuple[np.nda
     power = np.eye(nx)
     for k in range(horizon + 1):
         state_map[k * nx : (k + 1) * nx] = power
-        power = a @ power
+        power = matmul(a, power)
     impulse = b
     for lag in range(1, horizon + 1):  # block (k, j) with k - j = lag is A^(lag-1) B
         for j in range(horizon + 1 - lag):
             input_map[(j + lag) * nx : (j + lag + 1) * nx, j * nu : (j + 1) * nu] = impulse
-        impulse = a @ impulse
+        impulse = matmul(a, impulse)
     return state_map, input_map
 
 
@@ -183,30 +195,31 @@ def _prestabilised_maps(
     Closed loop A_cl = A - BK: L_kk = I, L_kj = -K A_cl^(k-1-j) B for j < k, C_k = -K A_cl^k.
     """
     nx, nu = b.shape
-    closed = a - b @ k
+    closed = a - matmul(b, k)
     feedback = np.eye(horizon * nu)
     unconstrained = np.zeros((horizon * nu, nx))
     power = np.eye(nx)
     impulse = b
     for step in range(horizon):
-        unconstrained[step * nu : (step + 1) * nu] = -k @ power
-        power = closed @ power
+        unconstrained[step * nu : (step + 1) * nu] = matmul(-k, power)
+        power = matmul(closed, power)
     for lag in range(1, horizon):
-        block = -k @ impulse
+        block = matmul(-k, impulse)
         for j in range(horizon - lag):
             feedback[(j + lag) * nu : (j + lag + 1) * nu, j * nu : (j + 1) * nu] = block
-        impulse = closed @ impulse
+        impulse = matmul(closed, impulse)
     return feedback, unconstrained
 
 
 def step_and_momentum(hessian: np.ndarray) -> tuple[float, float]:
     """Step 1/L and Nesterov momentum (sqrt(kappa) - 1)/(sqrt(kappa) + 1) for a symmetric Hessian.
 
-    L and mu are its largest and smallest eigenvalues, kappa = L / mu.
+    L and mu are its largest and smallest eigenvalues, kappa = L / mu (`extreme_eigenvalues`: the same
+    bits for any BLAS thread count, unlike LAPACK's eigvalsh).
     """
-    eigenvalues = np.linalg.eigvalsh(hessian)
-    kappa = eigenvalues[-1] / eigenvalues[0]
-    return 1.0 / eigenvalues[-1], (np.sqrt(kappa) - 1.0) / (np.sqrt(kappa) + 1.0)
+    smallest, largest = extreme_eigenvalues(hessian)
+    kappa = largest / smallest
+    return 1.0 / largest, (np.sqrt(kappa) - 1.0) / (np.sqrt(kappa) + 1.0)
 
 
 @cached_njit

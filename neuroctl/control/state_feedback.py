@@ -25,6 +25,7 @@ from neuroctl.control.population import (PopulationCodingConfig, check_radii, en
                                          timesteps_per_tick)
 from neuroctl.encoding import sanitize
 from neuroctl.network import NetworkDescription, SpikingNetwork, build
+from neuroctl.network.linalg import matvec_into
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class SpikingStateFeedbackController(Controller):
                                           self.sensor)
         self.x_hat[:] = self.network.step(self.sensor, self.timesteps_per_tick, self.spike_raster)
         self.activity[:] = self.network.activity
-        np.dot(self.K, self.x_hat, out=self._action)
+        matvec_into(self.K, self.x_hat, self._action)
         np.negative(self._action, out=self._action)
         np.clip(self._action, self.model.u_low, self.model.u_high, out=self._action)
         return self._action

@@ -28,6 +28,7 @@ from neuroctl.network.arrays import (
 )
 from neuroctl.network.description import Ensemble, Function, NetworkDescription
 from neuroctl.network.lif import gain_bias
+from neuroctl.network.linalg import matmul
 from neuroctl.network.nef import (
     evaluate_function,
     sample_point_count,
@@ -132,7 +133,7 @@ def _synapse_matrix(description: NetworkDescription, ensembles: BuiltEnsembles, 
     blocks = []
     for c in description.connections:
         pre, post = ensembles[c.pre], ensembles[c.post]
-        weights = post.encoding_matrix @ c.transform @ _decoders(pre, c.function).T  # (post, pre)
+        weights = matmul(matmul(post.encoding_matrix, c.transform), _decoders(pre, c.function).T)  # (post, pre)
         blocks.append((pre.neurons.start, post.neurons.start, weights.T))
     for c in description.neuron_connections:
         blocks.append((ensembles[c.pre].neurons.start, ensembles[c.post].neurons.start, c.weights.T))
@@ -144,7 +145,7 @@ def _input_matrix(description: NetworkDescription, ensembles: BuiltEnsembles, n:
     blocks, column = [], 0
     for node in description.inputs:
         target = ensembles[node.ensemble]
-        blocks.append((target.neurons.start, column, target.encoding_matrix @ node.transform))
+        blocks.append((target.neurons.start, column, matmul(target.encoding_matrix, node.transform)))
         column += node.size
     return _block_matrix(blocks, (n, description.input_size))
 
@@ -154,7 +155,7 @@ def _decoder_matrix(description: NetworkDescription, ensembles: BuiltEnsembles, 
     blocks, row = [], 0
     for node in description.outputs:
         source = ensembles[node.ensemble]
-        blocks.append((row, source.neurons.start, node.transform @ _decoders(source, node.function).T))
+        blocks.append((row, source.neurons.start, matmul(node.transform, _decoders(source, node.function).T)))
         row += node.size
     return _block_matrix(blocks, (description.output_size, n))
 

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from neuroctl.network.lif import lif_rate
+from neuroctl.network.linalg import cholesky_solve, gram, matmul
 
 DECODER_REGULARIZATION = 0.1
 """Noise level, as a fraction of the largest sampled rate, assumed when solving decoders (Nengo's default)."""
@@ -45,18 +46,21 @@ def tuning_rates(
     tau_ref_s: float,
 ) -> np.ndarray:
     """Steady-state rates in Hz, shape (n_points, n_neurons), of neurons representing `points` (n_points, d)."""
-    currents = gain * ((points / radius) @ encoders.T) + bias
+    currents = gain * matmul(points / radius, encoders.T) + bias
     return lif_rate(currents, tau_rc_s, tau_ref_s)
 
 
 def solve_decoders(
     rates: np.ndarray, targets: np.ndarray, regularization: float = DECODER_REGULARIZATION
 ) -> np.ndarray:
-    """Decoders D (n_neurons, d_out) minimising |rates @ D - targets|^2 + n_points (reg * max rate)^2 |D|^2."""
+    """Decoders D (n_neurons, d_out) minimising |rates @ D - targets|^2 + n_points (reg * max rate)^2 |D|^2.
+
+    Solved with `neuroctl.network.linalg` (Cholesky of the regularised Gram matrix): bit-identical for
+    any BLAS thread count."""
     n_points, n_neurons = rates.shape
     sigma = regularization * rates.max()
-    gram = rates.T @ rates + n_points * sigma**2 * np.eye(n_neurons)
-    return np.linalg.solve(gram, rates.T @ targets)
+    regularised = gram(rates) + n_points * sigma**2 * np.eye(n_neurons)
+    return cholesky_solve(regularised, matmul(rates.T, targets))
 
 
 def evaluate_function(function: Callable[[np.ndarray], object] | None, points: np.ndarray) -> np.ndarray:

@@ -1,0 +1,225 @@
+"""Dense linear algebra whose results do not depend on the BLAS library or its thread count.
+
+A multithreaded BLAS (OpenBLAS, MKL) splits a product or factorisation among its threads and sums the
+pieces in an order that depends on how many there are, so `rates.T @ rates` or `np.linalg.solve` differ
+in their last bits between OPENBLAS_NUM_THREADS=1 and the default, and two machines with different core
+counts built different networks and controllers (the decoders moved the very first action). The build
+steps that feed a network's weights or a controller's arrays use these kernels instead: plain numba
+loops (no fastmath, so no reassociation or fused multiply-add) that add the terms of every sum in one
+fixed order (ascending index), single threaded. Their results are bit-identical for any BLAS, thread
+count and environment variable; they would differ only with a compiler that changes IEEE arithmetic.
+
+Loops are ordered so that the innermost one updates independent elements (the compiler vectorises it
+without reordering any sum): about as fast as single-threaded BLAS for the sizes used here (a few
+thousand), slower beyond.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroctl.network.jit import cached_njit
+
+
+@cached_njit
+def _matmul_into(a, b, out):
+    rows, inner = a.shape
+    columns = b.shape[1]
+    for i in range(rows):
+        for j in range(columns):
+            out[i, j] = 0.0
+        for k in range(inner):
+            factor = a[i, k]
+            if factor != 0.0:  # block-triangular and block-diagonal factors: skip the zeros
+                for j in range(columns):
+                    out[i, j] += factor * b[k, j]
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for 2-D (or 1-D, as a row/column) float64 arrays: out[i, j] = sum over k ascending of the
+    terms with a[i, k] != 0 (the same value as BLAS's for finite arrays, up to rounding)."""
+    a2 = np.ascontiguousarray(np.atleast_2d(np.asarray(a, dtype=np.float64)))
+    b_array = np.asarray(b, dtype=np.float64)
+    b2 = np.ascontiguousarray(b_array[:, None] if b_array.ndim == 1 else b_array)
+    if a2.shape[1] != b2.shape[0]:
+        raise ValueError(f"matmul: shapes {np.shape(a)} and {np.shape(b)} do not align")
+    out = np.empty((a2.shape[0], b2.shape[1]))
+    _matmul_into(a2, b2, out)
+    if b_array.ndim == 1:
+        out = out[:, 0]
+    return out[0] if np.ndim(a) == 1 else out
+
+
+@cached_njit
+def matvec_into(a, x, out):
+    """out = a @ x (a (m, n) C-contiguous, x (n,)), each row summed in ascending column order; no allocation."""
+    for i in range(a.shape[0]):
+        total = 0.0
+        for j in range(a.shape[1]):
+            total += a[i, j] * x[j]
+        out[i] = total
+
+
+@cached_njit
+def _gram_into(a, out):
+    """out = a.T @ a (a (p, n)): the upper triangle in tiles (cache-sized), each element summed over
+    the rows of a in ascending order, then mirrored."""
+    points, n = a.shape
+    out[:, :] = 0.0
+    rows, columns = 32, 512
+    for i0 in range(0, n, rows):
+        for j0 in range(i0, n, columns):
+            i1, j1 = min(i0 + rows, n), min(j0 + columns, n)
+            for p in range(points):
+                for i in range(i0, i1):
+                    factor = a[p, i]
+                    if factor != 0.0:
+                        for j in range(max(i, j0), j1):
+                            out[i, j] += factor * a[p, j]
+    for i in range(n):
+        for j in range(i):
+            out[i, j] = out[j, i]
+
+
+def gram(a: np.ndarray) -> np.ndarray:
+    """a.T @ a, exactly symmetric."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    out = np.empty((a.shape[1], a.shape[1]))
+    _gram_into(a, out)
+    return out
+
+
+@cached_njit
+def _cholesky_solve_into(spd, rhs):
+    """Overwrite spd by its Cholesky factor L (lower) and rhs by spd^-1 rhs; False if not positive definite."""
+    n = spd.shape[0]
+    for k in range(n):
+        pivot = spd[k, k]
+        if not pivot > 0.0:
+            return False
+        pivot = np.sqrt(pivot)
+        spd[k, k] = pivot
+        for i in range(k + 1, n):
+            spd[i, k] /= pivot
+        for i in range(k + 1, n):  # trailing update of the lower triangle, row by row
+            factor = spd[i, k]
+            if factor != 0.0:
+                for j in range(k + 1, i + 1):
+                    spd[i, j] -= factor * spd[j, k]
+    columns = rhs.shape[1]
+    for i in range(n):  # L y = rhs
+        for k in range(i):
+            factor = spd[i, k]
+            for c in range(columns):
+                rhs[i, c] -= factor * rhs[k, c]
+        for c in range(columns):
+            rhs[i, c] /= spd[i, i]
+    for i in range(n - 1, -1, -1):  # L' x = y
+        for k in range(i + 1, n):
+            factor = spd[k, i]
+            for c in range(columns):
+                rhs[i, c] -= factor * rhs[k, c]
+        for c in range(columns):
+            rhs[i, c] /= spd[i, i]
+    return True
+
+
+def cholesky_solve(spd: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """spd^-1 rhs for a symmetric positive definite `spd` (only its lower triangle is read).
+    Raises numpy.linalg.LinAlgError when `spd` is not positive definite."""
+    factor = np.array(spd, dtype=np.float64, order="C")
+    rhs_array = np.asarray(rhs, dtype=np.float64)
+    solution = np.array(rhs_array[:, None] if rhs_array.ndim == 1 else rhs_array, dtype=np.float64, order="C")
+    if not _cholesky_solve_into(factor, solution):
+        raise np.linalg.LinAlgError("matrix is not positive definite")
+    return solution[:, 0] if rhs_array.ndim == 1 else solution
+
+
+@cached_njit
+def _tridiagonalize(a, diagonal, off_diagonal):
+    """Householder reduction of the symmetric `a` (overwritten) to tridiagonal form (eigenvalues only)."""
+    n = a.shape[0]
+    v = np.zeros(n)
+    p = np.zeros(n)
+    for k in range(n - 2):
+        norm = 0.0
+        for i in range(k + 1, n):
+            norm += a[i, k] * a[i, k]
+        norm = np.sqrt(norm)
+        if norm == 0.0:
+            off_diagonal[k] = 0.0
+            continue
+        alpha = -norm if a[k + 1, k] > 0.0 else norm
+        off_diagonal[k] = alpha
+        scale = 0.0
+        for i in range(k + 1, n):
+            v[i] = a[i, k]
+        v[k + 1] -= alpha
+        for i in range(k + 1, n):
+            scale += v[i] * v[i]
+        scale = np.sqrt(scale)
+        for i in range(k + 1, n):
+            v[i] /= scale
+        for i in range(k + 1, n):  # p = A22 v
+            total = 0.0
+            for j in range(k + 1, n):
+                total += a[i, j] * v[j]
+            p[i] = total
+        projection = 0.0
+        for i in range(k + 1, n):
+            projection += v[i] * p[i]
+        for i in range(k + 1, n):  # q = p - (v'p) v
+            p[i] -= projection * v[i]
+        for i in range(k + 1, n):  # A22 -= 2 (v q' + q v')
+            vi, qi = 2.0 * v[i], 2.0 * p[i]
+            for j in range(k + 1, n):
+                a[i, j] -= vi * p[j] + qi * v[j]
+    for k in range(n):
+        diagonal[k] = a[k, k]
+    if n >= 2:
+        off_diagonal[n - 2] = a[n - 1, n - 2]
+
+
+@cached_njit
+def _count_below(diagonal, off_diagonal, shift):
+    """Number of eigenvalues of the tridiagonal matrix below `shift` (Sturm sequence)."""
+    count = 0
+    q = 1.0
+    for i in range(diagonal.shape[0]):
+        coupling = off_diagonal[i - 1] * off_diagonal[i - 1] if i > 0 else 0.0
+        q = diagonal[i] - shift - coupling / q
+        if q == 0.0:
+            q = -1e-300
+        if q < 0.0:
+            count += 1
+    return count
+
+
+@cached_njit
+def _bisect(diagonal, off_diagonal, index, low, high):
+    """The index-th smallest eigenvalue, bisected in [low, high] down to adjacent floating-point numbers."""
+    for _ in range(2000):
+        middle = 0.5 * (low + high)
+        if not (low < middle < high):
+            break
+        if _count_below(diagonal, off_diagonal, middle) > index:
+            high = middle
+        else:
+            low = middle
+    return 0.5 * (low + high)
+
+
+def extreme_eigenvalues(symmetric: np.ndarray) -> tuple[float, float]:
+    """(smallest, largest) eigenvalue of a symmetric matrix (Householder tridiagonalisation + bisection),
+    accurate to a few units in the last place of the largest magnitude."""
+    a = np.array(symmetric, dtype=np.float64, order="C")
+    n = a.shape[0]
+    if n == 1:
+        return float(a[0, 0]), float(a[0, 0])
+    diagonal, off_diagonal = np.zeros(n), np.zeros(n - 1)
+    _tridiagonalize(a, diagonal, off_diagonal)
+    radius = np.abs(np.concatenate([[0.0], off_diagonal])) + np.abs(np.concatenate([off_diagonal, [0.0]]))
+    low, high = float(np.min(diagonal - radius)), float(np.max(diagonal + radius))  # Gershgorin
+    span = max(high - low, abs(high), abs(low), 1e-300)
+    low, high = low - 1e-12 * span, high + 1e-12 * span
+    return float(_bisect(diagonal, off_diagonal, 0, low, high)), float(_bisect(diagonal, off_diagonal, n - 1, low, high))
