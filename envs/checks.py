@@ -11,10 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from neuroctl.config import shown
+
 
 def invalid(name: str, expected: str, value: Any) -> ValueError:
     """The error for keyword argument (path) `name`: `<name>: <expected>, got <value>`."""
-    return ValueError(f"{name}: {expected}, got {value!r}")
+    return ValueError(f"{name}: {expected}, got {shown(value)}")
 
 
 def real(name: str, value: Any, expected: str) -> float:

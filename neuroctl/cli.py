@@ -281,7 +281,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from neuroctl.network.jit import NUMBA_CACHE_DIR
 
     import numba
-    import pybullet
+    from neuroctl.envs.bullet import pybullet
 
     print(f"neuroctl {neuroctl.__version__}, Python {platform.python_version()}, numpy {numpy.__version__}, "
           f"numba {numba.__version__}, pybullet API {pybullet.getAPIVersion()}, gymnasium {gymnasium.__version__}")

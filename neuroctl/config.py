@@ -20,6 +20,7 @@ import difflib
 import errno
 import math
 import os
+import re
 import reprlib
 import stat
 import sys
@@ -79,7 +80,12 @@ def shown(value: Any) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that keeps the line of every key, to name both lines of a duplicate key."""
+    """`yaml.SafeLoader` that also reads `1e308` and `-2E-3` as numbers (YAML 1.2; YAML 1.1, which
+    PyYAML follows, wants a dot in the mantissa and would read them as strings)."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                              list("-+0123456789"))
 
 
 def _check_document(node: yaml.Node, where: Path) -> None:

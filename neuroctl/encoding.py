@@ -207,7 +207,11 @@ class SigmaDeltaEncoder(Encoder):
 
     def __init__(self, low: np.ndarray, high: np.ndarray, theta: float | np.ndarray) -> None:
         super().__init__(low, high)
-        self.theta = np.broadcast_to(np.asarray(theta, dtype=np.float64), self.low.shape).copy()
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.ndim > 1 or theta.size not in (1, self.n_dimensions):
+            raise ValueError(f"theta must be one number or {self.n_dimensions} (one per dimension), "
+                             f"got shape {theta.shape}")
+        self.theta = np.broadcast_to(theta, self.low.shape).copy()
         if not np.all(np.isfinite(self.theta) & (self.theta > 0.0)):
             raise ValueError(f"theta must be > 0 and finite, got {theta!r}")
         self.reference = self.midpoint.copy()
@@ -232,6 +236,11 @@ class SigmaDeltaEncoder(Encoder):
         self.last_event_count = 0
 
 
+MAX_POISSON_COUNT = 1e9
+"""The largest expected count `max_rate_hz * window_s`: counts are int32, and 2.1e9 is 35,000 standard
+deviations above it."""
+
+
 class PoissonEncoder(Encoder):
     """Rate coding: per dimension, a Poisson spike count (int32) over `window_s` at a rate linear in the
     value, 0 Hz at `low` to `max_rate_hz` at `high`, drawn from a generator seeded with `seed`.
@@ -246,6 +255,9 @@ class PoissonEncoder(Encoder):
         super().__init__(low, high)
         if not (np.isfinite(max_rate_hz) and max_rate_hz > 0.0 and np.isfinite(window_s) and window_s > 0.0):
             raise ValueError("max_rate_hz and window_s must be > 0 and finite")
+        if max_rate_hz * window_s > MAX_POISSON_COUNT:
+            raise ValueError(f"max_rate_hz * window_s must be at most {MAX_POISSON_COUNT:g} spikes (int32 counts), "
+                             f"got {max_rate_hz * window_s:g}")
         self.max_rate_hz = max_rate_hz
         self.window_s = window_s
         self.seed = seed

@@ -17,11 +17,10 @@ import numpy as np
 from neuroctl.config import ConfigError
 from neuroctl.control.base import Controller, LinearModel
 from neuroctl.control.registry import build_controller, load_controller_config, load_model_section
-from neuroctl.encoding import Encoder, PoissonEncoder, PopulationEncoder, SigmaDeltaEncoder
+from neuroctl.encoding import MAX_POISSON_COUNT, Encoder, PoissonEncoder, PopulationEncoder, SigmaDeltaEncoder
 
 ENCODERS = ("population", "sigma_delta", "poisson")
 MAX_WINDOW_S = 10.0  # an encoding window; the population encoder allocates (window / dt_s) x neurons
-MAX_POISSON_COUNT = 1e9  # max_rate_hz * window_s: counts are int32 (2.1e9 would be 35,000 std away)
 
 
 def _observation_range(env: gymnasium.Env, low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:

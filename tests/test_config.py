@@ -114,3 +114,10 @@ def test_messages_stay_on_one_line_whatever_the_keys(tmp_path):
     message = error_of(tmp_path, 'name: a\n"bad\\nkey\\t": 1\n')
     assert "\n" not in message and message.endswith("bad\\nkey\\t: unknown key; expected one of: flag, inner, "
                                                     "mode, name, neurons, weights")
+
+
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    """YAML 1.2 numbers: `1e308` is a float, not the string YAML 1.1 would make of it; quoted stays text."""
+    path = tmp_path / "c.yaml"
+    path.write_text("a: 1e308\nb: -2E-3\nc: 12\nd: '1e3'\ne: 1e\n")
+    assert load_yaml(path) == {"a": 1e308, "b": -0.002, "c": 12, "d": "1e3", "e": "1e"}

@@ -121,3 +121,15 @@ def test_poisson_is_seeded_and_clamps():
 def test_bad_parameters_are_rejected(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_poisson_counts_that_would_wrap_int32_are_refused():
+    with pytest.raises(ValueError, match=r"max_rate_hz \* window_s must be at most 1e\+09 spikes"):
+        PoissonEncoder(np.zeros(2), np.ones(2), max_rate_hz=1e9, window_s=10.0)
+    assert PoissonEncoder(np.zeros(2), np.ones(2), max_rate_hz=1e8, window_s=10.0).max_count == 1e9
+
+
+@pytest.mark.parametrize("theta", [[0.1, 0.1], [[0.1, 0.1, 0.1]], np.full(4, 0.1)])
+def test_sigma_delta_theta_of_the_wrong_length_names_theta(theta):
+    with pytest.raises(ValueError, match=r"theta must be one number or 3 \(one per dimension\)"):
+        SigmaDeltaEncoder(np.zeros(3), np.ones(3), theta)

@@ -115,3 +115,9 @@ def test_error_found_after_the_env_exists_is_exactly_one_line(tmp_path, command)
     assert BANNER not in result.stdout + result.stderr
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and "task.cost_q" in result.stderr, result.stderr
+
+
+def test_info_prints_no_pybullet_banner(tmp_path):
+    result = neuroctl_subprocess("info", cwd=tmp_path)
+    assert result.returncode == 0 and "pybullet build time" not in result.stdout + result.stderr
+    assert result.stderr == "" and result.stdout.startswith("neuroctl ")
