@@ -6,6 +6,7 @@ environment's action units; the quadratic stage cost is `x'Qx + u'Ru`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,13 +44,46 @@ def dlqr(model: LinearModel, q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, 
     P solves `P = A'PA - A'PB (R + B'PB)^-1 B'PA + Q`; the optimal unconstrained law is `u = -K x`
     with `K = (R + B'PB)^-1 B'PA`, and `x'Px` is the optimal cost-to-go. P comes from LAPACK (scipy),
     K from `neuroctl.network.linalg` (the same bits for any BLAS thread count).
+
+    Raises ValueError naming `model` when (A, B) is not stabilisable (no weights help) and `q, r` when
+    the Riccati equation has no finite stabilising solution with these weights; scipy's warnings are
+    kept quiet.
     """
-    p = scipy.linalg.solve_discrete_are(model.A, model.B, q, r)
-    p = 0.5 * (p + p.T)
-    b_p = matmul(model.B.T, p)
-    w = r + matmul(b_p, model.B)
-    k = cholesky_solve(0.5 * (w + w.T), matmul(b_p, model.A))
+    _check_stabilisable(model)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            p = scipy.linalg.solve_discrete_are(model.A, model.B, q, r)
+            p = 0.5 * (p + p.T)
+            b_p = matmul(model.B.T, p)
+            w = r + matmul(b_p, model.B)
+            k = cholesky_solve(0.5 * (w + w.T), matmul(b_p, model.A))
+            solved = bool(np.all(np.isfinite(p)) and np.all(np.isfinite(k)))
+        except (np.linalg.LinAlgError, ValueError):
+            solved = False
+    if not solved:
+        raise ValueError("q, r: the LQR Riccati equation has no finite solution for this model with these "
+                         "weights; expected q and r entries within a few orders of magnitude of each other")
     return k, p
+
+
+def _check_stabilisable(model: LinearModel) -> None:
+    """PBH test: every mode of A with |lambda| >= 1 must be moved by B (rank [A - lambda I, B] = nx)."""
+    a, b = np.asarray(model.A, dtype=np.float64), np.asarray(model.B, dtype=np.float64)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("model: the linear model (A, B) has non-finite entries")
+    with np.errstate(all="ignore"):
+        eigenvalues = np.linalg.eigvals(a)
+        scale = max(np.max(np.abs(a)), np.max(np.abs(b)), 1.0)
+        for eigenvalue in eigenvalues:
+            if abs(eigenvalue) < 1.0 - 1e-9:
+                continue
+            pencil = np.hstack([a - eigenvalue * np.eye(a.shape[0]), b])
+            singular = np.linalg.svd(pencil, compute_uv=False)
+            if singular[-1] <= 1e-10 * scale:
+                raise ValueError(f"model: the linear model is not stabilisable: its mode at eigenvalue "
+                                 f"{_shown(eigenvalue)} (|lambda| >= 1) is not moved by the actions (B); no "
+                                 f"LQR or MPC weights can control it")
 
 
 def diagonal_weights(values: Sequence[float], size: int, name: str, positive: bool) -> np.ndarray:
@@ -99,3 +133,8 @@ def random_model(
     u_low = -rng.uniform(0.5, 1.5, n_inputs)
     u_high = rng.uniform(0.5, 1.5, n_inputs)
     return LinearModel(A=a, B=b, dt=dt, u_low=u_low, u_high=u_high)
+
+
+def _shown(value: complex) -> str:
+    value = complex(value)
+    return f"{value.real:.4g}" if abs(value.imag) < 1e-12 else f"{value.real:.4g}{value.imag:+.4g}j"

@@ -17,6 +17,7 @@ from neuroctl.activity import SPIKES, SYNAPTIC_EVENTS
 from neuroctl.config import range_field
 from neuroctl.encoding import sanitize
 from neuroctl.network import NetworkDescription, SpikingNetwork, build
+from neuroctl.network.lif import rate_curve_problem
 
 MAX_NEURONS_PER_DIMENSION = 2_000
 
@@ -39,10 +40,25 @@ class PopulationCodingConfig:
 
 
 def check_radii(config: PopulationCodingConfig, n_states: int) -> np.ndarray:
-    """The radii as an array, one per state component (ValueError naming `population.radii` if not)."""
+    """The radii as an array, one per state component, after `check_population` (ValueError naming the
+    `population.<key>` at fault if not)."""
     if len(config.radii) != n_states:
         raise ValueError(f"population.radii: expected {n_states} radii (one per state), got {len(config.radii)}")
+    check_population(config)
     return np.asarray(config.radii, dtype=np.float64)
+
+
+def check_population(config: PopulationCodingConfig) -> None:
+    """What the per-key ranges of the config cannot check: the (low, high) ranges in order, and LIF
+    parameters for which the NEF rate curve exists and is not degenerate (tau_ref_s < 1/max rate,
+    tau_rc_s large enough: `neuroctl.network.lif.rate_curve_problem`). ValueError `population.<key>: ...`."""
+    for key in ("max_rates_hz", "intercepts"):
+        low, high = getattr(config, key)
+        if not low <= high:
+            raise ValueError(f"population.{key}: expected [low, high] with low <= high, got [{low:g}, {high:g}]")
+    problem = rate_curve_problem(config.max_rates_hz, config.tau_rc_s, config.tau_ref_s)
+    if problem:
+        raise ValueError(f"population.{problem[0]}: {problem[1]}")
 
 
 def ensemble_parameters(config: PopulationCodingConfig) -> dict[str, object]:

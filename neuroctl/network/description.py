@@ -22,6 +22,8 @@ from typing import Callable
 import numpy as np
 import scipy.sparse
 
+from neuroctl.network.lif import rate_curve_problem
+
 Function = Callable[[np.ndarray], object]
 
 
@@ -69,8 +71,9 @@ class Ensemble:
         for name in ("tau_rc_s", "tau_syn_s", "tau_readout_s"):
             _positive(name, getattr(self, name))
         _positive("tau_ref_s", self.tau_ref_s, allow_zero=True)
-        if self.max_rates_hz[1] * self.tau_ref_s >= 1.0:
-            raise ValueError(f"ensemble {self.label!r}: max rates must be below 1/tau_ref_s")
+        problem = rate_curve_problem(self.max_rates_hz, self.tau_rc_s, self.tau_ref_s)
+        if problem:
+            raise ValueError(f"ensemble {self.label!r}: {problem[0]}: {problem[1]}")
 
     @property
     def radius_vector(self) -> np.ndarray:

@@ -83,3 +83,29 @@ def gain_bias(
     gain = (1.0 - current_at_max) / (intercepts - 1.0)
     bias = 1.0 - gain * intercepts
     return gain, bias
+
+
+MIN_CURRENT_MARGIN = 1e-6
+"""Smallest J - 1 (relative to the threshold) allowed at a neuron's max rate: below it the rate curve is
+flat to within rounding (gain ~ 0: every neuron at threshold, no rates to decode from)."""
+
+
+def min_tau_rc_s(max_rate_hz: float, tau_ref_s: float) -> float:
+    """Smallest tau_rc for which a neuron firing at `max_rate_hz` needs J - 1 >= MIN_CURRENT_MARGIN:
+    J_max = 1 / (1 - exp(-(1/max_rate - tau_ref) / tau_rc)), so tau_rc >= (1/max_rate - tau_ref) / log(1 + 1/m)."""
+    return (1.0 / max_rate_hz - tau_ref_s) / math.log1p(1.0 / MIN_CURRENT_MARGIN)
+
+
+def rate_curve_problem(max_rates_hz: tuple[float, float], tau_rc_s: float, tau_ref_s: float) -> tuple[str, str] | None:
+    """(parameter, what is expected) when LIF neurons with these parameters cannot have the requested
+    rate curve (NEF gain and bias undefined or degenerate), else None."""
+    low, high = max_rates_hz
+    if high * tau_ref_s >= 1.0:
+        return "tau_ref_s", (f"expected < 1/max_rates_hz[1] = {1.0 / high:.6g} s (a LIF neuron fires at most "
+                             f"1/tau_ref_s), got {tau_ref_s:g}")
+    smallest = min_tau_rc_s(low, tau_ref_s)
+    if tau_rc_s < smallest:
+        return "tau_rc_s", (f"expected >= {smallest:.3g} s for max_rates_hz[0] = {low:g} Hz and tau_ref_s = "
+                            f"{tau_ref_s:g} s (below it the LIF rate curve is flat to rounding and no decoders "
+                            f"exist), got {tau_rc_s:g}")
+    return None
