@@ -7,7 +7,16 @@ counts built different networks and controllers (the decoders moved the very fir
 steps that feed a network's weights or a controller's arrays use these kernels instead: plain numba
 loops (no fastmath, so no reassociation or fused multiply-add) that add the terms of every sum in one
 fixed order (ascending index), single threaded. Their results are bit-identical for any BLAS, thread
-count and environment variable; they would differ only with a compiler that changes IEEE arithmetic.
+count and environment variable (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS, ...).
+
+What the bit-identity covers, for every controller kind: the NEF decoders and connection weights
+(`neuroctl.network.nef`, `builder`), the MPC QP matrices H, F, M, C, its step and momentum
+(`neuroctl.control.qp`), the LQR gain K from P, and the per-tick products K x and F x0; the rest of a
+tick is numba kernels. So one machine gives the same actions for any BLAS thread count (tested in
+tests/reliability/test_determinism.py). Not covered: the DARE solution P (scipy / LAPACK on nx x nx,
+too small for OpenBLAS to thread, but not guaranteed by construction), and machines of different CPU
+types or library versions: numpy's exp/log (rate curves) dispatch on the CPU's SIMD features, and
+LAPACK's kernels too.
 
 Loops are ordered so that the innermost one updates independent elements (the compiler vectorises it
 without reordering any sum): about as fast as single-threaded BLAS for the sizes used here (a few
