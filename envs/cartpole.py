@@ -11,19 +11,15 @@ cart force in N:  x'' ~= 0.976 u - 0.717 theta,  theta'' ~= 15.78 theta - 1.46 u
 from __future__ import annotations
 
 import math
-import reprlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from time import perf_counter
 from typing import Any
 
-import gymnasium
 import numpy as np
-from gymnasium import spaces
 
-from neuroctl.envs.bullet import BulletScene, pybullet  # imported there with its banner silenced
-from neuroctl.envs.checks import MAX_TIME_S, in_range, invalid, real, ticks
-from neuroctl.envs.faults import FaultInjector, parse_faults
+from neuroctl.envs.bullet import pybullet  # imported there with its banner silenced
+from neuroctl.envs.bullet_robot import FRAME_HEIGHT, FRAME_WIDTH, BulletRobotEnv, check_noise_std
+from neuroctl.envs.checks import invalid, real
+from neuroctl.envs.robot import Actuator, Sensor, Task
 
 PHYSICS_PERIOD_S = 0.001
 MAX_SUBSTEPS = 20
@@ -31,17 +27,13 @@ THETA_LIMIT_RAD = 0.6
 X_LIMIT_M = 2.4
 INITIAL_SPREAD = 0.05  # x0 (m), x_dot0 (m/s), theta_dot0 (rad/s) are uniform in +-INITIAL_SPREAD
 MAX_FORCE_LIMIT_N = 1000.0
-MAX_PUSH_FORCE_N = 10_000.0  # |force_n| of a push (PyBullet stays finite far beyond: it clamps joint speeds)
-MAX_NOISE_STD = 100.0  # the widest observation bound: more noise would only saturate the clipping
 SLIDER_JOINT, HINGE_JOINT = 0, 1
 POLE_LINK = 1  # a link's index is its parent joint's index
-FINITE_DIFFERENCE_STEP = 1e-4  # state units (m, rad, m/s, rad/s) and action units
 
 RAIL_LIMIT_M = 15.0  # the URDF's slider limit (a soft limit: the cart can overshoot it by ~0.1 m)
 MAX_JOINT_SPEED = 100.0  # PyBullet clamps joint speeds (m/s, rad/s) to this by default
 OBSERVATION_HIGH = np.array([RAIL_LIMIT_M, math.pi, MAX_JOINT_SPEED, MAX_JOINT_SPEED], dtype=np.float32)
 
-FRAME_WIDTH, FRAME_HEIGHT = 320, 240
 CAMERA_HEIGHT_M = 0.45  # the camera looks along +y at this height, so +x is to the right in a frame
 CAMERA_FOV_DEG = 45.0  # vertical field of view
 CAMERA_HALF_WIDTH_M = 3.1  # x in +-3.1 m is visible; the pole's tip at the termination limits: +-2.96 m
@@ -57,26 +49,20 @@ STALE_AFTER_S = 0.1  # a moving plant's float32 readings change every tick
 NOISE_TOLERANCE = 8.0  # a change of up to this many observation noise std is always plausible
 
 
-@dataclass(frozen=True)
-class Push:
-    """A horizontal force `force_n` (N, along +x) on the pole's centre of mass.
-
-    It acts on the physics substeps k with `first_substep <= k < end_substep`, i.e. the substeps that
-    start in [start_s, start_s + duration_s) measured from the last reset.
-    """
-
-    force_n: float
-    first_substep: int
-    end_substep: int
+TASK = Task(cost_q=(1.0, 10.0, 0.1, 0.1), cost_r=(1.0,), error_names=SENSOR_NAMES,
+            metric_names=("time_balanced_s", "max_abs_theta_rad", "rms_x_m"),
+            description="balance the pole upright with the cart near x = 0",
+            units={"time_balanced_s": "s", "max_abs_theta_rad": "rad", "rms_x_m": "m"})
 
 
-class CartPoleBalanceEnv(gymnasium.Env):
+class CartPoleBalanceEnv(BulletRobotEnv):
     """Keep a pole upright on a cart by pushing the cart along its rail.
 
-    Dynamics: see the module docstring. Physics runs at a fixed period of 1 ms (`physics_period_s`);
-    one `step()` is one control period (`control_period_s`, an integer number of physics substeps). The
-    cart force is held constant over a control period and re-applied at every substep (PyBullet clears
-    forces after each `stepSimulation`); PyBullet's default joint motors are turned off.
+    A `BulletRobotEnv` (the robot contract of `neuroctl.envs.robot`). Dynamics: see the module
+    docstring. Physics runs at a fixed period of 1 ms (`physics_period_s`); one `step()` is one control
+    period (`control_period_s`, an integer number of physics substeps). The cart force is held constant
+    over a control period and re-applied at every substep (PyBullet clears forces after each
+    `stepSimulation`); PyBullet's default joint motors are turned off.
 
     Action: Box([-1], [1]), float32. The cart force is `action * max_force_n` N; a positive action pushes
     the cart towards +x. Out-of-range actions are clipped to [-1, 1]. A non-finite action is replaced by
@@ -120,19 +106,22 @@ class CartPoleBalanceEnv(gymnasium.Env):
 
     Sensor faults corrupt the observation after noise and clipping (a faulty reading may be NaN, inf
     or outside the observation space), never the true state. `fault_ticks[kind]` counts the readings
-    each kind corrupted since the last reset. `sensor_names` names the observation's components, and
-    `sensor_limits` gives per sensor the plausible readings while the task runs, for a sensor monitor
-    such as `neuroctl.runtime.monitor`: |x| <= 3 m, |theta| <= 1 rad, |x_dot| <= 10 m/s, |theta_dot| <=
-    20 rad/s; x and theta change at most at 10 m/s and 20 rad/s (plus 8 observation noise std); a
-    reading unchanged for 0.1 s is stale.
+    each kind corrupted since the last reset. `sensors` name the observation's components and give the
+    plausible readings while the task runs, for a sensor monitor such as `neuroctl.runtime.monitor`:
+    |x| <= 3 m, |theta| <= 1 rad, |x_dot| <= 10 m/s, |theta_dot| <= 20 rad/s; x and theta change at
+    most at 10 m/s and 20 rad/s (plus 8 observation noise std); a reading unchanged for 0.1 s is stale.
+
+    Task (`task`): keep the state at the origin; the tracking error is the observation itself (the
+    reference is 0), weighted by cost_q = (1, 10, 0.1, 0.1) and the action by cost_r = (1,). Task
+    metrics of an episode (`task_metrics`): `time_balanced_s` (until termination or the end),
+    `max_abs_theta_rad` and `rms_x_m` (over the observed ticks).
 
     Timing: each `step()` writes the wall time (s) of its stages, named in `STAGE_NAMES`, into
     `stage_times_s` in place: actuate (check, clip and scale the action), physics (the substeps),
     sense (read the joints, build the observation, check termination).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
-    STAGE_NAMES = ("actuate", "physics", "sense")
+    push_description = "push on the pole"
 
     def __init__(
         self,
@@ -145,175 +134,82 @@ class CartPoleBalanceEnv(gymnasium.Env):
         faults: Sequence[Mapping[str, Any]] = (),
         render_mode: str | None = None,
     ) -> None:
-        self.physics_period_s = PHYSICS_PERIOD_S
-        self._n_substeps = _check_control_period(control_period_s)
-        self.control_period_s = float(control_period_s)
         self.max_force_n = _check_max_force(max_force_n)
         self.initial_theta_rad = _check_initial_theta(initial_theta_rad)
-        self.observation_noise_std = _check_noise(observation_noise_std)
         self.position_only = _check_position_only(position_only)
-        self.pushes = _check_pushes(pushes, PHYSICS_PERIOD_S)
-        self.render_mode = _check_render_mode(render_mode)
-        self.metadata = {**self.metadata, "render_fps": 1.0 / self.control_period_s}
-
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
-        self._n_observed = 2 if self.position_only else 4
-        self._observation_high = OBSERVATION_HIGH[: self._n_observed]
-        self._observation_low = -self._observation_high
-        self.observation_space = spaces.Box(self._observation_low, self._observation_high, dtype=np.float32)
-        self.sensor_names = SENSOR_NAMES[: self._n_observed]
-        self.sensor_limits = _sensor_limits(self.sensor_names, self.observation_noise_std)
-        self._faults = FaultInjector(parse_faults(faults, self.sensor_names, self.control_period_s),
-                                     self._n_observed)
-        self.fault_ticks = self._faults.fault_ticks
-
-        self.nonfinite_actions = 0
-        self.stage_times_s = np.zeros(len(self.STAGE_NAMES), dtype=np.float64)
-        self._state = np.zeros(4)  # true [x, theta, x_dot, theta_dot] after the last reset/step
-        self._substep = 0  # physics substeps since the last reset
-        self._terminated = False
-        self._linear_model: tuple[np.ndarray, np.ndarray] | None = None
-
-        self._scene = BulletScene(PHYSICS_PERIOD_S)
-        self._body = self._scene.load_data_urdf("cartpole.urdf")
-        self._scene.disable_joint_motors(self._body, (SLIDER_JOINT, HINGE_JOINT))
+        noise_std = check_noise_std(observation_noise_std)
+        n_observed = 2 if self.position_only else 4
+        high = OBSERVATION_HIGH[:n_observed]
+        super().__init__(
+            physics_period_s=PHYSICS_PERIOD_S, control_period_s=control_period_s, max_substeps=MAX_SUBSTEPS,
+            sensors=_sensors(n_observed, noise_std), actuators=(Actuator("cart_force", "N", self.max_force_n, "cart force"),),
+            state_names=SENSOR_NAMES, observation_low=-high, observation_high=high,
+            observation_noise_std=noise_std, pushes=pushes, faults=faults, render_mode=render_mode)
+        self.task = TASK
+        self._body = self.scene.load_data_urdf("cartpole.urdf")
+        self.scene.disable_joint_motors(self._body, (SLIDER_JOINT, HINGE_JOINT))
         pybullet.changeVisualShape(
-            self._body, POLE_LINK, rgbaColor=POLE_COLOUR_RGBA, physicsClientId=self._scene.client_id
+            self._body, POLE_LINK, rgbaColor=POLE_COLOUR_RGBA, physicsClientId=self.scene.client_id
         )
         self._view_matrix, self._projection_matrix = _camera_matrices()
 
-    # ---- gymnasium API ----
+    # ---- the task ----
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode from a state drawn from the seed (see the class docstring)."""
-        super().reset(seed=seed)
-        self._set_joint_state(self._sample_initial_state())
-        self._read_joint_state(self._state)
-        self._substep = 0
-        self._terminated = False
-        self._faults.reset()
-        return self._observation(), {}
+    def reference(self, out: np.ndarray) -> None:
+        """The set point: the origin (upright, cart at x = 0, at rest)."""
+        out[:] = 0.0
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Hold the commanded cart force for one control period; return the usual gymnasium 5-tuple."""
-        t_start = perf_counter()
-        force_n = self._force_from_action(action)
-        t_actuated = perf_counter()
-        self._advance(force_n, self._substep, with_pushes=True)
-        self._substep += self._n_substeps
-        t_simulated = perf_counter()
-        self._read_joint_state(self._state)
-        reward = 0.0 if self._terminated else 1.0
-        self._terminated = self._terminated or self._failed()
-        observation = self._observation()
-        t_sensed = perf_counter()
-        times = self.stage_times_s
-        times[0] = t_actuated - t_start
-        times[1] = t_simulated - t_actuated
-        times[2] = t_sensed - t_simulated
-        return observation, reward, self._terminated, False, {}
+    def tracking_error(self, observation: np.ndarray, out: np.ndarray) -> None:
+        """The observation itself: the reference is the origin."""
+        out[:] = observation
 
-    def render(self) -> np.ndarray | None:
-        """The current scene as uint8 (240, 320, 3) with render_mode "rgb_array", else None."""
-        if self.render_mode != "rgb_array":
-            return None
-        return self._frame()
+    def task_metrics(self, trajectory: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """time_balanced_s, max_abs_theta_rad, rms_x_m of a logged episode (observations as sensed)."""
+        observation = trajectory["controller_observation"]
+        ticks = len(observation)
+        return {"time_balanced_s": ticks * self.control_period_s,
+                "max_abs_theta_rad": float(np.max(np.abs(observation[:, 1]))) if ticks else None,
+                "rms_x_m": float(np.sqrt(np.mean(observation[:, 0] ** 2))) if ticks else None}
 
-    def close(self) -> None:
-        """Disconnect the private PyBullet server (safe to call twice)."""
-        self._scene.close()
+    def state_of_observation(self, observation: np.ndarray) -> np.ndarray:
+        """The full state a frame shows: the observation, with zero speeds when it is position only."""
+        if observation.shape == (2,):
+            return np.concatenate([observation, np.zeros(2)])
+        return observation
 
-    # ---- for controllers and tools ----
+    # ---- hooks of BulletRobotEnv ----
 
-    def linear_model(self) -> tuple[np.ndarray, np.ndarray]:
-        """Discrete model x[k+1] = A x[k] + B a[k] of one control period about upright (x = 0, a = 0).
+    def _apply_command(self, command: np.ndarray) -> None:
+        pybullet.setJointMotorControl2(
+            self._body, SLIDER_JOINT, pybullet.TORQUE_CONTROL, force=command[0], physicsClientId=self.scene.client_id
+        )
 
-        x is the full state [x, theta, x_dot, theta_dot] (m, rad, m/s, rad/s), a the normalised action
-        (force / max_force_n). A (4x4) and B (4x1), float64, are central finite differences of the
-        simulated plant itself (pushes off), computed once per instance; the simulation's current
-        state is left untouched.
-        """
-        if self._linear_model is None:
-            with self._scene.preserved_state():
-                self._linear_model = self._finite_difference_model()
-        A, B = self._linear_model
-        return A.copy(), B.copy()
+    def _apply_push(self, force_n: float) -> None:
+        """A horizontal force along +x at the pole's centre of mass (world frame)."""
+        client = self.scene.client_id
+        centre_of_mass = pybullet.getLinkState(self._body, POLE_LINK, physicsClientId=client)[0]
+        pybullet.applyExternalForce(
+            self._body, POLE_LINK, (force_n, 0.0, 0.0), centre_of_mass, pybullet.WORLD_FRAME, physicsClientId=client
+        )
 
-    def render_state(self, observation_state: Any) -> np.ndarray:
-        """A frame (uint8, 240x320x3) of the robot in a full state [x, theta, x_dot, theta_dot].
-
-        For videos made from logged trajectories outside the control loop (a frame costs 10-25 ms);
-        works with any render_mode and restores the simulation state afterwards.
-        """
-        state = np.asarray(observation_state, dtype=np.float64)
-        if state.shape != (4,) or not np.all(np.isfinite(state)):
-            expected = "must be 4 finite numbers [x, theta, x_dot, theta_dot]"
-            raise invalid("observation_state", expected, observation_state)
-        with self._scene.preserved_state():
-            self._set_joint_state(state)
-            return self._frame()
-
-    # ---- internals ----
-
-    def _force_from_action(self, action: Any) -> float:
-        """Cart force in N: the action clipped to [-1, 1] times max_force_n; non-finite -> 0 (counted)."""
-        if type(action) is np.ndarray and action.shape == ACTION_SHAPE and action.dtype.kind == "f":
-            value = float(action[0])  # the fast path: what agents and the runtime loop pass
-        else:
-            value = _action_value(action)
-        if not math.isfinite(value):
-            self.nonfinite_actions += 1
-            return 0.0
-        return min(1.0, max(-1.0, value)) * self.max_force_n
-
-    def _advance(self, force_n: float, first_substep: int, with_pushes: bool) -> None:
-        """Run one control period of physics substeps holding the cart force `force_n` (N).
-
-        The force, and any push active at a substep, is re-applied before every stepSimulation because
-        PyBullet clears applied forces after each one.
-        """
-        client, body = self._scene.client_id, self._body
-        apply_pushes = with_pushes and bool(self.pushes)
-        for substep in range(first_substep, first_substep + self._n_substeps):
-            pybullet.setJointMotorControl2(
-                body, SLIDER_JOINT, pybullet.TORQUE_CONTROL, force=force_n, physicsClientId=client
-            )
-            if apply_pushes:
-                self._apply_pushes(substep)
-            pybullet.stepSimulation(physicsClientId=client)
-
-    def _apply_pushes(self, substep: int) -> None:
-        """Apply the sum of the pushes active at `substep` at the pole's centre of mass (world frame)."""
-        force_n = sum(p.force_n for p in self.pushes if p.first_substep <= substep < p.end_substep)
-        if force_n != 0.0:
-            client = self._scene.client_id
-            centre_of_mass = pybullet.getLinkState(self._body, POLE_LINK, physicsClientId=client)[0]
-            force = (force_n, 0.0, 0.0)
-            pybullet.applyExternalForce(
-                self._body, POLE_LINK, force, centre_of_mass, pybullet.WORLD_FRAME, physicsClientId=client
-            )
-
-    def _read_joint_state(self, out: np.ndarray) -> None:
+    def _read_state(self, out: np.ndarray) -> None:
         """Write the true [x, theta, x_dot, theta_dot] into `out` (theta wrapped to [-pi, pi])."""
         (x, x_dot, _, _), (theta, theta_dot, _, _) = pybullet.getJointStates(
-            self._body, (SLIDER_JOINT, HINGE_JOINT), physicsClientId=self._scene.client_id
+            self._body, (SLIDER_JOINT, HINGE_JOINT), physicsClientId=self.scene.client_id
         )
         out[0] = x
         out[1] = math.remainder(theta, 2.0 * math.pi)
         out[2] = x_dot
         out[3] = theta_dot
 
-    def _failed(self) -> bool:
-        """The pole fell past THETA_LIMIT_RAD or the cart left the track (true state, not observed)."""
-        return bool(abs(self._state[0]) > X_LIMIT_M or abs(self._state[1]) > THETA_LIMIT_RAD)
-
-    def _set_joint_state(self, state: np.ndarray) -> None:
+    def _set_state(self, state: np.ndarray) -> None:
         """Put the robot in the full state [x, theta, x_dot, theta_dot]."""
-        client = self._scene.client_id
+        client = self.scene.client_id
         pybullet.resetJointState(self._body, SLIDER_JOINT, state[0], state[2], physicsClientId=client)
         pybullet.resetJointState(self._body, HINGE_JOINT, state[1], state[3], physicsClientId=client)
+
+    def _observe(self, state: np.ndarray, out: np.ndarray) -> None:
+        out[:] = state[: out.shape[0]]
 
     def _sample_initial_state(self) -> np.ndarray:
         """[x, theta, x_dot, theta_dot] from the env's RNG (distribution in the class docstring)."""
@@ -323,84 +219,24 @@ class CartPoleBalanceEnv(gymnasium.Env):
         x, x_dot, theta_dot = rng.uniform(-INITIAL_SPREAD, INITIAL_SPREAD, size=3)
         return np.array([x, theta, x_dot, theta_dot])
 
-    def _observation(self) -> np.ndarray:
-        """The (optionally noisy, position-only, faulty) float32 observation of the current true state."""
-        n = self._n_observed
-        observed = self._state[:n].astype(np.float32)
-        if self.observation_noise_std > 0.0:
-            noisy = self._state[:n] + self.np_random.normal(0.0, self.observation_noise_std, size=n)
-            noisy[1] = math.remainder(noisy[1], 2.0 * math.pi)
-            observed[:] = noisy
-        np.minimum(observed, self._observation_high, out=observed)  # two ufuncs: faster than np.clip
-        np.maximum(observed, self._observation_low, out=observed)
-        if self._faults.faults:
-            self._faults.apply(observed, self.np_random)
-        return observed
+    def _after_step(self) -> tuple[float, bool]:
+        """+1 unless already terminated; terminated when the pole fell past THETA_LIMIT_RAD or the cart
+        left the track (true state, not observed)."""
+        reward = 0.0 if self.terminated else 1.0
+        return reward, bool(abs(self.state[0]) > X_LIMIT_M or abs(self.state[1]) > THETA_LIMIT_RAD)
 
-    def _finite_difference_model(self) -> tuple[np.ndarray, np.ndarray]:
-        """Central differences of one control period about upright (the caller restores the state)."""
-        h = FINITE_DIFFERENCE_STEP
-        A = np.empty((4, 4))
-        for i in range(4):
-            step = np.zeros(4)
-            step[i] = h
-            A[:, i] = (self._one_period(step, 0.0) - self._one_period(-step, 0.0)) / (2.0 * h)
-        B = ((self._one_period(np.zeros(4), h) - self._one_period(np.zeros(4), -h)) / (2.0 * h))[:, None]
-        return A, B
-
-    def _one_period(self, state: np.ndarray, action: float) -> np.ndarray:
-        """The state one control period after `state` under a constant `action`, without pushes."""
-        self._set_joint_state(state)
-        self._advance(action * self.max_force_n, 0, with_pushes=False)
-        after = np.empty(4)
-        self._read_joint_state(after)
-        return after
-
-    def _frame(self) -> np.ndarray:
-        return self._scene.render_rgb(self._view_matrix, self._projection_matrix, FRAME_WIDTH, FRAME_HEIGHT)
+    def _camera(self) -> tuple[Any, Any]:
+        return self._view_matrix, self._projection_matrix
 
 
-ACTION_SHAPE = (1,)
-ACTION_EXPECTED = "must be one real number (an array of shape (1,), a scalar or a list of one number)"
-
-
-def _action_value(action: Any) -> float:
-    """The number in an action that is not already a float array of shape (1,): a TypeError for what is
-    not a real number (strings, bools, None, complex, objects), a ValueError for a wrong size or shape
-    or an integer too large for a float; each names `action`."""
-    if isinstance(action, (int, float, np.integer, np.floating)) and not isinstance(action, (bool, np.bool_)):
-        return _real_action(action, action)
-    if isinstance(action, (bool, np.bool_, str, bytes)) or action is None:
-        raise TypeError(f"action: {ACTION_EXPECTED}, got {reprlib.repr(action)}")
-    try:
-        array = np.asarray(action)
-    except (TypeError, ValueError, OverflowError):  # ragged nesting, objects numpy cannot convert
-        raise ValueError(f"action: {ACTION_EXPECTED}, got {reprlib.repr(action)}") from None
-    if array.shape not in ((), ACTION_SHAPE):
-        raise ValueError(f"action: {ACTION_EXPECTED}, got shape {array.shape}: {reprlib.repr(action)}")
-    item = array.reshape(())[()]
-    if array.dtype == object:  # a Python int beyond int64, or any other object
-        if isinstance(item, (int, float)) and not isinstance(item, bool):
-            return _real_action(item, action)
-    elif array.dtype.kind in "iuf":
-        return float(item)
-    raise TypeError(f"action: {ACTION_EXPECTED}, got {reprlib.repr(action)} (dtype {array.dtype})")
-
-
-def _real_action(number: Any, action: Any) -> float:
-    try:
-        return float(number)
-    except OverflowError:  # an int beyond 1.8e308
-        raise ValueError(f"action: {ACTION_EXPECTED} within the float range, got {reprlib.repr(action)}") from None
-
-
-def _sensor_limits(names: Sequence[str], noise_std: float) -> dict[str, dict[str, float]]:
+def _sensors(n_observed: int, noise_std: float) -> tuple[Sensor, ...]:
     """Plausible readings per sensor while the task runs (see the class docstring)."""
-    return {
-        name: {"low": -high, "high": high, "max_rate_per_s": rate, "stale_after_s": STALE_AFTER_S,
-               "tolerance": NOISE_TOLERANCE * noise_std}
-        for name, high, rate in zip(names, PLAUSIBLE_HIGH, PLAUSIBLE_RATE)
-    }
+    units = ("m", "rad", "m/s", "rad/s")
+    descriptions = ("cart position x", "pole angle θ", "cart velocity ẋ", "pole angular velocity θ̇")
+    return tuple(Sensor(name, unit, low=-high, high=high, max_rate_per_s=rate, stale_after_s=STALE_AFTER_S,
+                        tolerance=NOISE_TOLERANCE * noise_std, periodic=name == "theta", description=description)
+                 for name, unit, high, rate, description
+                 in zip(SENSOR_NAMES[:n_observed], units, PLAUSIBLE_HIGH, PLAUSIBLE_RATE, descriptions))
 
 
 def _camera_matrices() -> tuple[Any, Any]:
@@ -417,21 +253,6 @@ def _camera_matrices() -> tuple[Any, Any]:
 
 
 # ---- keyword argument checks: each raises ValueError("<kwarg>: <what is expected>, got <value>") ----
-
-PUSH_KEYS = ("start_s", "duration_s", "force_n")
-
-
-def _check_control_period(value: Any) -> int:
-    """Number of physics substeps per control period."""
-    longest_s = MAX_SUBSTEPS * PHYSICS_PERIOD_S
-    expected = f"must be a multiple of {PHYSICS_PERIOD_S} s in [{PHYSICS_PERIOD_S}, {longest_s}]"
-    period_s = real("control_period_s", value, expected)
-    if not 0.0 < period_s <= 2.0 * longest_s:  # before dividing: round() of a huge ratio overflows
-        raise invalid("control_period_s", expected, value)
-    n_substeps = round(period_s / PHYSICS_PERIOD_S)
-    if not 1 <= n_substeps <= MAX_SUBSTEPS or abs(n_substeps * PHYSICS_PERIOD_S - period_s) > 1e-9:
-        raise invalid("control_period_s", expected, value)
-    return n_substeps
 
 
 def _check_max_force(value: Any) -> float:
@@ -452,36 +273,7 @@ def _check_initial_theta(value: Any) -> tuple[float, float]:
     return low, high
 
 
-def _check_noise(value: Any) -> float:
-    return in_range("observation_noise_std", value, "a standard deviation", 0.0, MAX_NOISE_STD)
-
-
 def _check_position_only(value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise invalid("position_only", "must be True or False", value)
     return bool(value)
-
-
-def _check_pushes(value: Any, physics_period_s: float) -> tuple[Push, ...]:
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise invalid("pushes", f"must be a list of dicts with keys {', '.join(PUSH_KEYS)}", value)
-    return tuple(_check_push(f"pushes[{i}]", push, physics_period_s) for i, push in enumerate(value))
-
-
-def _check_push(path: str, push: Any, physics_period_s: float) -> Push:
-    """One push as the physics substeps it acts on (substep k covers [k, k + 1) physics periods)."""
-    if not isinstance(push, Mapping) or set(push) != set(PUSH_KEYS):
-        raise invalid(path, f"must be a dict with exactly the keys {', '.join(PUSH_KEYS)}", push)
-    start_s = in_range(f"{path}.start_s", push["start_s"], "a time", 0.0, MAX_TIME_S, "s")
-    duration_s = in_range(f"{path}.duration_s", push["duration_s"], "a duration", physics_period_s,
-                          MAX_TIME_S, "s")
-    force_n = in_range(f"{path}.force_n", push["force_n"], "a force", -MAX_PUSH_FORCE_N, MAX_PUSH_FORCE_N, "N")
-    first = ticks(start_s, physics_period_s)  # the first substep starting at or after start_s
-    end = ticks(start_s + duration_s, physics_period_s)
-    return Push(force_n=force_n, first_substep=first, end_substep=end)
-
-
-def _check_render_mode(value: Any) -> str | None:
-    if value is not None and value != "rgb_array":
-        raise invalid("render_mode", "must be None or 'rgb_array'", value)
-    return value

@@ -18,8 +18,9 @@ from neuroctl.config import ConfigError, did_you_mean, file_problem, load_yaml, 
 from neuroctl.control.base import Controller, LinearModel
 from neuroctl.control.registry import MODEL_KEY, load_controller_config
 from neuroctl.runtime.loop import LoopSettings, make_recorder
-from neuroctl.runtime.monitor import SensorLimits, default_sensor_limits, sensor_names_of
+from neuroctl.envs.robot import Sensor
 from neuroctl.runtime.recorder import Recorder
+from neuroctl.runtime.robots import NotARobot, describe
 
 MAX_DURATION_S = 86_400.0
 MAX_SEED = 2**32 - 1
@@ -170,45 +171,38 @@ def make_env(launch: Launch, render_mode: str | None = None) -> gymnasium.Env:
 
 
 def missing_for_launch(env: gymnasium.Env) -> str:
-    """What the environment lacks for a launch (1-D Box spaces, control_period_s, linear_model()), or ""."""
-    unwrapped = env.unwrapped
-    for space in (env.observation_space, env.action_space):
-        if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
-            return f"1-D Box observation and action spaces (it has {space})"
-    for attribute in ("control_period_s", "linear_model"):
-        if not hasattr(unwrapped, attribute):
-            return f"the attribute {attribute!r}"
-    return ""
+    """What the environment lacks for a launch (see `neuroctl.runtime.robots.describe`; a linear model for
+    the controllers), or ""."""
+    try:
+        description = describe(env)
+    except NotARobot as exc:
+        return str(exc)
+    return "" if description.linearisable else "a linear model (linear_model(), the robot contract)"
 
 
 def linear_model_of(env: gymnasium.Env) -> LinearModel:
-    """The environment's discrete linear model about its operating point, in action units."""
-    unwrapped = env.unwrapped
-    A, B = unwrapped.linear_model()
+    """The environment's discrete linear model about its default operating point, in action units."""
+    plant = env.unwrapped.linear_model()
     space = env.action_space
-    return LinearModel(A=np.asarray(A, dtype=np.float64), B=np.asarray(B, dtype=np.float64),
-                       dt=float(unwrapped.control_period_s),
-                       u_low=np.asarray(space.low, dtype=np.float64),
+    return LinearModel(A=np.asarray(plant.A, dtype=np.float64), B=np.asarray(plant.B, dtype=np.float64),
+                       dt=float(plant.dt_s), u_low=np.asarray(space.low, dtype=np.float64),
                        u_high=np.asarray(space.high, dtype=np.float64))
-
-
-def control_period_of(env: gymnasium.Env) -> float:
-    return float(env.unwrapped.control_period_s)
 
 
 def loop_settings(launch: Launch, env: gymnasium.Env) -> LoopSettings:
     """The loop's settings: the launch file's run section, its duration in ticks, its sensor limits."""
     run = launch.config.run
-    period = control_period_of(env)
+    period = describe(env).control_period_s
     return LoopSettings(n_ticks=max(1, int(round(run.duration_s / period))), control_period_s=period,
                         mode=run.mode, seed=run.seed, overrun_policy=run.overrun_policy,
-                        watchdog=run.watchdog, spin_s=run.spin_s, sensor_limits=sensor_limits_of(launch, env))
+                        watchdog=run.watchdog, spin_s=run.spin_s, sensors=sensors_of(launch, env))
 
 
-def sensor_limits_of(launch: Launch, env: gymnasium.Env) -> tuple[SensorLimits, ...]:
-    """The environment's sensor limits with the launch file's `sensors` overrides, in observation order."""
-    names = sensor_names_of(env)
-    limits = dict(zip(names, default_sensor_limits(env)))
+def sensors_of(launch: Launch, env: gymnasium.Env) -> tuple[Sensor, ...]:
+    """The environment's sensors with the launch file's `sensors` overrides, in observation order."""
+    sensors = describe(env).sensors
+    names = [sensor.name for sensor in sensors]
+    limits = dict(zip(names, sensors))
     for name, section in launch.config.sensors.items():
         if name not in limits:
             raise ConfigError(launch.path, f"sensors.{name}", f"unknown sensor{did_you_mean(name, names)}")

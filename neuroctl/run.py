@@ -9,17 +9,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+import gymnasium
 import numpy as np
 
 from neuroctl.config import ConfigError
 from neuroctl.control.base import ACTIVITY_FIELDS, Controller
 from neuroctl.control.registry import build_controller
+from neuroctl.envs.robot import TaskRobot
 from neuroctl.launchfile import Launch, linear_model_of, loop_settings, make_env, recorder_for
 from neuroctl.metrics.energy import energy_section
 from neuroctl.metrics.report import build_metrics
 from neuroctl.runtime.files import atomic_write_json, write_with_fallback
 from neuroctl.runtime.loop import EpisodeOutcome, run_episode
 from neuroctl.runtime.recorder import Recorder
+from neuroctl.runtime.robots import RobotDescription, describe
 from neuroctl.runtime.signals import StopRequest
 from neuroctl.viz.info import RunInfo, run_info
 from neuroctl.viz.video import VideoReport, render_video
@@ -53,26 +56,41 @@ def default_out_dir(launch: Launch) -> Path:
     return Path(launch.config.outputs.dir or Path("runs") / launch.name)
 
 
-def task_weights(launch: Launch, observation_size: int, action_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Diagonal weights of the task cost (ones where the launch file gives none)."""
+def task_weights(launch: Launch, robot: RobotDescription) -> tuple[np.ndarray, np.ndarray]:
+    """Diagonal weights of the task cost on the tracking error and the action: the launch file's `task`
+    section, else the environment's task (`neuroctl.envs.robot.Task`), else ones."""
     task = launch.config.task
-    q = np.ones(observation_size) if task.cost_q is None else np.asarray(task.cost_q, dtype=np.float64)
-    r = np.ones(action_size) if task.cost_r is None else np.asarray(task.cost_r, dtype=np.float64)
-    if q.shape != (observation_size,):
-        raise ConfigError(launch.path, "task.cost_q", f"expected {observation_size} weights, got {q.size}")
-    if r.shape != (action_size,):
-        raise ConfigError(launch.path, "task.cost_r", f"expected {action_size} weights, got {r.size}")
+    error_size = len(robot.task.error_names) if robot.task else len(robot.sensors)
+    default_q = robot.task.cost_q if robot.task else np.ones(error_size)
+    default_r = robot.task.cost_r if robot.task else np.ones(len(robot.actuators))
+    q = np.asarray(default_q if task.cost_q is None else task.cost_q, dtype=np.float64)
+    r = np.asarray(default_r if task.cost_r is None else task.cost_r, dtype=np.float64)
+    if q.shape != (error_size,):
+        raise ConfigError(launch.path, "task.cost_q", f"expected {error_size} weights, got {q.size}")
+    if r.shape != (len(robot.actuators),):
+        raise ConfigError(launch.path, "task.cost_r", f"expected {len(robot.actuators)} weights, got {r.size}")
     return q, r
+
+
+def tracking_errors(env: gymnasium.Env, observations: np.ndarray) -> np.ndarray:
+    """Per logged tick, the task's tracking error of the observation (`TaskRobot.tracking_error`), or
+    the observation itself for an environment without a task (a set point at the origin)."""
+    unwrapped = env.unwrapped
+    if not isinstance(unwrapped, TaskRobot):
+        return observations
+    errors = np.zeros((len(observations), len(unwrapped.task.error_names)))
+    for observation, error in zip(observations, errors):
+        unwrapped.tracking_error(observation, error)
+    return errors
 
 
 def validate_launch(launch: Launch) -> None:
     """Everything a run checks before its first tick, without running it: the environment's keyword
     arguments, the task weights, the controller against the environment's model, the loop settings."""
     with make_env(launch) as env:
-        observation_size = env.observation_space.shape[0]
-        task_weights(launch, observation_size, env.action_space.shape[0])
+        task_weights(launch, describe(env))
         build_controller(launch.controller_kind, launch.controller_config, linear_model_of(env),
-                         observation_size, launch.controller_path)
+                         env.observation_space.shape[0], launch.controller_path)
         loop_settings(launch, env)
 
 
@@ -83,18 +101,20 @@ def run_launch(launch: Launch, out_dir: Path | None = None,
     there fails (`RunResult.out_dir`, `out_problem`; `neuroctl.runtime.files.ResultsLost` if that fails
     too)."""
     with StopRequest() as stop, make_env(launch) as env:  # from here on, SIGINT/SIGTERM end the run cleanly
-        observation_size = env.observation_space.shape[0]
-        cost_q, cost_r = task_weights(launch, observation_size, env.action_space.shape[0])
+        robot = describe(env)
+        cost_q, cost_r = task_weights(launch, robot)
         controller = build_controller(launch.controller_kind, launch.controller_config,
-                                      linear_model_of(env), observation_size, launch.controller_path)
+                                      linear_model_of(env), env.observation_space.shape[0], launch.controller_path)
         run = launch.config.run
         settings = loop_settings(launch, env)
         recorder = recorder_for(launch, env, controller, settings.n_ticks)
         progress = None if on_tick is None else (lambda k: on_tick(k, settings.n_ticks))
         outcome = run_episode(env, controller, settings, recorder, stop, progress)
+        observed = recorder.arrays()["controller_observation"]
         metrics = build_metrics(env_id=launch.config.env.id, controller=launch.controller_kind,
                                 settings=settings, outcome=outcome, recorder=recorder,
-                                cost_q=cost_q, cost_r=cost_r)
+                                tracking_error=tracking_errors(env, observed), cost_q=cost_q, cost_r=cost_r,
+                                task_metrics=task_metrics_of(env, recorder))
         metrics["energy"] = energy_of(metrics, controller)
         info = run_info(launch.config.env.id, launch.controller_kind, run.seed, env, controller)
         result = RunResult(metrics, recorder, outcome, controller, info)
@@ -104,6 +124,12 @@ def run_launch(launch: Launch, out_dir: Path | None = None,
                 out_dir, "run")
         result.signal_number = stop.signal_number
     return result
+
+
+def task_metrics_of(env: gymnasium.Env, recorder: Recorder) -> dict[str, Any]:
+    """The environment's own figures of the episode (`TaskRobot.task_metrics`), or none."""
+    unwrapped = env.unwrapped
+    return unwrapped.task_metrics(recorder.arrays()) if isinstance(unwrapped, TaskRobot) else {}
 
 
 def write_results(result: RunResult, out_dir: Path, plots: bool = True) -> None:

@@ -18,6 +18,7 @@ from neuroctl.config import ConfigError
 from neuroctl.control.base import Controller, LinearModel
 from neuroctl.control.registry import build_controller, load_controller_config, load_model_section
 from neuroctl.encoding import MAX_POISSON_COUNT, Encoder, PoissonEncoder, PopulationEncoder, SigmaDeltaEncoder
+from neuroctl.runtime.robots import control_period_of, linearisable
 
 ENCODERS = ("population", "sigma_delta", "poisson")
 MAX_WINDOW_S = 10.0  # an encoding window; the population encoder allocates (window / dt_s) x neurons
@@ -95,11 +96,6 @@ def _positive(name: str, value: Any, most: float, unit: str) -> float:
     return number
 
 
-def _control_period(env: gymnasium.Env) -> float | None:
-    unwrapped = env.unwrapped
-    return getattr(unwrapped, "control_period_s", getattr(unwrapped, "dt", None))
-
-
 class SpikeEncodingObservation(gymnasium.ObservationWrapper):
     """Observations as the output of a neuroctl encoder, over the range [low, high] per dimension.
 
@@ -120,7 +116,7 @@ class SpikeEncodingObservation(gymnasium.ObservationWrapper):
         if not isinstance(encoder, str) or encoder not in ENCODERS:
             raise ValueError(f"encoder: expected one of {', '.join(ENCODERS)}, got {encoder!r}")
         low, high = _observation_range(env, low, high)
-        window_s = self._window(encoder, window_s, _control_period(env))
+        window_s = self._window(encoder, window_s, control_period_of(env))
         if encoder == "sigma_delta" and "theta" in parameters:
             parameters = {**parameters, "theta": _theta(parameters["theta"], low.shape[0])}
         if encoder == "poisson" and "max_rate_hz" in parameters:
@@ -210,7 +206,7 @@ class ControllerPolicy:
         model = load_model_section(path, space.low, space.high)
         if model is not None:
             return model, f"the model section of {path}"
-        if not hasattr(env.unwrapped, "linear_model"):
+        if not linearisable(env):
             raise ConfigError(path, "model", "the environment has no linear_model(); give A, B and dt_s here")
         from neuroctl.launchfile import linear_model_of
 

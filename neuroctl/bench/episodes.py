@@ -9,7 +9,7 @@ import numpy as np
 
 from neuroctl.control.base import ACTIVITY_FIELDS
 from neuroctl.run import RunResult
-from neuroctl.runtime.loop import CONTROL_STAGE
+from neuroctl.runtime.robots import CONTROL_STAGE
 from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED
 
 

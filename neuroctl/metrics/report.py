@@ -11,24 +11,26 @@ import numpy as np
 
 from neuroctl.activity import ACTIVITY_FIELDS
 from neuroctl.metrics.latency import summarize_us
-from neuroctl.runtime.loop import CONTROL_STAGE, EpisodeOutcome, LoopSettings
+from neuroctl.runtime.loop import EpisodeOutcome, LoopSettings
+from neuroctl.runtime.robots import CONTROL_STAGE
 from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED, Recorder
 
 SCHEMA_VERSION = 1
 
 
-def quadratic_cost(observation: np.ndarray, action: np.ndarray, cost_q: np.ndarray,
-                   cost_r: np.ndarray) -> float:
-    """Sum over ticks of x'Qx + u'Ru with diagonal Q and R (x the observation, u the action); inf when it
-    overflows (huge weights; metrics.json then says null)."""
+def quadratic_cost(error: np.ndarray, action: np.ndarray, cost_q: np.ndarray, cost_r: np.ndarray) -> float:
+    """Sum over ticks of e'Qe + a'Ra with diagonal Q and R (e the tracking error, a the action); inf when
+    it overflows (huge weights; metrics.json then says null)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.sum(observation**2 @ cost_q) + np.sum(action**2 @ cost_r))
+        return float(np.sum(error**2 @ cost_q) + np.sum(action**2 @ cost_r))
 
 
 def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outcome: EpisodeOutcome,
-                  recorder: Recorder, cost_q: np.ndarray, cost_r: np.ndarray) -> dict[str, Any]:
+                  recorder: Recorder, tracking_error: np.ndarray, cost_q: np.ndarray, cost_r: np.ndarray,
+                  task_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     """metrics.json (schema 1) of one episode, but for `energy`, which needs these figures first
-    (`neuroctl.metrics.energy.energy_section`)."""
+    (`neuroctl.metrics.energy.energy_section`). `tracking_error` has one row per tick (the task's error
+    of the observation the controller saw); `task_metrics` are the environment's own figures."""
     data = recorder.arrays()
     ticks = outcome.ticks
     period = settings.control_period_s
@@ -56,8 +58,9 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
             "success": bool(success),
             "terminated_at_tick": outcome.terminated_at_tick,
             "return": float(data["reward"].sum()),
-            # x as the controller saw it (after the sensor monitor): finite even under sensor faults
-            "cost": quadratic_cost(data["controller_observation"], data["action"], cost_q, cost_r),
+            # the error of what the controller saw (after the sensor monitor): finite even under sensor faults
+            "cost": quadratic_cost(tracking_error, data["action"], cost_q, cost_r),
+            "metrics": dict(task_metrics or {}),
         },
         "latency_us": {
             "tick": summarize_us(data["tick_s"]),

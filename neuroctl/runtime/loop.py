@@ -27,15 +27,15 @@ import gymnasium
 import numpy as np
 
 from neuroctl.control.base import Controller
-from neuroctl.runtime.monitor import SensorLimits, SensorMonitor, default_sensor_limits, sensor_names_of
+from neuroctl.envs.robot import Sensor
+from neuroctl.runtime.monitor import SensorMonitor
 from neuroctl.runtime.pacing import garbage_collection_paused, wait_until
 from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED,
                                        COMMAND_SKIPPED, Recorder)
+from neuroctl.runtime.robots import describe, fault_ticks, timed
 from neuroctl.runtime.signals import StopRequest
 from neuroctl.runtime.watchdog import CommandWatchdog
 
-CONTROL_STAGE = "control"
-ENV_STEP_STAGE = "env_step"
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class LoopSettings:
     overrun_policy: Literal["hold", "skip", "abort"] = "hold"
     watchdog: Literal["zero", "hold"] = "zero"
     spin_s: float = 0.0002
-    sensor_limits: tuple[SensorLimits, ...] | None = None
-    """Per sensor, in observation order; None: the environment's (`default_sensor_limits`)."""
+    sensors: tuple[Sensor, ...] | None = None
+    """Per sensor, in observation order, the plausible readings; None: the environment's (`describe`)."""
 
 
 @dataclass
@@ -70,12 +70,6 @@ class EpisodeOutcome:
     extra: dict = field(default_factory=dict)
 
 
-def stage_names_of(env: gymnasium.Env) -> tuple[str, ...]:
-    """The stages timed per tick: the controller, then the environment's own stages if it reports them."""
-    env_stages = getattr(env.unwrapped, "STAGE_NAMES", None)
-    return (CONTROL_STAGE, *env_stages) if env_stages else (CONTROL_STAGE, ENV_STEP_STAGE)
-
-
 def make_recorder(env: gymnasium.Env, controller: Controller, n_ticks: int) -> Recorder:
     """Records sized for the run, with what the controller exposes: its plan (`predicted_states`,
     `last_solution`) and its spikes (`spike_raster`, uint8 (timesteps per tick, neurons), 1 = spiked).
@@ -84,7 +78,7 @@ def make_recorder(env: gymnasium.Env, controller: Controller, n_ticks: int) -> R
     plan = getattr(controller, "last_solution", None)
     raster = getattr(controller, "spike_raster", None)
     return Recorder(n_ticks, env.observation_space.shape[0], env.action_space.shape[0],
-                    stage_names_of(env), None if predicted is None else predicted.shape,
+                    describe(env).stage_names, None if predicted is None else predicted.shape,
                     None if plan is None else plan.size, None if raster is None else raster.shape)
 
 
@@ -103,7 +97,7 @@ class MonitoredPlant:
         self.reading = np.zeros(env.observation_space.shape, dtype=np.float64)  # controllers see float64
         self.sensed = np.zeros_like(self.reading)
         self.k = 0
-        self._env_stage_times = getattr(env.unwrapped, "stage_times_s", None)
+        self._env_stage_times = timed(env)
 
     def reset(self, seed: int) -> None:
         self.reading[:] = self.env.reset(seed=seed)[0]
@@ -149,8 +143,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
                 on_tick: Callable[[int], None] | None = None) -> EpisodeOutcome:
     """Run one episode of `settings.n_ticks` ticks (fewer if the task terminates or the run stops)."""
     controller.warmup()
-    limits = settings.sensor_limits or default_sensor_limits(env)
-    plant = MonitoredPlant(env, SensorMonitor(sensor_names_of(env), limits), recorder, settings.control_period_s)
+    sensors = settings.sensors or describe(env).sensors
+    plant = MonitoredPlant(env, SensorMonitor(sensors), recorder, settings.control_period_s)
     plant.monitor.warmup()
     watchdog = CommandWatchdog(env.action_space.low, env.action_space.high, settings.watchdog)
     plant.reset(settings.seed)
@@ -199,7 +193,7 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
         outcome.wall_time_s = time.perf_counter() - wall_start
         outcome.cpu_time_s = time.process_time() - cpu_start
     outcome.watchdog_replacements = watchdog.replaced
-    outcome.injected_fault_ticks = dict(getattr(env.unwrapped, "fault_ticks", {}))
+    outcome.injected_fault_ticks = fault_ticks(env)
     outcome.monitor = plant.monitor.summary()
     return outcome
 

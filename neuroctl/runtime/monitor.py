@@ -16,39 +16,25 @@ into them): the controller gets the last plausible reading. Independently,
 4. `stale`: a raw reading bit-identical to the one before for longer than `stale_after_s` is counted
    (and handed on: a stuck sensor's value is its last plausible reading).
 
-Limits come per sensor from the environment's `sensor_limits` (name -> {low, high, max_rate_per_s,
-stale_after_s, tolerance}) where it has them, else from its observation space's bounds (no rate and no
-stale check); launch files override them (`sensors:`). The checks run in one compiled call per tick on
-preallocated arrays.
+Limits come per sensor from the environment's declared `sensors` (`neuroctl.envs.robot.Sensor`: low,
+high, max_rate_per_s, stale_after_s, tolerance) where it declares them, else from its observation
+space's bounds (no rate and no stale check; `neuroctl.runtime.robots.describe`); launch files override
+them (`sensors:`). The checks run in one compiled call per tick on preallocated arrays.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import gymnasium
 import numpy as np
 
+from neuroctl.envs.robot import Sensor
 from neuroctl.network.jit import cached_njit
 
 CHECKS = ("nonfinite", "out_of_range", "rate", "stale")
 NONFINITE, OUT_OF_RANGE, RATE, STALE = range(len(CHECKS))
-LOW, HIGH, MAX_RATE, STALE_AFTER, TOLERANCE = range(5)  # rows of the limits array: SensorLimits' fields
+LOW, HIGH, MAX_RATE, STALE_AFTER, TOLERANCE = range(5)  # rows of the limits array
 HELD, ACCEPTED_AT, PREVIOUS, CHANGED_AT = range(4)  # rows of the state array
-
-
-@dataclass(frozen=True)
-class SensorLimits:
-    """Plausible readings of one sensor; the defaults check nothing but finiteness."""
-
-    low: float = -math.inf
-    high: float = math.inf
-    max_rate_per_s: float = math.inf
-    stale_after_s: float = math.inf
-    tolerance: float = 0.0
 
 
 @cached_njit
@@ -82,15 +68,14 @@ def check_readings(reading, time_s, limits, state, counts, out):
 
 
 class SensorMonitor:
-    """Checks every reading against per-sensor `SensorLimits`, counts and contains what fails."""
+    """Checks every reading against its sensor's plausible readings, counts and contains what fails."""
 
-    def __init__(self, names: Sequence[str], limits: Sequence[SensorLimits]) -> None:
-        if len(names) != len(limits):
-            raise ValueError(f"{len(names)} sensor names for {len(limits)} sensor limits")
-        self.names = tuple(names)
-        self.limits = np.array([[getattr(lim, f.name) for lim in limits] for f in dataclasses.fields(SensorLimits)])
-        self.counts = np.zeros((len(CHECKS), len(names)), dtype=np.int64)
-        self.state = np.zeros((4, len(names)))
+    def __init__(self, sensors: Sequence[Sensor]) -> None:
+        self.names = tuple(sensor.name for sensor in sensors)
+        self.limits = np.array([[s.low, s.high, s.max_rate_per_s, s.stale_after_s, s.tolerance] for s in sensors],
+                               dtype=np.float64).T.copy().reshape(5, len(sensors))
+        self.counts = np.zeros((len(CHECKS), len(sensors)), dtype=np.int64)
+        self.state = np.zeros((4, len(sensors)))
         self._initial = self._initial_values()
         self.reset()
 
@@ -126,21 +111,3 @@ class SensorMonitor:
         by_sensor = {name: {check: int(self.counts[i, j]) for i, check in enumerate(CHECKS)}
                      for j, name in enumerate(self.names)}
         return {**totals, "by_sensor": by_sensor}
-
-
-def sensor_names_of(env: gymnasium.Env) -> tuple[str, ...]:
-    """The environment's `sensor_names`, else the observation's indices as strings ("0", "1", ...)."""
-    names = getattr(env.unwrapped, "sensor_names", None)
-    return tuple(names) if names is not None else tuple(str(i) for i in range(env.observation_space.shape[0]))
-
-
-def default_sensor_limits(env: gymnasium.Env) -> tuple[SensorLimits, ...]:
-    """Per sensor: the environment's `sensor_limits`, else the finite bounds of its observation space."""
-    names = sensor_names_of(env)
-    given = getattr(env.unwrapped, "sensor_limits", None)
-    if given is not None:
-        return tuple(SensorLimits(**given[name]) if name in given else SensorLimits() for name in names)
-    space = env.observation_space
-    low = np.broadcast_to(np.asarray(getattr(space, "low", -np.inf), dtype=np.float64), (len(names),))
-    high = np.broadcast_to(np.asarray(getattr(space, "high", np.inf), dtype=np.float64), (len(names),))
-    return tuple(SensorLimits(low=float(lo), high=float(hi)) for lo, hi in zip(low, high))

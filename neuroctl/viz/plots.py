@@ -176,7 +176,7 @@ def _legend_handles(state_axis: Axes, command_axis: Axes, info: RunInfo) -> list
 
 def _push_handles(info: RunInfo) -> list:
     """A legend entry for the pushes' shading, if there are pushes."""
-    return [Patch(color=PUSH_COLOUR, alpha=0.15, label="push on the pole")] if info.pushes else []
+    return [Patch(color=PUSH_COLOUR, alpha=0.15, label=info.push_label)] if info.pushes else []
 
 
 def _outcome(metrics: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 inside the control tick).
 
 Every `stride`-th tick becomes a frame so that the video plays in real time at about `TARGET_FPS`
-frames per second; each frame is the environment's `render_state` of the tick's logged observation,
+frames per second; each frame is the environment's `render_observation` of the tick's logged observation,
 with an overlay of the time, the tick's compute time, its spikes and any push acting. mp4 through
 imageio-ffmpeg (H.264), gif through Pillow; the file is written to a temporary name and renamed.
 """
@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from neuroctl.control.base import SPIKES
+from neuroctl.runtime.robots import describe
 from neuroctl.viz.info import RunInfo
 
 TARGET_FPS = 25.0
@@ -66,43 +67,36 @@ def render_video(path: Path, env: Any, trajectory: Mapping[str, np.ndarray], inf
                  on_frame: Callable[[int, int], None] | None = None) -> VideoReport:
     """Render the run in `trajectory` with `env` (a fresh instance of the run's environment) to `path`."""
     check_video_path(path)
-    unwrapped = env.unwrapped
-    if not hasattr(unwrapped, "render_state"):
-        raise VideoError(f"{type(unwrapped).__name__} cannot render logged states (it has no render_state)")
+    if not describe(env).renderable:
+        raise VideoError(f"{type(env.unwrapped).__name__} cannot render logged observations (it has no "
+                         "render_observation, see neuroctl.envs.robot.RenderableRobot)")
     if len(trajectory["time_s"]) == 0:
         raise VideoError("the run recorded no ticks")
     stride = frame_stride(info.control_period_s)
     fps = 1.0 / (stride * info.control_period_s)
     ticks = np.arange(0, len(trajectory["time_s"]), stride)
-    states, notes = logged_states(trajectory["observation"], unwrapped)
+    observations, notes = logged_observations(trajectory["observation"], info.noise_std)
     overlay = Overlay(trajectory, info)
     started = time.perf_counter()
-    frames = (overlay.draw(unwrapped.render_state(states[k]), k) for k in ticks)
+    frames = (overlay.draw(env.unwrapped.render_observation(observations[k]), k) for k in ticks)
     size = _write(path, _with_progress(frames, len(ticks), on_frame), fps)
     elapsed = time.perf_counter() - started
     return VideoReport(path, len(ticks), fps, size, elapsed / max(1, len(ticks)), notes)
 
 
-def logged_states(observation: np.ndarray, env: Any) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The states to render from the logged observations, and notes where they are not the true state.
-
-    A position-only observation [positions] is rendered with zero velocities appended; a reading with a
-    non-finite value (a sensor fault) is replaced by the last finite one (zeros before the first).
-    """
-    states = np.array(observation, dtype=np.float64)
+def logged_observations(observation: np.ndarray, noise_std: float) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The observations to render, and notes where they are not the true state: a reading with a
+    non-finite value (a sensor fault) is replaced by the last finite one (zeros before the first)."""
+    observations = np.array(observation, dtype=np.float64)
     notes = []
-    if getattr(env, "position_only", False):
-        states = np.concatenate([states, np.zeros_like(states)], axis=1)
-        notes.append("the observation is position only: the video shows the observed positions")
-    noise = getattr(env, "observation_noise_std", 0.0)
-    if noise:
-        notes.append(f"the observation is noisy (std {noise:g}): the video shows the noisy observations, "
+    if noise_std:
+        notes.append(f"the observation is noisy (std {noise_std:g}): the video shows the noisy observations, "
                      "not the true state")
-    faulty = ~np.all(np.isfinite(states), axis=1)
+    faulty = ~np.all(np.isfinite(observations), axis=1)
     if faulty.any():
-        _hold_last_finite(states, faulty)
+        _hold_last_finite(observations, faulty)
         notes.append(f"{faulty.sum()} ticks logged a non-finite reading: they show the last finite one")
-    return states, tuple(notes)
+    return observations, tuple(notes)
 
 
 def _hold_last_finite(states: np.ndarray, faulty: np.ndarray) -> None:

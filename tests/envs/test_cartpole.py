@@ -40,6 +40,13 @@ def action(value):
     return np.array([value], dtype=np.float32)
 
 
+def model_of(env):
+    """(A, B) of the cart-pole's linear model about upright, checked to be about the origin."""
+    model = env.linear_model()
+    assert not model.x_op.any() and not model.a_op.any() and model.dt_s == env.control_period_s
+    return model.A, model.B
+
+
 def rollout(env, seed, actions):
     """Observations from reset(seed) through one step per action."""
     observations = [env.reset(seed=seed)[0]]
@@ -137,7 +144,7 @@ def test_pole_falls_past_limit_with_zero_action(make_env):
 def test_cart_leaving_the_track_terminates(make_env):
     """A balancing LQR that drives the cart towards x = 3 m ends the episode at |x| > 2.4 m, pole up."""
     env = make_env(initial_theta_rad=(0.0, 0.05))
-    A, B = env.linear_model()
+    A, B = model_of(env)
     P = scipy.linalg.solve_discrete_are(A, B, np.diag([1.0, 1.0, 0.1, 0.1]), np.eye(1))
     K = np.linalg.solve(1.0 + B.T @ P @ B, B.T @ P @ A)[0]
     obs, _ = env.reset(seed=0)
@@ -316,7 +323,7 @@ def test_linear_model_predicts_one_control_period(make_env, control_period_s):
     floor) and still catches a wrong sign, scale or period.
     """
     env = make_env(control_period_s=control_period_s, initial_theta_rad=(0.01, 0.01))
-    A, B = env.linear_model()
+    A, B = model_of(env)
     for seed in range(5):
         for a in (-0.2, 0.2):
             before, _ = env.reset(seed=seed)
@@ -330,12 +337,12 @@ def test_linear_model_predicts_one_control_period(make_env, control_period_s):
 
 def test_linear_model_unstable_pole_and_design_figures(make_env):
     env = make_env()
-    A, B = env.linear_model()
+    A, B = model_of(env)
     assert A.dtype == np.float64 and A.shape == (4, 4) and B.shape == (4, 1)
     continuous = np.log(np.linalg.eigvals(A).astype(complex)).real / env.control_period_s
     assert continuous.max() == pytest.approx(3.97, rel=0.05)
     fine = make_env(control_period_s=0.001)
-    A1, B1 = fine.linear_model()
+    A1, B1 = model_of(fine)
     dt = fine.control_period_s
     assert A1[3, 1] / dt == pytest.approx(15.78, rel=0.01)  # theta'' per rad of theta
     assert B1[3, 0] / dt / fine.max_force_n == pytest.approx(-1.46, rel=0.01)  # theta'' per N
@@ -343,28 +350,28 @@ def test_linear_model_unstable_pole_and_design_figures(make_env):
 
 
 def test_linear_model_scales_with_max_force_and_ignores_pushes(make_env):
-    A, B = make_env().linear_model()
-    A2, B2 = make_env(max_force_n=20.0).linear_model()
+    A, B = model_of(make_env())
+    A2, B2 = model_of(make_env(max_force_n=20.0))
     np.testing.assert_allclose(A2, A, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(B2, 2.0 * B, rtol=1e-6)
-    A3, B3 = make_env(pushes=[{"start_s": 0.0, "duration_s": 1.0, "force_n": 50.0}]).linear_model()
+    A3, B3 = model_of(make_env(pushes=[{"start_s": 0.0, "duration_s": 1.0, "force_n": 50.0}]))
     np.testing.assert_array_equal(A3, A)
     np.testing.assert_array_equal(B3, B)
 
 
-def test_linear_model_and_render_state_leave_the_episode_untouched(make_env):
+def test_linear_model_and_render_observation_leave_the_episode_untouched(make_env):
     actions = np.random.default_rng(1).uniform(-1.0, 1.0, 40)
     reference = rollout(make_env(), 12, actions)
     env = make_env()
     observations = [env.reset(seed=12)[0]]
     for k, a in enumerate(actions):
         if k == 20:
-            A, B = env.linear_model()
+            A, B = model_of(env)
             A[:] = 0.0  # callers get copies, not the cache
-            env.render_state([1.0, 0.3, 0.0, 0.0])
+            env.render_observation([1.0, 0.3, 0.0, 0.0])
         observations.append(env.step(action(a))[0])
     np.testing.assert_array_equal(np.array(observations), reference)
-    assert np.any(env.linear_model()[0] != 0.0)
+    assert np.any(env.linear_model().A != 0.0)
 
 
 # ---- rendering ----
@@ -382,15 +389,15 @@ def pole_pixels(frame):
     return (rgb[:, :, 0] > 120) & (rgb[:, :, 0] - rgb[:, :, 1] > 60) & (rgb[:, :, 2] < 80)
 
 
-def test_render_rgb_array_and_render_state(make_env):
+def test_render_rgb_array_and_render_observation(make_env):
     env = make_env(render_mode="rgb_array")
     env.reset(seed=0)
     frame = env.render()
     assert frame.dtype == np.uint8 and frame.shape == (240, 320, 3)
-    right = env.render_state([2.4, 0.6, 0.0, 0.0])
-    left = env.render_state([-2.4, -0.6, 0.0, 0.0])
+    right = env.render_observation([2.4, 0.6, 0.0, 0.0])
+    left = env.render_observation([-2.4, -0.6, 0.0, 0.0])
     assert cart_column(left) < 60 < 160 < 260 < cart_column(right)  # +x is to the right
-    upright_rows = np.nonzero(pole_pixels(env.render_state([0.0, 0.0, 0.0, 0.0])))[0]
+    upright_rows = np.nonzero(pole_pixels(env.render_observation([0.0, 0.0, 0.0, 0.0])))[0]
     assert 40 < upright_rows.max() - upright_rows.min() < 60  # the 1 m pole is about 47 px tall
     leaning_columns = np.nonzero(pole_pixels(right))[1]
     assert leaning_columns.min() > 260 and leaning_columns.max() < 319  # its tip is inside the frame
@@ -401,9 +408,9 @@ def test_render_without_render_mode_returns_none(make_env):
     env = make_env()
     env.reset(seed=0)
     assert env.render() is None
-    assert env.render_state([0.0, 0.1, 0.0, 0.0]).shape == (240, 320, 3)
-    with pytest.raises(ValueError, match="^observation_state:"):
-        env.render_state([0.0, np.nan, 0.0, 0.0])
+    assert env.render_observation([0.0, 0.1, 0.0, 0.0]).shape == (240, 320, 3)
+    with pytest.raises(ValueError, match="^observation:"):
+        env.render_observation([0.0, np.nan, 0.0, 0.0])
 
 
 # ---- keyword arguments ----
@@ -495,7 +502,7 @@ def test_largest_push_and_noise_keep_pybullet_and_the_observation_finite(monkeyp
         warnings.simplefilter("error")  # no overflow in a cast either
         observations = [env.reset(seed=0)[0]] + [env.step(action(1.0))[0] for _ in range(50)]
     assert len(numbers) == 6 * 50 * 10 and all(math.isfinite(x) for x in numbers)
-    assert np.all(np.isfinite(observations)) and np.all(np.isfinite(env.unwrapped._state))
+    assert np.all(np.isfinite(observations)) and np.all(np.isfinite(env.unwrapped.state))
     env.close()
 
 

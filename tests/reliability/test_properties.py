@@ -15,7 +15,8 @@ from neuroctl.control.registry import CONTROLLER_KINDS, config_class, load_contr
 from neuroctl.encoding import PoissonEncoder, PopulationEncoder, SigmaDeltaEncoder
 from neuroctl.envs.faults import FAULT_KINDS, fault_keys
 from neuroctl.launchfile import LaunchConfig, load_launch, make_env
-from neuroctl.runtime.monitor import SensorLimits, SensorMonitor
+from neuroctl.envs.robot import Sensor
+from neuroctl.runtime.monitor import SensorMonitor
 
 from .conftest import ENV_ID, LQR_CONFIG
 
@@ -60,9 +61,9 @@ def test_spiking_controllers_command_finite_in_range_for_any_input(spiking_contr
 @given(readings=st.lists(arrays(np.float64, (2,), elements=ANY_FLOAT), min_size=1, max_size=20),
        rate=st.floats(1e-3, 1e3), tolerance=st.floats(0.0, 1.0))
 def test_monitor_hands_on_only_finite_in_range_values(readings, rate, tolerance):
-    limits = [SensorLimits(low=-1.0, high=2.0, max_rate_per_s=rate, stale_after_s=0.05, tolerance=tolerance),
-              SensorLimits()]
-    monitor = SensorMonitor(["bounded", "unbounded"], limits)
+    limits = [Sensor("bounded", "", low=-1.0, high=2.0, max_rate_per_s=rate, stale_after_s=0.05, tolerance=tolerance),
+              Sensor("unbounded", "")]
+    monitor = SensorMonitor(limits)
     out = np.zeros(2)
     for k, reading in enumerate(readings):
         monitor.check(reading, k * 0.01, out)

@@ -139,7 +139,7 @@ def test_largest_poisson_count_stays_positive_and_decodes():
                                    max_rate_hz=MAX_POISSON_COUNT / 10)
     counts, _ = env.reset(seed=3)
     assert counts.dtype == np.int32 and np.all(counts >= 0) and counts in env.observation_space
-    true = env.unwrapped._state
+    true = env.unwrapped.state
     np.testing.assert_allclose(env.encoder.decode(counts), true, atol=1e-3)
 
 

@@ -15,7 +15,7 @@ from neuroctl.control.lqr import LQRConfig, LQRController
 from neuroctl.launchfile import linear_model_of
 from neuroctl.metrics.report import build_metrics
 from neuroctl.runtime.loop import LoopSettings, StopRequest, make_recorder, run_episode
-from neuroctl.runtime.monitor import SensorLimits
+from neuroctl.envs.robot import Sensor
 from neuroctl.runtime.recorder import COMMAND_HELD, COMMAND_REPLACED, COMMAND_SKIPPED, Recorder
 from neuroctl.runtime.watchdog import CommandWatchdog
 
@@ -156,7 +156,8 @@ def test_stop_requested_during_the_warm_up_ends_before_the_first_tick():
     outcome, recorder = run(env, lqr_for(env), stop=stop)
     assert outcome.ticks == recorder.count == 0 and outcome.interrupted and outcome.terminated_at_tick is None
     metrics = build_metrics(env_id="e", controller="lqr", settings=LoopSettings(100, 0.01), outcome=outcome,
-                            recorder=recorder, cost_q=np.ones(4), cost_r=np.ones(1))
+                            recorder=recorder, tracking_error=np.zeros((0, 4)), cost_q=np.ones(4),
+                            cost_r=np.ones(1))
     assert metrics["ticks"] == 0 and metrics["interrupted"] and json.dumps(metrics, allow_nan=False)
 
 
@@ -173,8 +174,8 @@ def test_sigint_in_the_loop_stops_it_before_the_next_tick():
 def test_the_controller_sees_only_what_the_monitor_hands_on():
     env = make_env(faults=[{"kind": "nan", "sensor": "theta", "start_s": 0.2, "duration_s": 0.05},
                            {"kind": "spike", "sensor": "x", "start_s": 0.4, "magnitude": 100.0}])
-    limits = tuple(SensorLimits(low=-2.0, high=2.0) for _ in range(4))
-    outcome, recorder = run(env, lqr_for(env), sensor_limits=limits)
+    limits = tuple(Sensor(str(i), "", low=-2.0, high=2.0) for i in range(4))
+    outcome, recorder = run(env, lqr_for(env), sensors=limits)
     data = recorder.arrays()
     bad = ~np.isfinite(data["observation"]) | (np.abs(data["observation"]) > 2.0)
     assert np.count_nonzero(bad) == 6 and outcome.monitor["nonfinite"] == 5 and outcome.monitor["out_of_range"] == 1

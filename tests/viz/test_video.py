@@ -2,6 +2,8 @@
 
 import math
 
+import gymnasium
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from viz_runs import CONTROLLERS, STATE_FEEDBACK_LAUNCH
 from neuroctl.cli import main
 from neuroctl.launchfile import make_env
 from neuroctl.run import record_video
-from neuroctl.viz.video import Overlay, frame_stride, logged_states
+from neuroctl.viz.video import Overlay, frame_stride, logged_observations
 
 LQR = CONTROLLERS / "cartpole_lqr.yaml"
 
@@ -41,7 +43,7 @@ def test_video_plays_in_real_time_and_shows_the_robot(mpc_push_run, tmp_path, su
 
 
 def test_frames_follow_the_logged_states(state_feedback_run, tmp_path):
-    """Frame i is render_state of the logged observation of tick 4 i (below the overlay's text)."""
+    """Frame i is render_observation of the logged observation of tick 4 i (below the overlay's text)."""
     launch, result, _ = state_feedback_run
     path = tmp_path / "run.gif"
     record_video(launch, result, path)
@@ -49,7 +51,7 @@ def test_frames_follow_the_logged_states(state_feedback_run, tmp_path):
     assert len(frames) == 25
     env = make_env(launch)
     try:
-        expected = [env.unwrapped.render_state(result.recorder.observation[k]) for k in (0, 96)]
+        expected = [env.unwrapped.render_observation(result.recorder.observation[k]) for k in (0, 96)]
     finally:
         env.close()
     below_text = slice(60, None)
@@ -68,14 +70,19 @@ def test_overlay_names_time_latency_spikes_and_pushes(mpc_push_run):
     assert overlay.push_text(tick) == "push +1 N" and overlay.push_text(50) == ""
 
 
-def test_position_only_observations_are_rendered_with_a_note():
-    class PositionOnly:
-        position_only = True
-        observation_noise_std = 0.0
+def test_position_only_observations_are_rendered_at_rest():
+    """The cart-pole draws a position-only observation [x, theta] with zero speeds."""
+    env = gymnasium.make("neuroctl/CartPoleBalance-v0", position_only=True).unwrapped
+    full = gymnasium.make("neuroctl/CartPoleBalance-v0").unwrapped
+    np.testing.assert_array_equal(env.render_observation([0.3, 0.2]), full.render_observation([0.3, 0.2, 0.0, 0.0]))
+    env.close()
+    full.close()
 
-    states, notes = logged_states(np.array([[0.1, 0.2], [0.3, 0.4]]), PositionOnly())
-    np.testing.assert_array_equal(states, [[0.1, 0.2, 0.0, 0.0], [0.3, 0.4, 0.0, 0.0]])
-    assert notes == ("the observation is position only: the video shows the observed positions",)
+
+def test_noisy_observations_are_rendered_with_a_note():
+    _, notes = logged_observations(np.zeros((2, 4)), noise_std=0.01)
+    assert notes == ("the observation is noisy (std 0.01): the video shows the noisy observations, not the true "
+                     "state",)
 
 
 def test_launch_file_video_is_written_into_the_run_directory(tmp_path, capsys):
@@ -111,10 +118,7 @@ def test_bad_launch_file_video_is_a_one_line_config_error(tmp_path, capsys):
 
 
 def test_non_finite_readings_show_the_last_finite_state():
-    class Plain:
-        pass
-
     logged = np.array([[np.nan, 0.0, 0.0, 0.0], [0.1, 0.2, 0.3, 0.4], [0.5, np.inf, 0.0, 0.0]])
-    states, notes = logged_states(logged, Plain())
+    states, notes = logged_observations(logged, noise_std=0.0)
     np.testing.assert_array_equal(states, [[0.0] * 4, [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4]])
     assert notes == ("2 ticks logged a non-finite reading: they show the last finite one",)

@@ -1,0 +1,422 @@
+"""`BulletRobotEnv`: the base class of the neuroctl PyBullet robots (in the spirit of gymnasium's `MujocoEnv`).
+
+It owns what every robot shares, so that a robot file holds only its scene, its state, its task and its
+camera: a private physics server (`BulletScene`), the physics period and the substeps of one control
+period (`do_simulation`), the normalised action (checked, clipped to [-1, 1], scaled per actuator; a
+non-finite action applies no command and is counted), the observation pipeline (Gaussian noise from the
+env's RNG, angles wrapped again, clipping to the observation space, sensor faults), pushes (a force
+schedule the robot applies where it says), stage timing, get/set/save/restore of the state, frames of a
+logged observation, and the linearisation of one control period about any operating point by central
+finite differences of the simulated plant itself.
+
+A robot subclass calls `super().__init__(...)` with its sensors and actuators, loads its bodies into
+`self.scene`, and implements the hooks:
+
+    _apply_command(command)          every physics substep: the command (actuator units) into PyBullet
+    _apply_push(force_n)             every substep a push acts: its summed force (N) where the robot says
+    _read_state(out)                 the true state (model coordinates) into `out`
+    _set_state(state)                put the simulation in `state`
+    _observe(state, out)             the noise-free float64 observation of `state` into `out`
+    _sample_initial_state()          the episode's first state, from `self.np_random`
+    _after_step()                    (reward, terminated) once the state after a step has been read
+    _camera()                        (view, projection) matrices of the frames
+    state_of_observation(obs)        the state a frame of a logged observation shows
+
+and sets `push_description` (where its pushes act) if it takes pushes.
+"""
+
+from __future__ import annotations
+
+import math
+import reprlib
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any, Iterator
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from neuroctl.envs.bullet import BulletScene, pybullet
+from neuroctl.envs.checks import MAX_TIME_S, in_range, invalid, real, ticks
+from neuroctl.envs.faults import FaultInjector, parse_faults
+from neuroctl.envs.robot import Actuator, PlantModel, Sensor
+
+MAX_NOISE_STD = 100.0  # the widest observation bound: more noise would only saturate the clipping
+MAX_PUSH_FORCE_N = 10_000.0  # |force_n| of a push (PyBullet stays finite far beyond: it clamps joint speeds)
+FINITE_DIFFERENCE_STEP = 1e-4  # state units and action units
+FRAME_WIDTH, FRAME_HEIGHT = 320, 240
+PUSH_KEYS = ("start_s", "duration_s", "force_n")
+
+
+@dataclass(frozen=True)
+class Push:
+    """A force of `force_n` N (along the robot's push direction) on the physics substeps k with
+    `first_substep <= k < end_substep`, i.e. those that start in [start_s, start_s + duration_s) after
+    the last reset."""
+
+    force_n: float
+    first_substep: int
+    end_substep: int
+
+
+class BulletRobotEnv(gymnasium.Env):
+    """A PyBullet robot as a gymnasium environment; see the module docstring for what a subclass adds.
+
+    Keyword arguments shared by every robot (each checked, a ValueError naming it otherwise):
+        control_period_s: seconds per `step()`, a multiple of the physics period, at most
+            `max_substeps` physics periods.
+        observation_noise_std: standard deviation of Gaussian observation noise, each component in its
+            own unit, in [0, 100]. Default 0.
+        pushes: a list of dicts {start_s, duration_s, force_n}: a force of force_n N where the robot
+            applies pushes, during [start_s, start_s + duration_s) after each reset; start_s in [0, 1e6]
+            s, duration_s in [one physics period, 1e6] s, |force_n| <= 1e4 N. Default none.
+        faults: sensor faults, a list of dicts {kind, sensor, start_s, duration_s, magnitude} (see
+            `neuroctl.envs.faults`; sensor: a sensor name or an index). Default none.
+        render_mode: None or "rgb_array" (320x240 frames from PyBullet's TinyRenderer).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
+    STAGE_NAMES = ("actuate", "physics", "sense")
+    push_description = "push"
+
+    def __init__(self, *, physics_period_s: float, control_period_s: float, max_substeps: int,
+                 sensors: Sequence[Sensor], actuators: Sequence[Actuator], state_names: Sequence[str],
+                 observation_low: np.ndarray, observation_high: np.ndarray,
+                 observation_noise_std: float = 0.0, pushes: Sequence[Mapping[str, float]] = (),
+                 faults: Sequence[Mapping[str, Any]] = (), render_mode: str | None = None) -> None:
+        self.physics_period_s = physics_period_s
+        self.n_substeps = _check_control_period(control_period_s, physics_period_s, max_substeps)
+        self.control_period_s = float(control_period_s)
+        self.observation_noise_std = check_noise_std(observation_noise_std)
+        self.pushes = _check_pushes(pushes, physics_period_s)
+        self.render_mode = _check_render_mode(render_mode)
+        self.metadata = {**self.metadata, "render_fps": 1.0 / self.control_period_s}
+
+        self.sensors = tuple(sensors)
+        self.actuators = tuple(actuators)
+        self.state_names = tuple(state_names)
+        self.sensor_names = tuple(s.name for s in self.sensors)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(len(self.actuators),), dtype=np.float32)
+        self._observation_low = np.asarray(observation_low, dtype=np.float32)
+        self._observation_high = np.asarray(observation_high, dtype=np.float32)
+        self.observation_space = spaces.Box(self._observation_low, self._observation_high, dtype=np.float32)
+        self._command_scale = np.array([a.limit for a in self.actuators], dtype=np.float64)
+        self._wrapped = tuple(i for i, sensor in enumerate(self.sensors) if sensor.periodic)
+        self._faults = FaultInjector(parse_faults(faults, self.sensor_names, self.control_period_s),
+                                     len(self.sensors))
+        self.fault_ticks = self._faults.fault_ticks
+
+        self.nonfinite_actions = 0
+        self.stage_times_s = np.zeros(len(self.STAGE_NAMES), dtype=np.float64)
+        self.state = np.zeros(len(self.state_names))  # true state after the last reset/step
+        self.substep = 0  # physics substeps since the last reset
+        self.terminated = False
+        self._action = np.zeros(len(self.actuators))
+        self._command = np.zeros(len(self.actuators))
+        self._clean = np.zeros(len(self.sensors))
+        self._linear_models: dict[bytes, PlantModel] = {}
+        self.scene = BulletScene(physics_period_s)
+
+    # ---- gymnasium API ----
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode from a state drawn from the seed."""
+        super().reset(seed=seed)
+        self._set_state(self._sample_initial_state())
+        self._read_state(self.state)
+        self.substep = 0
+        self.terminated = False
+        self._faults.reset()
+        return self._observation(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Hold the commanded action for one control period; return the usual gymnasium 5-tuple."""
+        t_start = perf_counter()
+        command = self._command_from_action(action)
+        t_actuated = perf_counter()
+        self.do_simulation(command, self.substep, with_pushes=True)
+        self.substep += self.n_substeps
+        t_simulated = perf_counter()
+        self._read_state(self.state)
+        reward, terminated = self._after_step()
+        self.terminated = self.terminated or terminated
+        observation = self._observation()
+        t_sensed = perf_counter()
+        times = self.stage_times_s
+        times[0] = t_actuated - t_start
+        times[1] = t_simulated - t_actuated
+        times[2] = t_sensed - t_simulated
+        return observation, reward, self.terminated, False, {}
+
+    def render(self) -> np.ndarray | None:
+        """The current scene as uint8 (240, 320, 3) with render_mode "rgb_array", else None."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self._frame()
+
+    def close(self) -> None:
+        """Disconnect the private PyBullet server (safe to call twice)."""
+        self.scene.close()
+
+    # ---- simulation ----
+
+    def do_simulation(self, command: np.ndarray, first_substep: int, with_pushes: bool) -> None:
+        """Run one control period of physics substeps holding `command` (actuator units).
+
+        The command, and any push active at a substep, is re-applied before every stepSimulation because
+        PyBullet clears applied forces after each one.
+        """
+        client = self.scene.client_id
+        apply_pushes = with_pushes and bool(self.pushes)
+        for substep in range(first_substep, first_substep + self.n_substeps):
+            self._apply_command(command)
+            if apply_pushes:
+                force_n = sum(p.force_n for p in self.pushes if p.first_substep <= substep < p.end_substep)
+                if force_n != 0.0:
+                    self._apply_push(force_n)
+            pybullet.stepSimulation(physicsClientId=client)
+
+    def get_state(self) -> np.ndarray:
+        """A copy of the true state."""
+        return self.state.copy()
+
+    def set_state(self, state: np.ndarray) -> None:
+        """Put the robot in `state` (model coordinates; checked)."""
+        state = self._checked_state(state, "state")
+        self._set_state(state)
+        self._read_state(self.state)
+
+    @contextmanager
+    def saved_state(self) -> Iterator[None]:
+        """Run the `with` block, then put the simulation back exactly as it was (PyBullet save/restore)."""
+        with self.scene.preserved_state():
+            yield
+
+    def linear_model(self, x_op: np.ndarray | None = None, a_op: np.ndarray | None = None) -> PlantModel:
+        """Discrete model of one control period about (x_op, a_op) (the robot's default operating point
+        where None): A = d x[k+1] / d x[k], B = d x[k+1] / d a[k], central finite differences of the
+        simulated plant itself (pushes off), step FINITE_DIFFERENCE_STEP; cached per operating point.
+        The simulation's current state is left untouched."""
+        default_x, default_a = self.operating_point()
+        x_op = default_x if x_op is None else self._checked_state(x_op, "x_op")
+        a_op = default_a if a_op is None else self._checked_action(a_op, "a_op")
+        key = x_op.tobytes() + a_op.tobytes()
+        if key not in self._linear_models:
+            with self.saved_state():
+                A, B = self._finite_differences(x_op, a_op)
+            self._linear_models[key] = PlantModel(A=A, B=B, dt_s=self.control_period_s, x_op=x_op.copy(),
+                                                  a_op=a_op.copy(), state_names=self.state_names)
+        model = self._linear_models[key]
+        return PlantModel(A=model.A.copy(), B=model.B.copy(), dt_s=model.dt_s, x_op=model.x_op.copy(),
+                          a_op=model.a_op.copy(), state_names=model.state_names)
+
+    def operating_point(self) -> tuple[np.ndarray, np.ndarray]:
+        """The default (x_op, a_op) of `linear_model`: the zero state and action unless a robot says."""
+        return np.zeros(len(self.state_names)), np.zeros(len(self.actuators))
+
+    @property
+    def push_intervals_s(self) -> tuple[tuple[float, float, float], ...]:
+        """(start_s, end_s, force_n) of each push: the substeps it acts on, in seconds after a reset."""
+        period = self.physics_period_s
+        return tuple((p.first_substep * period, p.end_substep * period, p.force_n) for p in self.pushes)
+
+    def render_observation(self, observation: Any) -> np.ndarray:
+        """A frame (uint8, 240x320x3) of the robot as a logged observation shows it (any render_mode;
+        the simulation state is restored afterwards). For videos made outside the control loop."""
+        state = self.state_of_observation(np.asarray(observation, dtype=np.float64))
+        state = self._checked_state(state, "observation")
+        with self.saved_state():
+            self._set_state(state)
+            return self._frame()
+
+    # ---- internals ----
+
+    def _command_from_action(self, action: Any) -> np.ndarray:
+        """The command (actuator units): the action clipped to [-1, 1] times each actuator's limit; a
+        non-finite action is no command (zeros), counted in `nonfinite_actions`."""
+        n = len(self.actuators)
+        if type(action) is np.ndarray and action.shape == (n,) and action.dtype.kind == "f":
+            self._action[:] = action  # the fast path: what agents and the runtime loop pass
+        else:
+            self._action[:] = _action_values(action, n)
+        if not np.all(np.isfinite(self._action)):
+            self.nonfinite_actions += 1
+            self._command[:] = 0.0
+            return self._command
+        np.clip(self._action, -1.0, 1.0, out=self._command)
+        self._command *= self._command_scale
+        return self._command
+
+    def _observation(self) -> np.ndarray:
+        """The (optionally noisy, faulty) float32 observation of the current true state."""
+        clean = self._clean
+        self._observe(self.state, clean)
+        observed = clean.astype(np.float32)
+        if self.observation_noise_std > 0.0:
+            noisy = clean + self.np_random.normal(0.0, self.observation_noise_std, size=clean.shape[0])
+            for i in self._wrapped:
+                noisy[i] = math.remainder(noisy[i], 2.0 * math.pi)
+            observed[:] = noisy
+        np.minimum(observed, self._observation_high, out=observed)  # two ufuncs: faster than np.clip
+        np.maximum(observed, self._observation_low, out=observed)
+        if self._faults.faults:
+            self._faults.apply(observed, self.np_random)
+        return observed
+
+    def _finite_differences(self, x_op: np.ndarray, a_op: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h = FINITE_DIFFERENCE_STEP
+        n, m = len(self.state_names), len(self.actuators)
+        A = np.empty((n, n))
+        for i in range(n):
+            step = np.zeros(n)
+            step[i] = h
+            A[:, i] = (self._one_period(x_op + step, a_op) - self._one_period(x_op - step, a_op)) / (2.0 * h)
+        B = np.empty((n, m))
+        for j in range(m):
+            step = np.zeros(m)
+            step[j] = h
+            B[:, j] = (self._one_period(x_op, a_op + step) - self._one_period(x_op, a_op - step)) / (2.0 * h)
+        return A, B
+
+    def _one_period(self, state: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """The state one control period after `state` under a constant normalised `action`, no pushes."""
+        self._set_state(state)
+        self.do_simulation(action * self._command_scale, 0, with_pushes=False)
+        after = np.empty(len(self.state_names))
+        self._read_state(after)
+        return after
+
+    def _checked_state(self, state: Any, name: str) -> np.ndarray:
+        state = np.asarray(state, dtype=np.float64)
+        if state.shape != (len(self.state_names),) or not np.all(np.isfinite(state)):
+            expected = f"must be {len(self.state_names)} finite numbers [{', '.join(self.state_names)}]"
+            raise invalid(name, expected, state)
+        return state
+
+    def _checked_action(self, action: Any, name: str) -> np.ndarray:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (len(self.actuators),) or not np.all(np.isfinite(action)):
+            raise invalid(name, f"must be {len(self.actuators)} finite numbers", action)
+        return action
+
+    def _frame(self) -> np.ndarray:
+        view, projection = self._camera()
+        return self.scene.render_rgb(view, projection, FRAME_WIDTH, FRAME_HEIGHT)
+
+    # ---- hooks ----
+
+    @abstractmethod
+    def _apply_command(self, command: np.ndarray) -> None: ...
+
+    def _apply_push(self, force_n: float) -> None:
+        raise NotImplementedError(f"{type(self).__name__} takes no pushes")
+
+    @abstractmethod
+    def _read_state(self, out: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def _set_state(self, state: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def _observe(self, state: np.ndarray, out: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def _sample_initial_state(self) -> np.ndarray: ...
+
+    @abstractmethod
+    def _after_step(self) -> tuple[float, bool]: ...
+
+    @abstractmethod
+    def _camera(self) -> tuple[Any, Any]: ...
+
+    @abstractmethod
+    def state_of_observation(self, observation: np.ndarray) -> np.ndarray: ...
+
+
+def check_noise_std(value: Any) -> float:
+    """The `observation_noise_std` keyword argument, checked."""
+    return in_range("observation_noise_std", value, "a standard deviation", 0.0, MAX_NOISE_STD)
+
+
+def action_expectation(n: int) -> str:
+    return ("must be one real number (an array of shape (1,), a scalar or a list of one number)" if n == 1
+            else f"must be {n} real numbers (an array of shape ({n},) or a list of {n} numbers)")
+
+
+def _action_values(action: Any, n: int) -> np.ndarray:
+    """The numbers in an action that is not already a float array of shape (n,): a TypeError for what is
+    not real numbers (strings, bools, None, complex, objects), a ValueError for a wrong size or shape or
+    an integer too large for a float; each names `action`."""
+    expected = action_expectation(n)
+    if isinstance(action, (bool, np.bool_, str, bytes)) or action is None:
+        raise TypeError(f"action: {expected}, got {reprlib.repr(action)}")
+    if isinstance(action, (int, float, np.integer, np.floating)):
+        if n != 1:
+            raise ValueError(f"action: {expected}, got one number {reprlib.repr(action)}")
+        return np.array([_real_action(action, action, expected)])
+    try:
+        array = np.asarray(action)
+    except (TypeError, ValueError, OverflowError):  # ragged nesting, objects numpy cannot convert
+        raise ValueError(f"action: {expected}, got {reprlib.repr(action)}") from None
+    if array.shape not in (((), (1,)) if n == 1 else ((n,),)):
+        raise ValueError(f"action: {expected}, got shape {array.shape}: {reprlib.repr(action)}")
+    flat = array.reshape(-1)
+    if array.dtype == object:  # Python ints beyond int64, or any other object
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+            return np.array([_real_action(v, action, expected) for v in flat])
+    elif array.dtype.kind in "iuf":
+        return flat.astype(np.float64)
+    raise TypeError(f"action: {expected}, got {reprlib.repr(action)} (dtype {array.dtype})")
+
+
+def _real_action(number: Any, action: Any, expected: str) -> float:
+    try:
+        return float(number)
+    except OverflowError:  # an int beyond 1.8e308
+        raise ValueError(f"action: {expected} within the float range, got {reprlib.repr(action)}") from None
+
+
+# ---- keyword argument checks: each raises ValueError("<kwarg>: <what is expected>, got <value>") ----
+
+
+def _check_control_period(value: Any, physics_period_s: float, max_substeps: int) -> int:
+    """Number of physics substeps per control period."""
+    longest_s = max_substeps * physics_period_s
+    expected = f"must be a multiple of {physics_period_s} s in [{physics_period_s}, {longest_s:g}]"
+    period_s = real("control_period_s", value, expected)
+    if not 0.0 < period_s <= 2.0 * longest_s:  # before dividing: round() of a huge ratio overflows
+        raise invalid("control_period_s", expected, value)
+    n_substeps = round(period_s / physics_period_s)
+    if not 1 <= n_substeps <= max_substeps or abs(n_substeps * physics_period_s - period_s) > 1e-9:
+        raise invalid("control_period_s", expected, value)
+    return n_substeps
+
+
+def _check_pushes(value: Any, physics_period_s: float) -> tuple[Push, ...]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise invalid("pushes", f"must be a list of dicts with keys {', '.join(PUSH_KEYS)}", value)
+    return tuple(_check_push(f"pushes[{i}]", push, physics_period_s) for i, push in enumerate(value))
+
+
+def _check_push(path: str, push: Any, physics_period_s: float) -> Push:
+    """One push as the physics substeps it acts on (substep k covers [k, k + 1) physics periods)."""
+    if not isinstance(push, Mapping) or set(push) != set(PUSH_KEYS):
+        raise invalid(path, f"must be a dict with exactly the keys {', '.join(PUSH_KEYS)}", push)
+    start_s = in_range(f"{path}.start_s", push["start_s"], "a time", 0.0, MAX_TIME_S, "s")
+    duration_s = in_range(f"{path}.duration_s", push["duration_s"], "a duration", physics_period_s,
+                          MAX_TIME_S, "s")
+    force_n = in_range(f"{path}.force_n", push["force_n"], "a force", -MAX_PUSH_FORCE_N, MAX_PUSH_FORCE_N, "N")
+    first = ticks(start_s, physics_period_s)  # the first substep starting at or after start_s
+    end = ticks(start_s + duration_s, physics_period_s)
+    return Push(force_n=force_n, first_substep=first, end_substep=end)
+
+
+def _check_render_mode(value: Any) -> str | None:
+    if value is not None and value != "rgb_array":
+        raise invalid("render_mode", "must be None or 'rgb_array'", value)
+    return value

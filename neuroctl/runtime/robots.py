@@ -1,0 +1,123 @@
+"""What the runtime knows of an environment: its robot contract (`neuroctl.envs.robot`), with defaults for
+the parts a user's own environment leaves out.
+
+`describe(env)` is the one place that reads an environment's declarations; the loop, the sensor monitor,
+launch files, eval, plots and video take the `RobotDescription` it returns. The defaults:
+
+- control period: `control_period_s`, else gymnasium's `dt` (MuJoCo environments have it);
+- sensors: one per observation component, named `obs[i]`, no unit, plausible within the observation
+  space's bounds (no rate or stale check);
+- actuators: one per action component, named `act[i]`, no unit, limit the larger bound of the action
+  space (the command is the action itself);
+- stages: `control`, then the environment's own `STAGE_NAMES`, else one `env_step`;
+- task: none (the launch file's `task` weights on the observation and action, no task metrics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import gymnasium
+import numpy as np
+
+from neuroctl.envs.robot import (Actuator, DeclaredRobot, FaultyRobot, LinearisableRobot, PushedRobot,
+                                 RenderableRobot, Robot, Sensor, Task, TaskRobot, TimedRobot)
+
+CONTROL_STAGE = "control"
+ENV_STEP_STAGE = "env_step"
+
+
+@runtime_checkable
+class _TimestepEnv(Protocol):
+    """gymnasium's MuJoCo environments: `dt`, the simulated time of one step, in s."""
+
+    dt: float
+
+
+@dataclass(frozen=True)
+class RobotDescription:
+    """An environment as the runtime sees it (see the module docstring for the defaults)."""
+
+    control_period_s: float
+    sensors: tuple[Sensor, ...]
+    actuators: tuple[Actuator, ...]
+    stage_names: tuple[str, ...]
+    task: Task | None
+    linearisable: bool
+    renderable: bool
+    observation_noise_std: float
+    push_intervals_s: tuple[tuple[float, float, float], ...]
+    push_description: str
+
+    @property
+    def sensor_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.sensors)
+
+
+class NotARobot(ValueError):
+    """The environment cannot be driven by the neuroctl loop: `str()` says what it lacks."""
+
+
+def describe(env: gymnasium.Env) -> RobotDescription:
+    """The environment's `RobotDescription`; NotARobot if it has no 1-D Box spaces or no control period."""
+    unwrapped = env.unwrapped
+    for space in (env.observation_space, env.action_space):
+        if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
+            raise NotARobot(f"1-D Box observation and action spaces (it has {space})")
+    period = control_period_of(env)
+    if period is None:
+        raise NotARobot("a control period (control_period_s, or gymnasium's dt)")
+    if not 0.0 < period < float("inf"):
+        raise NotARobot(f"a positive control period (it says {period} s)")
+    declared = isinstance(unwrapped, DeclaredRobot)
+    pushed = isinstance(unwrapped, PushedRobot)
+    stages = tuple(unwrapped.STAGE_NAMES) if isinstance(unwrapped, TimedRobot) else (ENV_STEP_STAGE,)
+    return RobotDescription(
+        control_period_s=period,
+        sensors=tuple(unwrapped.sensors) if declared else _default_sensors(env.observation_space),
+        actuators=tuple(unwrapped.actuators) if declared else _default_actuators(env.action_space),
+        stage_names=(CONTROL_STAGE, *stages),
+        task=unwrapped.task if isinstance(unwrapped, TaskRobot) else None,
+        linearisable=isinstance(unwrapped, LinearisableRobot), renderable=isinstance(unwrapped, RenderableRobot),
+        observation_noise_std=float(unwrapped.observation_noise_std) if declared else 0.0,
+        push_intervals_s=tuple(unwrapped.push_intervals_s) if pushed else (),
+        push_description=unwrapped.push_description if pushed else "")
+
+
+def control_period_of(env: gymnasium.Env) -> float | None:
+    """The environment's control period in s (`control_period_s`, else gymnasium's `dt`), or None."""
+    unwrapped = env.unwrapped
+    if isinstance(unwrapped, Robot):
+        return float(unwrapped.control_period_s)
+    if isinstance(unwrapped, _TimestepEnv):
+        return float(unwrapped.dt)
+    return None
+
+
+def linearisable(env: gymnasium.Env) -> bool:
+    """Whether the environment offers `linear_model()` (`LinearisableRobot`)."""
+    return isinstance(env.unwrapped, LinearisableRobot)
+
+
+def timed(env: gymnasium.Env) -> np.ndarray | None:
+    """The environment's per-stage wall times of its last step (`TimedRobot.stage_times_s`), or None."""
+    unwrapped = env.unwrapped
+    return unwrapped.stage_times_s if isinstance(unwrapped, TimedRobot) else None
+
+
+def fault_ticks(env: gymnasium.Env) -> dict[str, int]:
+    """The environment's injected-fault counts since reset (`FaultyRobot.fault_ticks`), or none."""
+    unwrapped = env.unwrapped
+    return dict(unwrapped.fault_ticks) if isinstance(unwrapped, FaultyRobot) else {}
+
+
+def _default_sensors(space: gymnasium.spaces.Box) -> tuple[Sensor, ...]:
+    low = np.asarray(space.low, dtype=np.float64)
+    high = np.asarray(space.high, dtype=np.float64)
+    return tuple(Sensor(f"obs[{i}]", "", low=float(lo), high=float(hi)) for i, (lo, hi) in enumerate(zip(low, high)))
+
+
+def _default_actuators(space: gymnasium.spaces.Box) -> tuple[Actuator, ...]:
+    bound = np.maximum(np.abs(space.low), np.abs(space.high)).astype(np.float64)
+    return tuple(Actuator(f"act[{i}]", "", float(limit)) for i, limit in enumerate(bound))
