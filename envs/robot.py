@@ -18,11 +18,17 @@ actuator's unit, with the action clipped to [-1, 1].
 - `LinearisableRobot`: `linear_model(x_op=None, a_op=None) -> PlantModel`, the discrete model of one
   control period about an operating point (the robot's default one when None).
 - `TaskRobot`: `task` (a `Task`: cost weights on the tracking error, the names of its metrics),
-  `reference(out)` (the set point the controller should track now, in the model's state coordinates),
+  `reference(out)` (the set point the controller should track now, in the model's state coordinates:
+  the cart-pole's origin, the arm's joint-space target [q*, 0] from inverse kinematics),
   `tracking_error(observation, out)` (what the task cost weighs) and `task_metrics(trajectory)`
   (the task's own figures of a finished episode, from the logged arrays).
 - `RenderableRobot`: `render_observation(observation)`, a frame of the robot as a logged observation
   shows it (for videos made from the logged trajectory after the run).
+- `RigidBodyRobot`: a torque-controlled, fixed-base arm's rigid-body model from the simulator, for
+  computed-torque controllers: `joint_names`, `joint_torque_limits_nm`, `joint_state(observation, q, qd)`
+  (where the joint positions and velocities sit in an observation), `mass_matrix(q, out)` (M(q), n x n)
+  and `bias_torques(q, qd, out)` (gravity, Coriolis and centrifugal torques h(q, qd), so that the torques
+  tau = M(q) qdd + h(q, qd) give the joint accelerations qdd). The action is tau / joint_torque_limits_nm.
 - `TimedRobot`: `STAGE_NAMES` and `stage_times_s` (the wall time of each stage of the last `step()`).
 - `FaultyRobot`: `fault_ticks` (per fault kind, the readings the environment corrupted since reset).
 """
@@ -154,6 +160,18 @@ class TaskRobot(Protocol):
 @runtime_checkable
 class RenderableRobot(Protocol):
     def render_observation(self, observation: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class RigidBodyRobot(Protocol):
+    joint_names: tuple[str, ...]
+    joint_torque_limits_nm: np.ndarray
+
+    def joint_state(self, observation: np.ndarray, q_out: np.ndarray, qd_out: np.ndarray) -> None: ...
+
+    def mass_matrix(self, q: np.ndarray, out: np.ndarray) -> None: ...
+
+    def bias_torques(self, q: np.ndarray, qd: np.ndarray, out: np.ndarray) -> None: ...
 
 
 @runtime_checkable
