@@ -285,7 +285,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     print(f"neuroctl {neuroctl.__version__}, Python {platform.python_version()}, numpy {numpy.__version__}, "
           f"numba {numba.__version__}, pybullet API {pybullet.getAPIVersion()}, gymnasium {gymnasium.__version__}")
-    print(f"numba cache: {NUMBA_CACHE_DIR}")
+    print(f"numba cache: {NUMBA_CACHE_DIR or 'off (no private directory found: kernels compile in every process)'}")
     print("environments: " + ", ".join(k for k in gymnasium.registry if k.startswith("neuroctl/")))
     return 0
 
