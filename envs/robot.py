@@ -63,8 +63,8 @@ class Sensor:
 
     @property
     def label(self) -> str:
-        """`description (unit)`, e.g. "pole angle θ (rad)"; the name where there is no description."""
-        return f"{self.description or self.name}" + (f" ({self.unit})" if self.unit else "")
+        """For plots, e.g. "pole angle θ (rad)" (`label`)."""
+        return label(self.description or self.name, self.unit)
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,13 @@ class Actuator:
 
     @property
     def label(self) -> str:
-        """`description (unit)`, e.g. "cart force (N)"; the name where there is no description."""
-        return f"{self.description or self.name}" + (f" ({self.unit})" if self.unit else "")
+        """For plots, e.g. "cart force (N)" (`label`)."""
+        return label(self.description or self.name, self.unit)
+
+
+def label(what: str, unit: str) -> str:
+    """`what (unit)`, or `what` alone without a unit."""
+    return f"{what} ({unit})" if unit else what
 
 
 @dataclass(frozen=True)
