@@ -4,6 +4,8 @@ import gymnasium
 
 ENV_IDS = {
     "neuroctl/CartPoleBalance-v0": ("neuroctl.envs.cartpole:CartPoleBalanceEnv", 1000),
+    # 6 targets x 2 s at the default 1 ms control period: the episode's natural length
+    "neuroctl/ArmReach-v0": ("neuroctl.envs.arm:ArmReachEnv", 12000),
 }
 
 
