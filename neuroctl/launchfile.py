@@ -1,12 +1,25 @@
-"""Launch files: one run = an environment + a controller config + run settings + outputs."""
+"""Launch files: one run = an environment + a controller config + run settings + outputs.
+
+The environment is a registered gymnasium id, or gymnasium's `module:Id` form for a user's own
+environment (the module is imported first, so that it can register the id; the launch file's directory
+and the current directory are searched too). The controllers' linear model is, in this order of choice:
+the controller config's `model` section (A, B, dt_s; `neuroctl.control.registry.load_model_section`), a
+finite-difference linearisation asked for by the launch file's `env.model: {linearise: true}` (environments
+that can set their state, such as gymnasium's MuJoCo ones; `neuroctl.runtime.robots.finite_difference_model`),
+or the environment's own `linear_model()` (the robot contract's `LinearisableRobot`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
+import math
 import os
 import re
+import sys
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,11 +29,11 @@ import numpy as np
 
 from neuroctl.config import ConfigError, did_you_mean, file_problem, load_yaml, parse, range_field, shown
 from neuroctl.control.base import Controller, LinearModel
-from neuroctl.control.registry import MODEL_KEY, load_controller_config
+from neuroctl.control.registry import MODEL_KEY, load_controller_config, load_model_section
 from neuroctl.runtime.loop import LoopSettings, make_recorder
 from neuroctl.envs.robot import Sensor
 from neuroctl.runtime.recorder import Recorder
-from neuroctl.runtime.robots import NotARobot, describe
+from neuroctl.runtime.robots import NotARobot, StateSettableEnv, describe, finite_difference_model
 
 MAX_DURATION_S = 86_400.0
 MAX_SEED = 2**32 - 1
@@ -31,9 +44,25 @@ KWARG_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\]|\.\w+)*")
 
 
 @dataclass(frozen=True)
+class ModelSection:
+    """`env.model`: how the launch gets the controllers' linear model when neither the environment
+    (`linear_model()`) nor the controller config (its `model` section) gives one: `linearise: true`
+    linearises one step of the environment by central differences about its state after reset (with the
+    run's seed) and zero action. The environment must set its state (`state_vector()`, `set_state(qpos, qvel)`: gymnasium's
+    MuJoCo environments) and observe it (the observation is `state_vector()`)."""
+
+    linearise: bool = False
+    state_step: float = range_field(1e-6, min=0.0, min_exclusive=True, max=1.0,
+                                    doc="perturbation of each state component")
+    action_step: float = range_field(1e-6, min=0.0, min_exclusive=True, max=1.0,
+                                     doc="perturbation of each action component, action units")
+
+
+@dataclass(frozen=True)
 class EnvSection:
     id: str
     kwargs: dict = field(default_factory=dict)
+    model: ModelSection | None = None
 
 
 @dataclass(frozen=True)
@@ -94,10 +123,17 @@ class Launch:
     controller_path: Path
     controller_kind: str
     controller_config: Any
+    controller_has_model: bool = False
+    """The controller config has a `model` section (used in place of the environment's model)."""
 
     @property
     def name(self) -> str:
         return self.path.stem
+
+    @property
+    def gymnasium_id(self) -> str:
+        """The environment's registered id (`env.id` without a `module:` prefix)."""
+        return split_env_id(self.config.env.id)[1]
 
 
 def load_launch(path: str | Path, controller_override: str | Path | None = None,
@@ -105,10 +141,14 @@ def load_launch(path: str | Path, controller_override: str | Path | None = None,
     """Read and validate a launch file (and its controller config); overrides replace run settings."""
     path = Path(path)
     config = parse(LaunchConfig, load_yaml(path), path)
-    if config.env.id not in gymnasium.registry:
-        close = difflib.get_close_matches(config.env.id, list(gymnasium.registry), n=1)
+    module, env_id = split_env_id(config.env.id)
+    if module:
+        import_env_module(module, path)
+    if env_id not in gymnasium.registry:
+        close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ConfigError(path, "env.id", f"unknown environment id {shown(config.env.id)}; {hint}"
+        after = f" after importing {module!r}" if module else ""
+        raise ConfigError(path, "env.id", f"unknown environment id {shown(env_id)}{after}; {hint}"
                           f"the neuroctl ids are: {', '.join(neuroctl_env_ids())}")
     overrides = {k: v for k, v in run_overrides.items() if v is not None}
     if overrides:
@@ -125,10 +165,32 @@ def load_launch(path: str | Path, controller_override: str | Path | None = None,
         raise ConfigError(key_where, "controller" if key_where == path else "",
                           f"controller config {str(controller_path)!r}: {problem}")
     kind, controller_config = load_controller_config(controller_path)
-    if MODEL_KEY in load_yaml(controller_path):
-        raise ConfigError(controller_path, MODEL_KEY, "a launch uses the environment's own linear model; this "
-                          "section is for environments used through neuroctl.wrappers.ControllerPolicy")
-    return Launch(path, config, controller_path, kind, controller_config)
+    has_model = MODEL_KEY in load_yaml(controller_path)  # used in place of env.model and the env's own
+    return Launch(path, config, controller_path, kind, controller_config, has_model)
+
+
+def split_env_id(text: str) -> tuple[str, str]:
+    """gymnasium's `module:Id` form as (module, id); ("", id) without a module."""
+    module, colon, env_id = text.partition(":")
+    return (module, env_id) if colon else ("", text)
+
+
+def import_env_module(module: str, where: Path) -> None:
+    """Import the module of a `module:Id` (so that it registers its environments), searching the launch
+    file's directory and the current directory too (both stay at the end of `sys.path`, for entry points
+    named by string); a module that does not import is a ConfigError."""
+    if not module or not all(part.isidentifier() for part in module.split(".")):
+        raise ConfigError(where, "env.id", f"expected 'module:Id' with a Python module name, got module "
+                          f"{shown(module)}")
+    extra = [p for p in (str(Path(os.path.abspath(where)).parent), os.getcwd()) if p not in sys.path]
+    sys.path[len(sys.path):] = extra
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importlib.import_module(module)
+    except Exception as exc:  # a user's module can raise anything while it imports
+        raise ConfigError(where, "env.id", f"module {module!r} does not import: {type(exc).__name__}: "
+                          f"{exc}") from None
 
 
 def neuroctl_env_ids() -> list[str]:
@@ -152,7 +214,7 @@ def make_env(launch: Launch, render_mode: str | None = None) -> gymnasium.Env:
     try:
         with warnings.catch_warnings():  # e.g. gymnasium's "out of date" on old ids: not ours to print
             warnings.simplefilter("ignore")
-            env = gymnasium.make(env_config.id, max_episode_steps=UNLIMITED_STEPS,
+            env = gymnasium.make(launch.gymnasium_id, max_episode_steps=UNLIMITED_STEPS,
                                  disable_env_checker=True, **kwargs)
     except (ImportError, gymnasium.error.DependencyNotInstalled) as exc:
         raise ConfigError(launch.path, "env.id", f"{shown(env_config.id)} is registered but cannot be built "
@@ -162,26 +224,88 @@ def make_env(launch: Launch, render_mode: str | None = None) -> gymnasium.Env:
         if message and KWARG_PATH.fullmatch(key):
             raise ConfigError(launch.path, f"env.kwargs.{key}", message) from None
         raise ConfigError(launch.path, "env.kwargs", str(exc)) from None
-    missing = missing_for_launch(env)
+    section = env_config.model
+    given_model = launch.controller_has_model or (section is not None and section.linearise)
+    missing = missing_for_launch(env, given_model)
     if missing:
         env.close()
         raise ConfigError(launch.path, "env.id", f"{shown(env_config.id)} cannot be launched: it lacks {missing}; "
                           f"the neuroctl ids are: {', '.join(neuroctl_env_ids())}")
+    try:
+        model = launch_model(launch, env)
+    except BaseException:
+        env.close()
+        raise
+    if model is not None:
+        _LAUNCH_MODELS[env.unwrapped] = model
     return env
 
 
-def missing_for_launch(env: gymnasium.Env) -> str:
+_LAUNCH_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""The model a launch gave an environment it made (`make_env`), by environment: `linear_model_of` returns
+it in place of the environment's own."""
+
+
+def missing_for_launch(env: gymnasium.Env, given_model: bool = False) -> str:
     """What the environment lacks for a launch (see `neuroctl.runtime.robots.describe`; a linear model for
-    the controllers), or ""."""
+    the controllers, unless the launch gives one), or ""."""
     try:
         description = describe(env)
     except NotARobot as exc:
         return str(exc)
-    return "" if description.linearisable else "a linear model (linear_model(), the robot contract)"
+    if description.linearisable or given_model:
+        return ""
+    return ("a linear model (linear_model(), the robot contract; or a model section in the controller "
+            "config, or env.model: {linearise: true} in the launch file for an environment that can set its "
+            "state)")
+
+
+def launch_model(launch: Launch, env: gymnasium.Env) -> LinearModel | None:
+    """The model the launch gives the controllers in place of the environment's own, or None: the
+    controller config's model section (its sizes and period checked against the environment), or a
+    finite-difference linearisation (launch file `env.model: {linearise: true}`)."""
+    space = env.action_space
+    low, high = np.asarray(space.low, dtype=np.float64), np.asarray(space.high, dtype=np.float64)
+    n_obs = env.observation_space.shape[0]
+    period = describe(env).control_period_s
+    if launch.controller_has_model:
+        model = load_model_section(launch.controller_path, low, high)
+        if model.n_states != n_obs:
+            raise ConfigError(launch.controller_path, "model.A", f"expected {n_obs} x {n_obs} (one state per "
+                              f"observation component of {launch.config.env.id}), got {model.n_states} x "
+                              f"{model.n_states}")
+        if not math.isclose(model.dt, period, rel_tol=1e-6):
+            raise ConfigError(launch.controller_path, "model.dt_s", f"expected the environment's control "
+                              f"period {period:g} s, got {model.dt:g}")
+        return model
+    section = launch.config.env.model
+    if section is None or not section.linearise:
+        return None
+    unwrapped = env.unwrapped
+    if not isinstance(unwrapped, StateSettableEnv):
+        raise ConfigError(launch.path, "env.model.linearise", f"{shown(launch.config.env.id)} cannot set its "
+                          "state (state_vector() and set_state(qpos, qvel), as gymnasium's MuJoCo environments "
+                          "have); give the controller config a model section (A, B, dt_s)")
+    observation, _ = env.reset(seed=launch.config.run.seed)
+    state = np.asarray(unwrapped.state_vector(), dtype=np.float64)
+    if np.shape(observation) != state.shape or not np.allclose(observation, state):
+        raise ConfigError(launch.path, "env.model.linearise", f"the observation of "
+                          f"{shown(launch.config.env.id)} ({np.size(observation)} values) is not its state "
+                          f"vector ({state.size} values), and the controllers observe the model's state; give the controller config a model "
+                          "section in the observation's coordinates")
+    plant = finite_difference_model(env, launch.config.run.seed, section.state_step, section.action_step)
+    if not (np.all(np.isfinite(plant.A)) and np.all(np.isfinite(plant.B))):
+        raise ConfigError(launch.path, "env.model.linearise", "the finite-difference model is not finite; "
+                          "try a smaller env.model.state_step")
+    return LinearModel(A=plant.A, B=plant.B, dt=plant.dt_s, u_low=low, u_high=high)
 
 
 def linear_model_of(env: gymnasium.Env) -> LinearModel:
-    """The environment's discrete linear model about its default operating point, in action units."""
+    """The controllers' discrete linear model, in action units: the one the launch gave the environment
+    (`make_env`, `launch_model`), else the environment's own about its default operating point."""
+    given = _LAUNCH_MODELS.get(env.unwrapped)
+    if given is not None:
+        return given
     plant = env.unwrapped.linear_model()
     space = env.action_space
     return LinearModel(A=np.asarray(plant.A, dtype=np.float64), B=np.asarray(plant.B, dtype=np.float64),

@@ -8,7 +8,8 @@ launch files, eval, plots and video take the `RobotDescription` it returns. The 
 - sensors: one per observation component, named `obs[i]`, no unit, plausible within the observation
   space's bounds (no rate or stale check);
 - actuators: one per action component, named `act[i]`, no unit, limit the larger bound of the action
-  space (the command is the action itself);
+  space (the command is the action itself: `command_scales` 1, where a declared robot's are its
+  actuators' limits on a normalised action);
 - stages: `control`, then the environment's own `STAGE_NAMES`, else one `env_step`;
 - task: none (the launch file's `task` weights on the observation and action, no task metrics).
 """
@@ -21,8 +22,8 @@ from typing import Protocol, runtime_checkable
 import gymnasium
 import numpy as np
 
-from neuroctl.envs.robot import (Actuator, DeclaredRobot, FaultyRobot, LinearisableRobot, PushedRobot,
-                                 RenderableRobot, Robot, Sensor, Task, TaskRobot, TimedRobot)
+from neuroctl.envs.robot import (Actuator, DeclaredRobot, FaultyRobot, LinearisableRobot, PlantModel,
+                                 PushedRobot, RenderableRobot, Robot, Sensor, Task, TaskRobot, TimedRobot)
 
 CONTROL_STAGE = "control"
 ENV_STEP_STAGE = "env_step"
@@ -49,6 +50,9 @@ class RobotDescription:
     observation_noise_std: float
     push_intervals_s: tuple[tuple[float, float, float], ...]
     push_description: str
+    command_scales: tuple[float, ...] = ()
+    """Per actuator, the command per action unit: the actuator's limit for a declared robot (its action
+    is normalised to [-1, 1]), 1 for the default actuators (the action is the command)."""
 
     @property
     def sensor_names(self) -> tuple[str, ...]:
@@ -73,16 +77,19 @@ def describe(env: gymnasium.Env) -> RobotDescription:
     declared = isinstance(unwrapped, DeclaredRobot)
     pushed = isinstance(unwrapped, PushedRobot)
     stages = tuple(unwrapped.STAGE_NAMES) if isinstance(unwrapped, TimedRobot) else (ENV_STEP_STAGE,)
+    actuators = tuple(unwrapped.actuators) if declared else _default_actuators(env.action_space)
     return RobotDescription(
         control_period_s=period,
         sensors=tuple(unwrapped.sensors) if declared else _default_sensors(env.observation_space),
-        actuators=tuple(unwrapped.actuators) if declared else _default_actuators(env.action_space),
+        actuators=actuators,
         stage_names=(CONTROL_STAGE, *stages),
         task=unwrapped.task if isinstance(unwrapped, TaskRobot) else None,
-        linearisable=isinstance(unwrapped, LinearisableRobot), renderable=isinstance(unwrapped, RenderableRobot),
+        linearisable=isinstance(unwrapped, LinearisableRobot),
+        renderable=isinstance(unwrapped, RenderableRobot),
         observation_noise_std=float(unwrapped.observation_noise_std) if declared else 0.0,
         push_intervals_s=tuple(unwrapped.push_intervals_s) if pushed else (),
-        push_description=unwrapped.push_description if pushed else "")
+        push_description=unwrapped.push_description if pushed else "",
+        command_scales=tuple(a.limit if declared else 1.0 for a in actuators))
 
 
 def control_period_of(env: gymnasium.Env) -> float | None:
@@ -115,9 +122,64 @@ def fault_ticks(env: gymnasium.Env) -> dict[str, int]:
 def _default_sensors(space: gymnasium.spaces.Box) -> tuple[Sensor, ...]:
     low = np.asarray(space.low, dtype=np.float64)
     high = np.asarray(space.high, dtype=np.float64)
-    return tuple(Sensor(f"obs[{i}]", "", low=float(lo), high=float(hi)) for i, (lo, hi) in enumerate(zip(low, high)))
+    return tuple(Sensor(f"obs[{i}]", "", low=float(lo), high=float(hi))
+                 for i, (lo, hi) in enumerate(zip(low, high)))
 
 
 def _default_actuators(space: gymnasium.spaces.Box) -> tuple[Actuator, ...]:
     bound = np.maximum(np.abs(space.low), np.abs(space.high)).astype(np.float64)
     return tuple(Actuator(f"act[{i}]", "", float(limit)) for i, limit in enumerate(bound))
+
+
+@runtime_checkable
+class StateSettableEnv(Protocol):
+    """gymnasium's MuJoCo environments (`MujocoEnv`): the simulator's state as one vector
+    (`state_vector()`, qpos then qvel), a way to set it (`set_state(qpos, qvel)`) and the initial joint
+    positions (`init_qpos`, which gives qpos's length)."""
+
+    init_qpos: np.ndarray
+
+    def state_vector(self) -> np.ndarray: ...
+
+    def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None: ...
+
+
+def finite_difference_model(env: gymnasium.Env, seed: int, state_step: float = 1e-6,
+                            action_step: float = 1e-6) -> PlantModel:
+    """The discrete model of one step of an environment that can set its state (`StateSettableEnv`),
+    by central differences about the state after `reset(seed=seed)` with zero action:
+
+        x[k+1] - x_op = A (x[k] - x_op) + B u[k],    x = state_vector(),  u in action units
+
+    Each of the 2 (n_x + n_u) perturbed steps starts from `reset(seed=seed)` and `set_state`; the
+    environment is left in a perturbed state (a run resets it). The drift x[k+1] - x_op at zero action is
+    not part of the model: the operating point should be an equilibrium (the upright pendulum is).
+    TypeError if the environment cannot set its state.
+    """
+    unwrapped = env.unwrapped
+    if not isinstance(unwrapped, StateSettableEnv):
+        raise TypeError(f"{type(unwrapped).__name__} cannot set its state (state_vector() and "
+                        "set_state(qpos, qvel), as gymnasium's MuJoCo environments have)")
+    env.reset(seed=seed)
+    x_op = np.array(unwrapped.state_vector(), dtype=np.float64)
+    nq, nx = np.size(unwrapped.init_qpos), x_op.size
+    nu = env.action_space.shape[0]
+
+    def step(x: np.ndarray, u: np.ndarray) -> np.ndarray:
+        env.reset(seed=seed)
+        unwrapped.set_state(x[:nq].copy(), x[nq:].copy())
+        unwrapped.step(u.astype(env.action_space.dtype))
+        return np.array(unwrapped.state_vector(), dtype=np.float64)
+
+    zero = np.zeros(nu)
+    a, b = np.zeros((nx, nx)), np.zeros((nx, nu))
+    for i in range(nx):
+        dx = np.zeros(nx)
+        dx[i] = state_step
+        a[:, i] = (step(x_op + dx, zero) - step(x_op - dx, zero)) / (2 * state_step)
+    for j in range(nu):
+        du = np.zeros(nu)
+        du[j] = action_step
+        b[:, j] = (step(x_op, du) - step(x_op, -du)) / (2 * action_step)
+    return PlantModel(A=a, B=b, dt_s=float(control_period_of(env)), x_op=x_op, a_op=zero,
+                      state_names=tuple(f"state[{i}]" for i in range(nx)))
