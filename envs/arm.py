@@ -145,7 +145,8 @@ class ArmReachEnv(BulletRobotEnv):
     (`final_distance_m`, `time_to_reach_s`: a window that never gets within 1 cm counts as infinitely
     slow, and the median is None when that is the median), with the lists per window under
     `final_distance_per_target_m` and `time_to_reach_per_target_s` (None: never); `targets_reached`
-    (windows ending within 1 cm), `max_torque_fraction` (max |action| over the episode).
+    (windows ending within 1 cm), `max_torque_fraction` (max |action| over the episode, clipped to 1 as
+    applied; a non-finite action counts as 0, as the env applies no torque for it).
 
     Rigid-body model (`RigidBodyRobot`): `mass_matrix` and `bias_torques` of the nominal arm from
     PyBullet's model of the same URDF (fingers locked), no payload (a payload the model does not know
@@ -292,10 +293,11 @@ class ArmReachEnv(BulletRobotEnv):
             final = float(distance[ticks_in[-1]])
             finals.append(final if math.isfinite(final) else None)
             within = ticks_in[distance[ticks_in] <= REACHED_M]
-            reach_times.append(float(time_s[within[0]] - i * self.target_hold_s) if len(within) else None)
+            reach_times.append(round(float(time_s[within[0]] - i * self.target_hold_s), 9) if len(within) else None)
         final_values = [math.inf if f is None else f for f in finals]
         reach_values = [math.inf if t is None else t for t in reach_times]
-        max_action = float(np.max(np.abs(action))) if len(action) else math.nan
+        applied = np.minimum(np.abs(np.nan_to_num(action, nan=0.0)), 1.0)  # as the env applies it
+        max_action = float(np.max(applied)) if applied.size else math.nan
         return {
             "final_distance_m": _finite_or_none(float(np.median(final_values))),
             "time_to_reach_s": _finite_or_none(float(np.median(reach_values))),
