@@ -225,7 +225,8 @@ class ArmReachEnv(BulletRobotEnv):
         self._q9 = [0.0] * N_JOINTS + [FINGER_OPENING_M] * 2
         self._qd9 = [0.0] * 9
         self._zeros9 = [0.0] * 9
-        self._ee = np.zeros(3)  # the end effector of the true state (`state`)
+        self._ee: tuple[float, ...] = (0.0, 0.0, 0.0)  # the end effector of the true state (`state`)
+        self._finite = True  # whether the true state is finite
         self._gravity = np.empty(N_JOINTS)
         self._placed_index = -1  # the target the sphere shows
 
@@ -244,6 +245,7 @@ class ArmReachEnv(BulletRobotEnv):
         else:
             self._targets = np.zeros((self.n_targets, 3))
             self._target_q = np.tile(READY_POSE_RAD, (self.n_targets, 1))
+        self._target_points = [tuple(t) for t in self._targets.tolist()]
         self._place_target(self._targets[0])
 
     # ---- the task ----
@@ -376,12 +378,12 @@ class ArmReachEnv(BulletRobotEnv):
         """[q, qd] into `out`; for the true state (`out is self.state`) the end effector too."""
         client = self.scene.client_id
         joints = pybullet.getJointStates(self._body, ARM_JOINTS, physicsClientId=client)
-        for i, joint in enumerate(joints):
-            out[i] = joint[0]
-            out[N_JOINTS + i] = joint[1]
+        values = [joint[0] for joint in joints] + [joint[1] for joint in joints]
+        out[:] = values
         if out is self.state:
-            self._ee[:] = pybullet.getLinkState(self._body, EE_LINK, computeForwardKinematics=1,
-                                                physicsClientId=client)[4]
+            self._ee = pybullet.getLinkState(self._body, EE_LINK, computeForwardKinematics=1,
+                                             physicsClientId=client)[4]
+            self._finite = math.isfinite(sum(values))  # inf - inf is NaN: any non-finite value shows
 
     def _set_state(self, state: np.ndarray) -> None:
         client = self.scene.client_id
@@ -411,9 +413,8 @@ class ArmReachEnv(BulletRobotEnv):
     def _after_step(self) -> tuple[float, bool]:
         """Minus the distance (m) from the end effector to the current target; terminated only when the
         state is not finite."""
-        target = self._targets[self.target_index]
-        distance = math.dist(self._ee, target)
-        finite = math.isfinite(distance) and bool(np.all(np.isfinite(self.state)))
+        distance = math.dist(self._ee, self._target_points[self.target_index])
+        finite = self._finite and math.isfinite(distance)
         return (-distance if finite else 0.0), not finite
 
     def _camera(self) -> tuple[Any, Any]:
@@ -422,6 +423,7 @@ class ArmReachEnv(BulletRobotEnv):
     # ---- targets ----
 
     def _draw_targets(self, rng: np.random.Generator) -> None:
+        """The episode's targets and their IK solutions (see the class docstring)."""
         self.target_redraws = self.spacing_redraws = 0
         for i in range(self.n_targets):
             for _ in range(MAX_DRAWS):
@@ -441,6 +443,7 @@ class ArmReachEnv(BulletRobotEnv):
                 break
             else:  # pragma: no cover - the sampling region is reachable almost everywhere
                 raise RuntimeError(f"no reachable target found in {MAX_DRAWS} draws")
+        self._target_points = [tuple(t) for t in self._targets.tolist()]
 
     def _solve_ik(self, target: np.ndarray) -> np.ndarray | None:
         """Joint positions putting the end effector on `target` (within IK_TOLERANCE_M by forward
@@ -535,9 +538,9 @@ def _check_targets(value: Any) -> np.ndarray | None:
     if value is None:
         return None
     expected = f"must be None or a list of 1 to {MAX_TARGETS} [x, y, z] points in m"
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence) or not 1 <= len(value) <= MAX_TARGETS:
-        if not (isinstance(value, np.ndarray) and value.ndim == 2 and 1 <= len(value) <= MAX_TARGETS):
-            raise invalid("targets", expected, value)
+    listed = isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+    if not (listed or (isinstance(value, np.ndarray) and value.ndim == 2)) or not 1 <= len(value) <= MAX_TARGETS:
+        raise invalid("targets", expected, value)
     box = (f"must be [x, y, z] in m inside the target box x, y in [{TARGET_LOW[0]:g}, {TARGET_HIGH[0]:g}], "
            f"z in [{TARGET_LOW[2]:g}, {TARGET_HIGH[2]:g}]")
     points = np.empty((len(value), 3))
