@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import EngFormatter, FuncFormatter
 from matplotlib.transforms import blended_transform_factory
@@ -79,59 +80,167 @@ def save_png(figure: Figure, path: Path) -> None:
 
 # ---- state and command ----
 
+MAX_SINGLE_PANELS = 6
+"""Up to this many sensors get a panel each; more are grouped by unit (`sensor_groups`)."""
+MAX_LINES_PER_PANEL = 8
+QUANTITIES = {"rad": "angles", "rad/s": "angular velocities", "m": "positions", "m/s": "velocities",
+              "N": "forces", "N m": "torques", "A": "currents", "V": "voltages"}
+"""What a group of sensors in a unit measures, for its panel's title (other units: "readings")."""
+LINE_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+                "tab:olive", "tab:cyan", "tab:grey")
+
+
+def sensor_groups(info: RunInfo) -> list[tuple[str, list[int]]]:
+    """The state panels as (title, sensor indices): one per sensor for up to `MAX_SINGLE_PANELS`
+    sensors, else one per unit in order of first appearance (at most `MAX_LINES_PER_PANEL` lines a
+    panel: a larger group is split)."""
+    n = len(info.state_labels)
+    if n <= MAX_SINGLE_PANELS:
+        return [(info.state_labels[i], [i]) for i in range(n)]
+    by_unit: dict[str, list[int]] = {}
+    for i, unit in enumerate(info.units):
+        by_unit.setdefault(unit, []).append(i)
+    groups = []
+    for unit, indices in by_unit.items():
+        title = f"{QUANTITIES.get(unit, 'readings')} ({unit})" if unit else "readings (no unit)"
+        chunks = [indices[k:k + MAX_LINES_PER_PANEL] for k in range(0, len(indices), MAX_LINES_PER_PANEL)]
+        for chunk in chunks:
+            suffix = f", {info.names[chunk[0]]} to {info.names[chunk[-1]]}" if len(chunks) > 1 else ""
+            groups.append((title + suffix, chunk))
+    return groups
+
+
 def state_figure(trajectory: Trajectory, metrics: dict[str, Any], info: RunInfo) -> Figure:
-    """One panel per observed component, one for the command, one for the prediction error if any."""
+    """The observed state (a panel per component, or per unit for many components), the command, the
+    task's tracking error (for a robot with a task and more than one actuator, or grouped sensors) and
+    the prediction error of predictive controllers."""
     time_s, observation = trajectory["time_s"], trajectory["observation"]
     predicted = trajectory.get("predicted_states")
-    n = observation.shape[1]
-    rows = n + 1 + (predicted is not None)
-    figure = Figure(figsize=(10, 1.45 * rows + 0.9), layout="constrained")
-    axes = figure.subplots(rows, 1, sharex=True)
-    for i in range(n):
-        axes[i].plot(time_s, observation[:, i], color="tab:blue", lw=1.2, label="observed")
-        if predicted is not None and i < predicted.shape[2]:
-            axes[i].plot(time_s[1:], predicted[:-1, 1, i], color="tab:orange", lw=1.0, ls="--",
-                         label="predicted one tick ahead")
-        _panel_title(axes[i], info.state_labels[i])
-    _command_panel(axes[n], trajectory, info)
+    groups = sensor_groups(info)
+    grouped = any(len(indices) > 1 for _, indices in groups)
+    errors = _tracking_errors(observation, info) if grouped or len(info.actuators) > 1 else None
+    rows = len(groups) + 1 + (errors is not None) + (predicted is not None)
+    heights = [1.9 if len(indices) > 1 else 1.45 for _, indices in groups] + [1.9 if grouped else 1.45] * (
+        rows - len(groups))
+    figure = Figure(figsize=(10 + 1.6 * grouped, sum(heights) + 0.9), layout="constrained")
+    axes = figure.subplots(rows, 1, sharex=True, height_ratios=heights, squeeze=False)[:, 0]
+    for axis, (title, indices) in zip(axes, groups):
+        _state_panel(axis, time_s, observation, predicted, indices, info, title)
+    row = len(groups)
+    command_axis = axes[row]
+    _command_panel(command_axis, trajectory, info)
+    if errors is not None:
+        row += 1
+        _tracking_error_panel(axes[row], time_s, errors, info)
     if predicted is not None:
-        _prediction_error_panel(axes[n + 1], time_s, observation, predicted, info)
+        _prediction_error_panel(axes[row + 1], time_s, observation, predicted, info, groups)
     for axis in axes:
-        _leave_headroom(axis)
+        _leave_headroom(axis, 0.05 if grouped else 0.3)
         _mark_pushes(axis, info.pushes)
         axis.grid(alpha=0.3)
     _label_pushes(axes[0], info.pushes)
-    figure.legend(handles=_legend_handles(axes[0], axes[n], info), loc="outside lower center", fontsize=8,
-                  ncol=5, frameon=False)
+    figure.legend(handles=_legend_handles(axes[0], command_axis, info, grouped), loc="outside lower center",
+                  fontsize=8, ncol=5, frameon=False)
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(0.0, max(time_s[-1] + info.control_period_s, info.control_period_s))
     _title(figure, info, f"state and command: {_outcome(metrics)}")
     return figure
 
 
+def _state_panel(axis: Axes, time_s: np.ndarray, observation: np.ndarray, predicted: np.ndarray | None,
+                 indices: list[int], info: RunInfo, title: str) -> None:
+    """One component (observed and predicted, in the shared legend's colours) or a group of them (a
+    colour each, named in the panel's own legend; the prediction dashed in the same colour)."""
+    if len(indices) == 1:
+        i = indices[0]
+        axis.plot(time_s, observation[:, i], color="tab:blue", lw=1.2, label="observed")
+        if predicted is not None and i < predicted.shape[2]:
+            axis.plot(time_s[1:], predicted[:-1, 1, i], color="tab:orange", lw=1.0, ls="--",
+                      label="predicted one tick ahead")
+        _panel_title(axis, title)
+        return
+    for n, i in enumerate(indices):
+        colour = LINE_COLOURS[n % len(LINE_COLOURS)]
+        axis.plot(time_s, observation[:, i], color=colour, lw=1.1, label=info.names[i])
+        if predicted is not None and i < predicted.shape[2]:
+            axis.plot(time_s[1:], predicted[:-1, 1, i], color=colour, lw=0.8, ls="--")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False)
+    axis.set_ylabel(title, fontsize=8)
+
+
 def _command_panel(axis: Axes, trajectory: Trajectory, info: RunInfo) -> None:
-    """The command held over each tick, and the actuator limits."""
+    """The command held over each tick and the actuator limits: in the actuator's unit for one actuator
+    (or several sharing a unit and a limit), else each in % of its own limit."""
     time_s = trajectory["time_s"]
-    command = trajectory["action"] * info.command_scale
-    for j in range(command.shape[1]):
-        axis.step(time_s, command[:, j], where="post", color="tab:green", lw=1.0, label="command")
-    for limit in (-info.command_scale, info.command_scale):
+    action = trajectory["action"]
+    actuators = info.actuators[:action.shape[1]]
+    units = {label.rpartition(" (")[2] for label, _, _ in actuators}
+    shared = len(actuators) == 1 or (len({limit for _, limit, _ in actuators}) == 1 and len(units) == 1)
+    for j, (label, limit, scale) in enumerate(actuators):
+        colour = "tab:green" if len(actuators) == 1 else LINE_COLOURS[j % len(LINE_COLOURS)]
+        command = action[:, j] * scale if shared else 100.0 * action[:, j] * scale / limit
+        name = label if shared else f"{label.rsplit(' (', 1)[0]} (±{limit:g}{_unit_of(label)})"
+        axis.step(time_s, command, where="post", color=colour, lw=1.0,
+                  label="command" if len(actuators) == 1 else name)
+    bound = actuators[0][1] if shared else 100.0
+    for limit in (-bound, bound):
         axis.axhline(limit, color="grey", ls=":", lw=1.0, label="actuator limit")
-    _panel_title(axis, f"command: {info.command_label}")
+    if len(actuators) == 1:
+        _panel_title(axis, f"command: {actuators[0][0]}")
+        return
+    handles, labels = axis.get_legend_handles_labels()
+    keep = [k for k, text in enumerate(labels) if text != "actuator limit"]
+    axis.legend([handles[k] for k in keep], [labels[k] for k in keep], loc="upper left",
+                bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False)
+    axis.set_ylabel(f"commands ({_unit_of(actuators[0][0]).strip() or 'action units'})" if shared
+                    else "commands\n(% of each limit)", fontsize=8)
+
+
+def _unit_of(label: str) -> str:
+    """' N m' of 'joint 1 torque (N m)', '' without a unit."""
+    return f" {label.rsplit(' (', 1)[1].rstrip(')')}" if label.endswith(")") and " (" in label else ""
+
+
+def _tracking_errors(observation: np.ndarray, info: RunInfo) -> np.ndarray | None:
+    """The task's tracking error of every logged observation, or None without a task."""
+    if info.tracking_error is None or not info.error_names:
+        return None
+    return info.tracking_error(observation)
+
+
+def _tracking_error_panel(axis: Axes, time_s: np.ndarray, errors: np.ndarray, info: RunInfo) -> None:
+    """Each component of the task's tracking error, and its norm."""
+    for n, name in enumerate(info.error_names):
+        axis.plot(time_s, errors[:, n], color=LINE_COLOURS[n % len(LINE_COLOURS)], lw=1.0, label=name)
+    if errors.shape[1] > 1:
+        axis.plot(time_s, np.linalg.norm(errors, axis=1), color="black", lw=1.3, label="norm")
+    axis.axhline(0.0, color="grey", lw=0.8)
+    axis.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False)
+    axis.set_ylabel("task tracking error", fontsize=8)
+    if info.task_description:
+        _panel_title(axis, f"task: {info.task_description}")
 
 
 def _prediction_error_panel(axis: Axes, time_s: np.ndarray, observation: np.ndarray, predicted: np.ndarray,
-                            info: RunInfo) -> None:
-    """|one-tick-ahead prediction - observation| per component, in % of that component's range."""
+                            info: RunInfo, groups: list[tuple[str, list[int]]]) -> None:
+    """|one-tick-ahead prediction - observation| in % of each component's range over the run: per
+    component, or for grouped sensors the largest of each group's components."""
     m = min(observation.shape[1], predicted.shape[2])
     error = np.abs(predicted[:-1, 1, :m] - observation[1:, :m])
     span = np.ptp(observation[:, :m], axis=0)
     percent = 100.0 * error / np.where(span > 0, span, 1.0)
-    for i in range(m):
-        axis.plot(time_s[1:], percent[:, i], lw=0.9, color=ERROR_COLOURS[i % len(ERROR_COLOURS)],
-                  label=info.state_labels[i])
-    axis.legend(loc="upper right", fontsize=7, ncol=2, framealpha=0.9)
-    _panel_title(axis, "one-tick-ahead prediction error (% of each component's range over the run)")
+    lines = [(title, [i for i in indices if i < m]) for title, indices in groups]
+    lines = [(title, indices) for title, indices in lines if indices]
+    for n, (title, indices) in enumerate(lines):
+        label = info.state_labels[indices[0]] if len(indices) == 1 else f"{title}: largest"
+        axis.plot(time_s[1:], percent[:, indices].max(axis=1), lw=0.9, label=label,
+                  color=ERROR_COLOURS[n % len(ERROR_COLOURS)])
+    if any(len(indices) > 1 for _, indices in groups):
+        axis.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False)
+        axis.set_ylabel("one-tick-ahead\nprediction error\n(% of range)", fontsize=8)
+    else:
+        axis.legend(loc="upper right", fontsize=7, ncol=2, framealpha=0.9)
+        _panel_title(axis, "one-tick-ahead prediction error (% of each component's range over the run)")
 
 
 def _leave_headroom(axis: Axes, fraction: float = 0.3) -> None:
@@ -166,11 +275,19 @@ def _label_pushes(axis: Axes, pushes: tuple[tuple[float, float, float], ...]) ->
                   va="bottom", fontsize=7, color=PUSH_COLOUR)
 
 
-def _legend_handles(state_axis: Axes, command_axis: Axes, info: RunInfo) -> list:
-    """One legend for the state and command panels: lines, limits, pushes."""
-    handles = list(state_axis.get_legend_handles_labels()[0])
+def _legend_handles(state_axis: Axes, command_axis: Axes, info: RunInfo, grouped: bool = False) -> list:
+    """One legend for the state and command panels: lines (or, where panels name their own lines,
+    what solid and dashed mean), limits, pushes."""
     command_handles, command_labels = command_axis.get_legend_handles_labels()
-    handles += [command_handles[command_labels.index(label)] for label in ("command", "actuator limit")]
+    if grouped:
+        handles = [Line2D([], [], color="black", lw=1.1, label="observed")]
+        if any(line.get_linestyle() == "--" for line in state_axis.get_lines()):
+            handles.append(Line2D([], [], color="black", lw=0.8, ls="--", label="predicted one tick ahead"))
+    else:
+        handles = list(state_axis.get_legend_handles_labels()[0])
+    if "command" in command_labels:
+        handles.append(command_handles[command_labels.index("command")])
+    handles.append(command_handles[command_labels.index("actuator limit")])
     return handles + _push_handles(info)
 
 
@@ -183,7 +300,7 @@ def _outcome(metrics: dict[str, Any]) -> str:
     """How the run ended, for a title."""
     task = metrics["task"]
     if task["success"]:
-        return f"balanced for {metrics['duration_s']:g} s"
+        return f"succeeded over the full {metrics['duration_s']:g} s"
     if metrics["interrupted"]:
         return f"interrupted after {metrics['duration_s']:g} s"
     if metrics["aborted"]:
