@@ -3,7 +3,8 @@
 Per controller: success rate, mean closed-loop cost, the cost ratio to the first controller (over the
 seeds where both succeeded, so that a failed, shorter episode never looks cheap), the QP error of
 predictive controllers against the exact solution of the same QP at the same observation (max-abs
-difference over the plan divided by the actuator limit), and activity per tick.
+difference over the plan divided by the actuator limit), activity per tick, and the environment's task
+metrics (`task_metrics: {<name>: {median, p90, mean, n}}` over the episodes).
 """
 
 from __future__ import annotations
@@ -31,17 +32,24 @@ class EpisodeSummary:
     synaptic_events_per_tick: float
     dense_macs_per_tick: float
     qp_errors: np.ndarray | None
+    task_metrics: dict[str, Any]
 
 
-def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray) -> np.ndarray:
-    """Per tick: max |U - U*| / limit, U* the exact QP solution at the observation the controller saw."""
+def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray,
+                 references: np.ndarray | None = None) -> np.ndarray:
+    """Per tick: max |U - U*| / limit, U* the exact QP solution at the observation the controller saw
+    and the reference it was given (the QP's x0 = `controller.qp_initial_state(observation, reference)`,
+    x - x_ref; the observation itself for a controller without one)."""
     from neuroctl.control.mpc import ExactQPSolver, qp_error
 
     solver = ExactQPSolver(controller.qp_problem, tolerance=QP_SOLVER_TOLERANCE)
     exact = np.zeros(plans.shape[1])
     errors = np.empty(len(plans))
+    initial_state = getattr(controller, "qp_initial_state", None)
     for k, (observation, plan) in enumerate(zip(observations, plans)):
-        errors[k] = qp_error(controller.qp_problem, plan, solver.solve_into(observation, exact))
+        reference = None if references is None else references[k]
+        x0 = observation if initial_state is None else initial_state(observation, reference)
+        errors[k] = qp_error(controller.qp_problem, plan, solver.solve_into(x0, exact))
     return errors
 
 
@@ -52,13 +60,31 @@ def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: i
     data = result.recorder.arrays()
     errors = None
     if "planned_commands" in data and hasattr(result.controller, "qp_problem") \
-            and launch.controller_kind != "mpc_exact":
+            and not getattr(result.controller, "solves_exactly", launch.controller_kind == "mpc_exact"):
         planned = np.isin(data["command_source"], (COMMAND_FROM_CONTROLLER, COMMAND_REPLACED))
+        references = data["reference"][planned] if "reference" in data else None
         errors = qp_errors_of(result.controller, data["controller_observation"][planned],
-                              data["planned_commands"][planned])
+                              data["planned_commands"][planned], references)
     activity = result.metrics["activity"]
-    return EpisodeSummary(seed, result.metrics["task"]["success"], result.metrics["task"]["cost"],
-                          activity["synaptic_events_per_tick"], activity["dense_macs_per_tick"], errors)
+    task = result.metrics["task"]
+    return EpisodeSummary(seed, task["success"], task["cost"], activity["synaptic_events_per_tick"],
+                          activity["dense_macs_per_tick"], errors, task["metrics"])
+
+
+def task_metric_statistics(episodes: list[EpisodeSummary]) -> dict[str, dict[str, float | None]]:
+    """Per task metric that is a number: its median, p90 and mean over the episodes that report it
+    (`n` of them; a metric an episode leaves at None, such as a target never reached, is not counted)."""
+    names = dict.fromkeys(name for e in episodes for name in e.task_metrics)
+    statistics = {}
+    for name in names:
+        values = np.array([e.task_metrics[name] for e in episodes if isinstance(e.task_metrics.get(name), (int, float))
+                           and not isinstance(e.task_metrics.get(name), bool)], dtype=np.float64)
+        if values.size == 0 and not all(e.task_metrics.get(name) is None for e in episodes):
+            continue  # not a number (a list per target, say): in the episodes' own metrics only
+        statistics[name] = {"median": float(np.median(values)) if values.size else None,
+                            "p90": float(np.percentile(values, 90)) if values.size else None,
+                            "mean": float(values.mean()) if values.size else None, "n": int(values.size)}
+    return statistics
 
 
 def summarize(config: str, episodes: list[EpisodeSummary],
@@ -72,7 +98,9 @@ def summarize(config: str, episodes: list[EpisodeSummary],
         "qp_error": None,
         "synaptic_events_per_tick": float(np.mean([e.synaptic_events_per_tick for e in episodes])),
         "dense_macs_per_tick": float(np.mean([e.dense_macs_per_tick for e in episodes])),
-        "episodes": [{"seed": e.seed, "success": e.success, "cost": e.cost} for e in episodes],
+        "task_metrics": task_metric_statistics(episodes),
+        "episodes": [{"seed": e.seed, "success": e.success, "cost": e.cost, "task_metrics": e.task_metrics}
+                     for e in episodes],
     }
     if reference is not None:
         both = [i for i, (a, b) in enumerate(zip(episodes, reference)) if a.success and b.success]
@@ -134,8 +162,17 @@ def format_table(report: dict[str, Any]) -> str:
                      f"{c['synaptic_events_per_tick']:.1f}", f"{c['dense_macs_per_tick']:.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    for c in report["controllers"]:
+        figures = [f"{name} {_figure(stats['median'])} (p90 {_figure(stats['p90'])})"
+                   for name, stats in c["task_metrics"].items()]
+        if figures:
+            lines.append(f"{Path(c['config']).name} task metrics, median: " + ", ".join(figures))
     seeds = report["seeds"]
     return f"{report['launch']}, seeds {seeds[0]}..{seeds[-1]}\n" + "\n".join(lines)
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def progress_stream() -> TextIO | None:

@@ -13,8 +13,8 @@ import gymnasium
 import numpy as np
 
 from neuroctl.config import ConfigError
-from neuroctl.control.base import ACTIVITY_FIELDS, Controller
-from neuroctl.control.registry import build_controller
+from neuroctl.control.base import COUNTER_FIELDS, Controller
+from neuroctl.control.registry import build_controller, requires_rigid_body
 from neuroctl.envs.robot import TaskRobot
 from neuroctl.launchfile import Launch, linear_model_of, loop_settings, make_env, recorder_for
 from neuroctl.metrics.energy import energy_section
@@ -49,7 +49,7 @@ class RunResult:
     def trajectory(self) -> dict[str, np.ndarray]:
         """The records by name, as in trajectory.npz."""
         return {**self.recorder.arrays(), "stage_names": np.array(self.recorder.stage_names),
-                "activity_fields": np.array(ACTIVITY_FIELDS)}
+                "activity_fields": np.array(COUNTER_FIELDS)}
 
 
 def default_out_dir(launch: Launch) -> Path:
@@ -84,13 +84,21 @@ def tracking_errors(env: gymnasium.Env, observations: np.ndarray) -> np.ndarray:
     return errors
 
 
+def make_controller(launch: Launch, env: gymnasium.Env) -> Controller:
+    """The launch file's controller for `env`: built from the controllers' linear model (`linear_model_of`),
+    or, for a kind that requires one, from the robot's rigid-body model (`env.unwrapped`)."""
+    kind = launch.controller_kind
+    model = None if requires_rigid_body(kind) else linear_model_of(env)
+    return build_controller(kind, launch.controller_config, model, env.observation_space.shape[0],
+                            launch.controller_path, env.unwrapped)
+
+
 def validate_launch(launch: Launch) -> None:
     """Everything a run checks before its first tick, without running it: the environment's keyword
     arguments, the task weights, the controller against the environment's model, the loop settings."""
     with make_env(launch) as env:
         task_weights(launch, describe(env))
-        build_controller(launch.controller_kind, launch.controller_config, linear_model_of(env),
-                         env.observation_space.shape[0], launch.controller_path)
+        make_controller(launch, env)
         loop_settings(launch, env)
 
 
@@ -103,8 +111,7 @@ def run_launch(launch: Launch, out_dir: Path | None = None,
     with StopRequest() as stop, make_env(launch) as env:  # from here on, SIGINT/SIGTERM end the run cleanly
         robot = describe(env)
         cost_q, cost_r = task_weights(launch, robot)
-        controller = build_controller(launch.controller_kind, launch.controller_config,
-                                      linear_model_of(env), env.observation_space.shape[0], launch.controller_path)
+        controller = make_controller(launch, env)
         run = launch.config.run
         settings = loop_settings(launch, env)
         recorder = recorder_for(launch, env, controller, settings.n_ticks)

@@ -195,9 +195,15 @@ class ControllerPolicy:
         if state_of is None:
             _check_observation_is_state(env, model, source)
         self.state_of = state_of
-        self.controller: Controller = build_controller(kind, config, model, model.n_states, controller_config)
+        self.controller: Controller = build_controller(kind, config, model, model.n_states, controller_config,
+                                                       env.unwrapped)
         self.controller.warmup()
         self._state = np.zeros(model.n_states)
+        # the set point each call: a TaskRobot's reference(out), else zeros
+        self._reference = np.zeros(self.controller.reference_size)
+        from neuroctl.envs.robot import TaskRobot
+
+        self._task = env.unwrapped if isinstance(env.unwrapped, TaskRobot) else None
 
     @staticmethod
     def _model(env: gymnasium.Env, path: str | Path) -> tuple[LinearModel, str]:
@@ -223,7 +229,9 @@ class ControllerPolicy:
             raise ValueError(f"{source}: must have the model's state shape {self._state.shape}, got shape "
                              f"{np.shape(state)}")
         self._state[:] = state
-        return np.asarray(self.controller.act(self._state), dtype=np.float32)
+        if self._task is not None:
+            self._task.reference(self._reference)
+        return np.asarray(self.controller.act(self._state, self._reference), dtype=np.float32)
 
 
 def _check_observation_is_state(env: gymnasium.Env, model: LinearModel, source: str) -> None:

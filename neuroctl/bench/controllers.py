@@ -30,7 +30,7 @@ from neuroctl.bench.tables import Table, number
 from neuroctl.bench.timing import paired_ratio, stats
 from neuroctl.config import ConfigError, range_field
 from neuroctl.control.base import ACTIVITY_FIELDS, Controller
-from neuroctl.control.registry import build_controller
+from neuroctl.control.registry import build_controller, requires_rigid_body
 from neuroctl.launchfile import Launch, linear_model_of, load_launch, make_env
 from neuroctl.metrics.energy import charged_counts, shipped_profiles, tick_energy
 from neuroctl.run import run_launch
@@ -165,14 +165,18 @@ def _headline(spiking: dict[str, Any], dense: dict[str, Any], edp: EDPComparison
 def _tick_timing(launches: list[Launch], settings: TickTiming, rounds: int, seed: int,
                  context: SuiteContext) -> dict[str, Any]:
     """Each controller's `act` timed call by call on the observations of the first one's episode."""
-    recorded = run_launch(_with_seed(launches[0], seed)).recorder.arrays()["observation"]
+    arrays = run_launch(_with_seed(launches[0], seed)).recorder.arrays()
+    recorded = arrays["observation"]
     observations = np.resize(recorded, (settings.ticks, recorded.shape[1]))
+    references = arrays.get("reference")
+    if references is not None:  # NaN where the loop did not call the controller: zero there
+        references = np.resize(np.nan_to_num(references, nan=0.0), (settings.ticks, references.shape[1]))
     controllers = {launch.controller_path.stem: _build(launch) for launch in launches}
     samples: dict[str, list[np.ndarray]] = {name: [] for name in controllers}
     for r in range(rounds):
         context.progress(f"tick timing round {r + 1}/{rounds}")
         for name, controller in controllers.items():
-            samples[name].append(_time_calls(controller, observations, seed))
+            samples[name].append(_time_calls(controller, observations, seed, references))
     first = next(iter(controllers))
     medians = {name: np.array([np.median(s) for s in rows]) for name, rows in samples.items()}
     return {
@@ -189,21 +193,28 @@ def _tick_timing(launches: list[Launch], settings: TickTiming, rounds: int, seed
 def _build(launch: Launch) -> Controller:
     env = make_env(launch)
     try:
-        controller = build_controller(launch.controller_kind, launch.controller_config, linear_model_of(env),
-                                      env.observation_space.shape[0], launch.controller_path)
+        kind = launch.controller_kind
+        model = None if requires_rigid_body(kind) else linear_model_of(env)
+        controller = build_controller(kind, launch.controller_config, model, env.observation_space.shape[0],
+                                      launch.controller_path, env.unwrapped)
     finally:
         env.close()
     controller.warmup()
     return controller
 
 
-def _time_calls(controller: Controller, observations: np.ndarray, seed: int) -> np.ndarray:
+def _time_calls(controller: Controller, observations: np.ndarray, seed: int,
+                references: np.ndarray | None = None) -> np.ndarray:
+    """`act(observation, reference)` call by call; the references recorded with the observations (zeros
+    where none were recorded or their size does not fit this controller)."""
     controller.reset(seed)
     times = np.empty(len(observations))
     clock = time.perf_counter
-    for k, observation in enumerate(observations):
+    if references is None or references.shape[1] != controller.reference_size:
+        references = np.zeros((len(observations), controller.reference_size))
+    for k, (observation, reference) in enumerate(zip(observations, references)):
         start = clock()
-        controller.act(observation)
+        controller.act(observation, reference)
         times[k] = clock() - start
     return times
 

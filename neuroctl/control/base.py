@@ -1,7 +1,8 @@
 """The interface every controller shares, spiking or not.
 
-A controller maps an observation to an action once per control tick. It is built from its config and
-the environment's linear model, so that a benchmark is only a change of config.
+A controller maps an observation and the current reference (the model-state set point) to an action
+once per control tick. It is built from its config and the environment's linear model (or, for a kind
+that says so, the environment's rigid-body model), so that a benchmark is only a change of config.
 """
 
 from __future__ import annotations
@@ -11,18 +12,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroctl.activity import ACTIVITY_FIELDS, DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+from neuroctl.activity import (ACTIVITY_FIELDS, COUNTER_FIELDS, CPU_MACS, DENSE_MACS, NEURON_UPDATES, SPIKES,
+                               SYNAPTIC_EVENTS)
 
-__all__ = ["ACTIVITY_FIELDS", "DENSE_MACS", "NEURON_UPDATES", "SPIKES", "SYNAPTIC_EVENTS", "Controller",
-           "LinearModel"]
+__all__ = ["ACTIVITY_FIELDS", "COUNTER_FIELDS", "CPU_MACS", "DENSE_MACS", "NEURON_UPDATES", "SPIKES",
+           "SYNAPTIC_EVENTS", "Controller", "LinearModel", "ModelState"]
 
 
 @dataclass(frozen=True)
 class LinearModel:
-    """Discrete linear model x[k+1] = A x[k] + B u[k] about an equilibrium (x = 0, u = 0).
+    """Discrete linear model about an operating point (x_op, u_op), with an optional output map C:
+
+        x[k+1] - x_op = A (x[k] - x_op) + B (u[k] - u_op),    observation = y_op + C (x - x_op)
 
     `u` is in the environment's action units; `u_low`/`u_high` are the actuator bounds in those units;
-    `dt` is the control period in seconds.
+    `dt` is the control period in seconds. x_op and u_op default to zero; C None means the observation
+    is the state (C = I, y_op = x_op); y_op defaults to zero when C is given.
     """
 
     A: np.ndarray
@@ -30,6 +35,30 @@ class LinearModel:
     dt: float
     u_low: np.ndarray
     u_high: np.ndarray
+    x_op: np.ndarray | None = None
+    u_op: np.ndarray | None = None
+    C: np.ndarray | None = None
+    y_op: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        nx, nu = np.shape(self.B)
+        for name, size in (("x_op", nx), ("u_op", nu)):
+            value = getattr(self, name)
+            value = np.zeros(size) if value is None else np.asarray(value, dtype=np.float64).reshape(-1)
+            if value.shape != (size,):
+                raise ValueError(f"model: {name} must have {size} values, got {value.size}")
+            object.__setattr__(self, name, value)
+        if self.C is not None:
+            c = np.asarray(self.C, dtype=np.float64)
+            if c.ndim != 2 or c.shape[1] != nx:
+                raise ValueError(f"model: C must have {nx} columns (one per state), got shape {c.shape}")
+            object.__setattr__(self, "C", c)
+            y_op = np.zeros(c.shape[0]) if self.y_op is None else np.asarray(self.y_op, float).reshape(-1)
+            if y_op.shape != (c.shape[0],):
+                raise ValueError(f"model: y_op must have {c.shape[0]} values, got {y_op.size}")
+            object.__setattr__(self, "y_op", y_op)
+        elif self.y_op is not None:
+            raise ValueError("model: y_op is only meaningful with an output map C")
 
     @property
     def n_states(self) -> int:
@@ -39,35 +68,88 @@ class LinearModel:
     def n_inputs(self) -> int:
         return self.B.shape[1]
 
+    @property
+    def n_outputs(self) -> int:
+        """Length of the observation: C's rows, else the state's."""
+        return self.n_states if self.C is None else self.C.shape[0]
+
+
+class ModelState:
+    """Observation + reference -> the model-state error x - x_ref, into a preallocated array.
+
+    x = observation where the observation is the state; else x = x_op + C^+ (observation - y_op) (C^+ the
+    pseudo-inverse: the least-squares state, exact when C has full column rank). Non-finite readings
+    are held at their last finite value (`hold`), or passed on for the caller to hold.
+    """
+
+    def __init__(self, model: LinearModel, hold: bool = True) -> None:
+        self.model = model
+        self.hold = hold
+        self.held = np.zeros(model.n_outputs)
+        self.error = np.zeros(model.n_states)
+        self.zero_reference = np.zeros(model.n_states)
+        self._observer = None if model.C is None else np.linalg.pinv(model.C)
+        self._deviation = np.zeros(model.n_outputs)
+
+    def reset(self) -> None:
+        self.held[:] = 0.0
+        self.error[:] = 0.0
+
+    def error_of(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+        """x - x_ref (a reused array); reference None means x_ref = 0."""
+        reference = self.zero_reference if reference is None else reference
+        if self.hold:
+            np.copyto(self.held, observation, where=np.isfinite(observation))
+            y = self.held
+        else:
+            y = observation
+        if self._observer is None:
+            np.subtract(y, reference, out=self.error)
+        else:
+            np.subtract(y, self.model.y_op, out=self._deviation)
+            np.matmul(self._observer, self._deviation, out=self.error)
+            self.error += self.model.x_op
+            self.error -= reference
+        return self.error
+
 
 class Controller(ABC):
-    """Observation -> action, one call per control tick.
+    """(observation, reference) -> action, one call per control tick.
 
-    `activity` holds the counts of the last tick, indexed by SPIKES, SYNAPTIC_EVENTS, NEURON_UPDATES and
-    DENSE_MACS (the multiply-accumulates a dense, non-spiking evaluation of the same computation needs).
+    The reference is the model-state set point x_ref of this tick (`reference_size` values; the loop
+    fills it from a `TaskRobot`'s `reference(out)`, zeros for other environments); None means zeros.
+
+    `activity` holds the counts of the last tick, indexed by SPIKES, SYNAPTIC_EVENTS, NEURON_UPDATES,
+    DENSE_MACS (the multiply-accumulates a dense, non-spiking evaluation of the same computation needs)
+    and CPU_MACS (non-spiking work the controller executes beside a network, e.g. rigid-body dynamics).
     Non-spiking controllers count their multiply-accumulates as DENSE_MACS and leave the rest at zero.
     """
 
     activity: np.ndarray
 
     def __init__(self) -> None:
-        self.activity = np.zeros(len(ACTIVITY_FIELDS), dtype=np.int64)
+        self.activity = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
 
     @abstractmethod
     def reset(self, seed: int) -> None:
         """Forget all state; network noise and sampling draw from `seed`."""
 
     @abstractmethod
-    def act(self, observation: np.ndarray) -> np.ndarray:
+    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """Return the action for this tick: finite, within the actuator bounds, in action units."""
 
     def warmup(self) -> None:
         """Compile and run the kernels once so that the first real tick pays no compile time."""
         self.reset(0)
-        self.act(np.zeros(self.observation_size))
+        self.act(np.zeros(self.observation_size), np.zeros(self.reference_size))
         self.reset(0)
 
     @property
     @abstractmethod
     def observation_size(self) -> int:
         """Length of the observation vector `act` expects."""
+
+    @property
+    def reference_size(self) -> int:
+        """Length of the reference `act` expects (the model's state); the observation's by default."""
+        return self.observation_size

@@ -1,4 +1,4 @@
-"""Clipped discrete LQR, the classical baseline: u = clip(-K x, u_low, u_high)."""
+"""Clipped discrete LQR, the classical baseline: u = clip(u_op - K (x - x_ref), u_low, u_high)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroctl.config import range_field
-from neuroctl.control.base import DENSE_MACS, Controller, LinearModel
+from neuroctl.control.base import DENSE_MACS, Controller, LinearModel, ModelState
 from neuroctl.control.linear import diagonal_weights, dlqr
 from neuroctl.network.linalg import matvec_into
 
@@ -33,10 +33,12 @@ def weight_matrices(
 
 
 def check_observation_size(model: LinearModel, observation_size: int) -> int:
-    """The model-based controllers observe the model's full state: observation_size must be nx."""
-    if observation_size != model.n_states:
+    """The model-based controllers observe the model's state, or its outputs C x where the model has an
+    output map: observation_size must be nx (or C's rows)."""
+    if observation_size != model.n_outputs:
+        what = "model state" if model.C is None else "model's outputs (rows of C)"
         raise ValueError(
-            f"observation_size: the controller observes the model state ({model.n_states} values),"
+            f"observation_size: the controller observes the {what} ({model.n_outputs} values),"
             f" got {observation_size}"
         )
     return observation_size
@@ -57,7 +59,11 @@ class LQRConfig:
 
 
 class LQRController(Controller):
-    """u = clip(-K x): one (nu x nx) product per tick, counted as DENSE_MACS."""
+    """u = clip(u_op - K (x - x_ref)): one (nu x nx) product per tick, counted as DENSE_MACS.
+
+    x_ref is the tick's reference (zero when None): a state the model can hold with u = u_op (the
+    operating point, or any equilibrium of the same input, such as a set point of a double integrator).
+    """
 
     def __init__(self, config: LQRConfig, model: LinearModel, observation_size: int) -> None:
         super().__init__()
@@ -66,20 +72,25 @@ class LQRController(Controller):
         self._observation_size = check_observation_size(model, observation_size)
         self.K, self.P = dlqr(model, *weight_matrices(config.q, config.r, model))
         self._action = np.zeros(model.n_inputs)
-        self._state = np.zeros(model.n_states)
+        self._state = ModelState(model)
 
     @property
     def observation_size(self) -> int:
         return self._observation_size
 
+    @property
+    def reference_size(self) -> int:
+        return self.model.n_states
+
     def reset(self, seed: int) -> None:
-        self._state[:] = 0.0
+        self._state.reset()
         self.activity[:] = 0
 
-    def act(self, observation: np.ndarray) -> np.ndarray:
+    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """Returns a reused array: copy it to keep it past the next tick. Non-finite values are held."""
-        matvec_into(self.K, hold_finite(observation, self._state), self._action)
+        matvec_into(self.K, self._state.error_of(observation, reference), self._action)
         np.negative(self._action, out=self._action)
+        self._action += self.model.u_op
         np.clip(self._action, self.model.u_low, self.model.u_high, out=self._action)
         self.activity[DENSE_MACS] = self.K.size
         return self._action

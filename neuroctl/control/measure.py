@@ -92,7 +92,7 @@ def _simulate(controller: Controller, x0: np.ndarray, ticks: int, exact: ExactQP
     model = cartpole_approximation()
     controller.reset(0)
     x, cost, errors = x0.copy(), 0.0, []
-    activity = np.zeros(4, dtype=np.int64)
+    activity = np.zeros(len(controller.activity), dtype=np.int64)
     for _ in range(ticks):
         u = controller.act(x).copy()
         activity += controller.activity

@@ -1,5 +1,8 @@
 """Exact MPC: the condensed QP (see `neuroctl.control.qp`) solved to convergence every tick.
 
+It tracks the tick's reference x_ref (a state the model holds at u = u_op): the QP is solved at
+x0 = x - x_ref (its linear term F (x - x_ref)), and the command is u_op + u_0.
+
 The baseline for the spiking solver's cost, and the reference for its QP error.
 """
 
@@ -10,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroctl.config import range_field
-from neuroctl.control.base import DENSE_MACS, Controller, LinearModel
-from neuroctl.control.lqr import check_observation_size, hold_finite, q_field, r_field, weight_matrices
+from neuroctl.control.base import DENSE_MACS, Controller, LinearModel, ModelState
+from neuroctl.control.lqr import check_observation_size, q_field, r_field, weight_matrices
 from neuroctl.control.qp import MPCProblem, build_mpc_problem, solve_box_qp, step_and_momentum
 from neuroctl.network.linalg import matvec_into
 
@@ -75,13 +78,19 @@ class ExactMPCConfig:
 class ExactMPCController(Controller):
     """Receding-horizon MPC solved to convergence each tick, warm started from the shifted last plan.
 
-    After `act`: `predicted_commands` (N, nu) and `predicted_states` (N+1, nx) hold the plan,
-    `last_solution` (N*nu,) is U*, `qp_problem` the QP. DENSE_MACS counts the solver's products.
+    After `act`: `predicted_commands` (N, nu) and `predicted_states` (N+1, nx) hold the plan
+    (commands as offsets u - u_op, states as x_ref + predicted error), `last_solution` (N*nu,) is U*,
+    `qp_problem` the QP, `qp_initial_state(observation, reference)` the x0 it was solved at. DENSE_MACS
+    counts the solver's products. `shift_every` (default 1): the warm start is shifted by one plan step
+    every that many ticks (a plan step longer than the control period, see `neuroctl.control.computed_torque`).
     """
+
+    solves_exactly = True
 
     def __init__(self, config: ExactMPCConfig, model: LinearModel, observation_size: int) -> None:
         super().__init__()
         self.config = config
+        self.model = model
         self._observation_size = check_observation_size(model, observation_size)
         self.qp_problem = build_mpc_problem(
             model, *weight_matrices(config.q, config.r, model), config.horizon
@@ -92,26 +101,41 @@ class ExactMPCController(Controller):
         self.predicted_commands = self.last_solution.reshape(config.horizon, nu)
         self.predicted_states = np.zeros((config.horizon + 1, nx))
         self._action = np.zeros(nu)
-        self._state = np.zeros(nx)
+        self._state = ModelState(model)
+        self.shift_every = 1
+        self._ticks = 0
 
     @property
     def observation_size(self) -> int:
         return self._observation_size
 
+    @property
+    def reference_size(self) -> int:
+        return self.model.n_states
+
     def reset(self, seed: int) -> None:
         self.last_solution[:] = 0.0
         self.predicted_states[:] = 0.0
-        self._state[:] = 0.0
+        self._state.reset()
+        self._ticks = 0
         self.activity[:] = 0
 
-    def act(self, observation: np.ndarray) -> np.ndarray:
+    def qp_initial_state(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+        """x0 = x - x_ref of the QP this controller solves for `observation` (a reused array)."""
+        return self._state.error_of(observation, reference)
+
+    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """Returns a reused array: copy it to keep it past the next tick. Non-finite values are held."""
         problem = self.qp_problem
-        x = hold_finite(observation, self._state)
-        shift_warm_start(self.last_solution, problem.n_inputs)
+        x = self._state.error_of(observation, reference)
+        if self._ticks % self.shift_every == 0:
+            shift_warm_start(self.last_solution, problem.n_inputs)
+        self._ticks += 1
         self.solver.solve_into(x, self.last_solution)
         self.predicted_states[:] = problem.predict(x, self.last_solution)
-        self._action[:] = self.last_solution[: problem.n_inputs]
+        if reference is not None:
+            self.predicted_states += reference
+        np.add(self.last_solution[: problem.n_inputs], self.model.u_op, out=self._action)
         n = problem.n_decisions
         self.activity[DENSE_MACS] = self.solver.iterations * n * n + problem.n_states * n
         return self._action

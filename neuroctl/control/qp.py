@@ -75,6 +75,11 @@ class MPCProblem:
     """Arrays of the condensed MPC QP of one model, horizon and cost (built by `build_mpc_problem`).
 
     Shapes: n = N*nu decision values U (action units), X = [x_0..x_N] stacked ((N+1)*nx).
+
+    In the model's deviation coordinates: U holds u_k - u_op (so the bounds are u_low - u_op ..
+    u_high - u_op), x0 is the initial state's offset. A controller tracking a reference x_ref that the
+    model holds at u = u_op (an equilibrium) solves it at x0 = x - x_ref: the predicted states are then
+    the tracking errors x_k - x_ref.
     """
 
     horizon: int
@@ -148,8 +153,8 @@ def build_mpc_problem(model: LinearModel, q: np.ndarray, r: np.ndarray, horizon:
         G=-2.0 * weighted[:, nx:],
         state_map=state_map,
         input_map=input_map,
-        lower=np.tile(np.asarray(model.u_low, float), horizon),
-        upper=np.tile(np.asarray(model.u_high, float), horizon),
+        lower=np.tile(np.asarray(model.u_low, float) - model.u_op, horizon),  # bounds on u - u_op
+        upper=np.tile(np.asarray(model.u_high, float) - model.u_op, horizon),
         M=_symmetric(0.5 * matmul(_times_block_diagonal(feedback, [w_inv] * horizon), feedback.T)),
         C=unconstrained,
     )

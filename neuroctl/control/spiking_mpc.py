@@ -26,7 +26,12 @@ receiver i adds W_ij d to its accumulator (fan-out n, so the cost is events x n 
 receivers' copy w_hat_j then equals w_j. Sensor neuron m (one per state component) sends
 d = x_m - x_hat_m when |d| > theta_sensor, and b += E_m d (fan-out n). theta_j is theta_neuron in
 action units: directly for the primal, times s for the dual (a change d of y moves U by at most d / s).
-Warm start: z shifted by one step (u_k <- u_{k+1}, last block repeated); momentum restarts each tick.
+Warm start: z shifted by one step (u_k <- u_{k+1}, last block repeated) every `shift_every` ticks (1
+unless the plan step is longer than the control period); momentum restarts each tick.
+
+Reference and operating point: the sensor neurons encode the tracking error x - x_ref (the QP's
+linear term is then F (x - x_ref), see `neuroctl.control.qp`), the plan U holds offsets from u_op, and
+the command is u_op + u_0. With x_ref = 0 and u_op = 0 (the cart-pole) this is the regulator.
 
 The dense twin runs the same iterations with b = E x and g = W w + b fully multiplied every iteration
 (no events, exact values): with all thresholds at 0 the two compute the same plan.
@@ -50,7 +55,8 @@ from typing import Literal
 import numpy as np
 
 from neuroctl.config import range_field
-from neuroctl.control.base import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS, Controller, LinearModel
+from neuroctl.control.base import (ACTIVITY_FIELDS, DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS, Controller, LinearModel,
+                                   ModelState)
 from neuroctl.control.lqr import check_observation_size, q_field, r_field, weight_matrices
 from neuroctl.control.mpc import horizon_field
 from neuroctl.control.population import PopulationCodingConfig, StatePopulations
@@ -68,9 +74,11 @@ SENSOR_LIMIT = 1e9
 def gradient_network_tick(
     x, weights, sensor_weights, lower, upper, thresholds, sensor_thresholds,
     step, beta, iterations, n_inputs, dual, dense,
-    state, x_hat, a, b, commands, states, activity, raster,
+    state, x_hat, a, b, commands, states, activity, raster, shift=True,
 ):  # fmt: skip
     """One control tick: encode x, K iterations, decode U into `commands` (n,) and roll out `states`.
+
+    `shift`: shift the warm start by one plan step first (else start from the last plan as it is).
 
     weights W (n, n) symmetric; sensor_weights E' (nx, n) (row m: fan-out of sensor m); lower/upper:
     prox bounds (n,); thresholds (n,), sensor_thresholds (nx,); state (6, n) rows ITERATE z, SENT w,
@@ -84,8 +92,9 @@ def gradient_network_tick(
     z, w = state[ITERATE], state[SENT]
     raster.fill(0)
     spikes = _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat, raster)
-    for i in range(n - n_inputs):
-        z[i] = z[i + n_inputs]
+    if shift:
+        for i in range(n - n_inputs):
+            z[i] = z[i + n_inputs]
     for i in range(n):
         w[i] = z[i]
     for k in range(iterations):
@@ -240,13 +249,15 @@ class GradientMPCController(Controller):
     """MPC by `gradient_network_tick`: one numba call per tick, all state in preallocated arrays.
 
     After `act`: `predicted_commands` (N, nu) and `predicted_states` (N+1, nx) hold the plan (from the
-    state the network knows), `last_solution` (N*nu,) is U, `iterate` the neurons' values (U for the
-    primal, the multipliers y for the dual), `qp_problem` the QP (for the exact solution at the same
-    observation: `neuroctl.control.mpc.ExactQPSolver(qp_problem).solve(observation)`). `iterations` is
-    K, the iterations per tick (from the config).
+    state the network knows; commands as offsets u - u_op, states as x_ref + predicted error),
+    `last_solution` (N*nu,) is U, `iterate` the neurons' values (U for the primal, the multipliers y
+    for the dual), `qp_problem` the QP (for the exact solution at the same observation:
+    `ExactQPSolver(qp_problem).solve(controller.qp_initial_state(observation, reference))`).
+    `iterations` is K, the iterations per tick (from the config). `shift_every`: see the module docstring.
     """
 
     dense: bool
+    solves_exactly = False
 
     def __init__(self, config: DenseMPCConfig, model: LinearModel, observation_size: int) -> None:
         super().__init__()
@@ -255,8 +266,13 @@ class GradientMPCController(Controller):
         if config.formulation not in ("dual", "primal"):
             raise ValueError(f"formulation: expected 'dual' or 'primal', got {config.formulation!r}")
         self.config = config
+        self.model = model
         self.iterations = config.iterations
         self._observation_size = check_observation_size(model, observation_size)
+        # the kernel ignores non-finite readings itself; through an output map C they are held first
+        self._error = ModelState(model, hold=model.C is not None)
+        self.shift_every = 1
+        self._ticks = 0
         self.qp_problem = build_mpc_problem(
             model, *weight_matrices(config.q, config.r, model), config.horizon
         )
@@ -267,7 +283,7 @@ class GradientMPCController(Controller):
         self.last_solution = np.zeros(n)
         self.predicted_commands = self.last_solution.reshape(config.horizon, nu)
         self.predicted_states = np.zeros((config.horizon + 1, nx))
-        self._action = self.predicted_commands[0]
+        self._action = np.zeros(nu)
         event_rounds = 0 if self.dense else self.iterations + int(self.dual)
         self._raster = np.zeros((event_rounds, n + nx), dtype=np.uint8)
 
@@ -292,6 +308,10 @@ class GradientMPCController(Controller):
         return self._observation_size
 
     @property
+    def reference_size(self) -> int:
+        return self.model.n_states
+
+    @property
     def iterate(self) -> np.ndarray:
         """The gradient neurons' values z (n,), a view: U (primal) or the multipliers y (dual)."""
         return self._state[ITERATE]
@@ -304,17 +324,28 @@ class GradientMPCController(Controller):
         self.predicted_states[:] = 0.0
         self.activity[:] = 0
         self._raster[:] = 0
+        self._error.reset()
+        self._ticks = 0
 
-    def act(self, observation: np.ndarray) -> np.ndarray:
-        """Returns a view of the plan's first command, reused: copy it to keep it past the next tick."""
+    def qp_initial_state(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+        """x0 = x - x_ref of the QP this controller solves for `observation` (a reused array)."""
+        return self._error.error_of(np.asarray(observation, dtype=np.float64), reference)
+
+    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        """Returns a reused array (u_op + the plan's first command): copy it to keep it past the next tick."""
         problem = self.qp_problem
+        shift = self._ticks % self.shift_every == 0
+        self._ticks += 1
         gradient_network_tick(
-            np.asarray(observation, dtype=np.float64), self.weights, self.sensor_weights,
+            self.qp_initial_state(observation, reference), self.weights, self.sensor_weights,
             problem.lower, problem.upper, self.thresholds, self.sensor_thresholds,
             self.step, self.beta, self.iterations, problem.n_inputs, self.dual, self.dense,
             self._state, self._x_hat, problem.model.A, problem.model.B,
-            self.last_solution, self.predicted_states, self.activity, self._raster,
+            self.last_solution, self.predicted_states, self.activity, self._raster, shift,
         )  # fmt: skip
+        if reference is not None:
+            self.predicted_states += reference
+        np.add(self.predicted_commands[0], self.model.u_op, out=self._action)
         return self._action
 
 
@@ -341,11 +372,11 @@ class SpikingMPCController(GradientMPCController):
         if self.state_populations is not None:
             self.state_populations.reset(seed)
 
-    def act(self, observation: np.ndarray) -> np.ndarray:
+    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         if self.state_populations is None:
-            return super().act(observation)
-        action = super().act(self.state_populations.encode(observation))
-        self.activity += self.state_populations.activity
+            return super().act(observation, reference)
+        action = super().act(self.state_populations.encode(observation), reference)
+        self.activity[: len(ACTIVITY_FIELDS)] += self.state_populations.activity
         return action
 
     def _thresholds(self, config: SpikingMPCConfig) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""Spiking state feedback: LIF populations represent the state, and u = clip(-K x_hat).
+"""Spiking state feedback: LIF populations represent the state, and u = clip(u_op - K (x_hat - x_ref)).
 
 For every state dimension i, the sensor value x_i (clamped to its radius, a non-finite reading held at
 the last good value and counted) drives an encoder population of LIF neurons as current (NEF population
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuroctl.config import range_field
-from neuroctl.control.base import Controller, LinearModel
+from neuroctl.control.base import ACTIVITY_FIELDS, Controller, LinearModel
 from neuroctl.control.linear import dlqr
 from neuroctl.control.lqr import check_observation_size, weight_matrices
 from neuroctl.control.population import (PopulationCodingConfig, check_radii, ensemble_parameters,
@@ -48,6 +48,9 @@ class SpikingStateFeedbackController(Controller):
         super().__init__()
         self.config = config
         self.model = model
+        if model.C is not None:
+            raise ValueError("model: spiking state feedback represents the state itself; a model with an "
+                             "output map C is not supported")
         self._observation_size = check_observation_size(model, observation_size)
         self.K, _ = dlqr(model, *weight_matrices(config.q, config.r, model))
         self.sensor_high = check_radii(config.population, model.n_states)
@@ -67,6 +70,7 @@ class SpikingStateFeedbackController(Controller):
         self.x_hat = np.zeros(model.n_states)
         self.flagged_readings = 0
         self._action = np.zeros(model.n_inputs)
+        self._error = np.zeros(model.n_states)
 
     def _describe(self) -> NetworkDescription:
         population = self.config.population
@@ -93,13 +97,19 @@ class SpikingStateFeedbackController(Controller):
         self.activity[:] = 0
         self.spike_raster[:] = 0
 
-    def act(self, observation: np.ndarray) -> np.ndarray:
-        """Returns a reused array: copy it to keep it past the next tick."""
+    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        """Returns a reused array: copy it to keep it past the next tick. The populations represent the
+        observation (the model state); the reference (None: zero) is subtracted from the decoded state."""
         self.flagged_readings += sanitize(observation, self.sensor_low, self.sensor_high, self.last_good,
                                           self.sensor)
         self.x_hat[:] = self.network.step(self.sensor, self.timesteps_per_tick, self.spike_raster)
-        self.activity[:] = self.network.activity
-        matvec_into(self.K, self.x_hat, self._action)
+        self.activity[: len(ACTIVITY_FIELDS)] = self.network.activity
+        if reference is not None:
+            np.subtract(self.x_hat, reference, out=self._error)
+            matvec_into(self.K, self._error, self._action)
+        else:
+            matvec_into(self.K, self.x_hat, self._action)
         np.negative(self._action, out=self._action)
+        self._action += self.model.u_op
         np.clip(self._action, self.model.u_low, self.model.u_high, out=self._action)
         return self._action

@@ -1,7 +1,9 @@
 """The fixed-timestep control loop: any gymnasium environment, any neuroctl controller.
 
 One tick: (wait for the release time in realtime mode) -> sensor monitor (the reading is checked and
-contained: `neuroctl.runtime.monitor`) -> control (the controller's one call: encode, network, decode)
+contained: `neuroctl.runtime.monitor`) -> reference (a `TaskRobot`'s `reference(out)` into a buffer
+allocated before the first tick, zeros for other environments) -> control (the controller's one call,
+`act(observation, reference)`: encode, network, decode)
 -> watchdog (a non-finite or out-of-range command is replaced) -> environment step (actuate, physics,
 sense). Every stage is timed into arrays allocated before the first tick; kernels are compiled and
 warmed up before the first tick.
@@ -27,7 +29,7 @@ import gymnasium
 import numpy as np
 
 from neuroctl.control.base import Controller
-from neuroctl.envs.robot import Sensor
+from neuroctl.envs.robot import Sensor, TaskRobot
 from neuroctl.runtime.monitor import SensorMonitor
 from neuroctl.runtime.pacing import garbage_collection_paused, wait_until
 from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED,
@@ -79,7 +81,8 @@ def make_recorder(env: gymnasium.Env, controller: Controller, n_ticks: int) -> R
     raster = getattr(controller, "spike_raster", None)
     return Recorder(n_ticks, env.observation_space.shape[0], env.action_space.shape[0],
                     describe(env).stage_names, None if predicted is None else predicted.shape,
-                    None if plan is None else plan.size, None if raster is None else raster.shape)
+                    None if plan is None else plan.size, None if raster is None else raster.shape,
+                    controller.reference_size)
 
 
 class MonitoredPlant:
@@ -153,6 +156,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     realtime = settings.mode == "realtime"
     outcome = EpisodeOutcome()
     last_action = watchdog.last_good.copy()
+    reference = np.zeros(controller.reference_size)
+    task_robot = env.unwrapped if isinstance(env.unwrapped, TaskRobot) else None
     hold_next = terminated = False
     with garbage_collection_paused(realtime):
         cpu_start = time.process_time()
@@ -168,7 +173,7 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
                 recorder.activity[plant.k] = 0
                 hold_next = False
             else:
-                action, source, control_s = _control(controller, plant, watchdog)
+                action, source, control_s = _control(controller, plant, watchdog, reference, task_robot)
             last_action = action
             terminated, end = plant.step(action, source, start - release if realtime else 0.0, control_s, start)
             if terminated:
@@ -198,16 +203,22 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     return outcome
 
 
-def _control(controller: Controller, plant: MonitoredPlant, watchdog: CommandWatchdog
-             ) -> tuple[np.ndarray, int, float]:
+def _control(controller: Controller, plant: MonitoredPlant, watchdog: CommandWatchdog, reference: np.ndarray,
+             task_robot: TaskRobot | None) -> tuple[np.ndarray, int, float]:
     """The controller's command for the contained reading after the watchdog, its source, its time (s).
 
-    Records the controller's activity and what it exposes (plan, spikes) for tick k.
+    The reference is refilled from `task_robot` first (left at zero without one; the robot's work, such
+    as inverse kinematics, is in the tick's time but not in the controller's). Records the reference, the
+    controller's activity and what it exposes (plan, spikes) for tick k.
     """
     recorder, k = plant.recorder, plant.k
+    if task_robot is not None:
+        task_robot.reference(reference)
     start = time.perf_counter()
-    proposed = controller.act(plant.sensed)
+    proposed = controller.act(plant.sensed, reference)
     control_s = time.perf_counter() - start
+    if recorder.reference is not None:
+        recorder.reference[k] = reference
     recorder.activity[k] = controller.activity
     if recorder.predicted_states is not None:
         steps = recorder.predicted_states.shape[1]

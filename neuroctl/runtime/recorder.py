@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroctl.activity import ACTIVITY_FIELDS
+from neuroctl.activity import COUNTER_FIELDS
 from neuroctl.runtime.files import atomic_write_bytes
 
 COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED, COMMAND_SKIPPED = range(4)
@@ -27,12 +27,15 @@ class Recorder:
 
     `observation` is what the environment returned (possibly faulty), `controller_observation` what the
     controller was given (after the sensor monitor). A ValueError, before anything is allocated, when
-    the records of `n_ticks` ticks would take more than MAX_RECORD_BYTES.
+    the records of `n_ticks` ticks would take more than MAX_RECORD_BYTES. `activity` has one column per
+    `neuroctl.activity.COUNTER_FIELDS`; `reference` (when `reference_size` is given) the reference the
+    controller was given each tick (NaN on ticks where it was not called).
     """
 
     def __init__(self, n_ticks: int, observation_size: int, action_size: int,
                  stage_names: tuple[str, ...], prediction_shape: tuple[int, int] | None = None,
-                 plan_size: int | None = None, raster_shape: tuple[int, int] | None = None):
+                 plan_size: int | None = None, raster_shape: tuple[int, int] | None = None,
+                 reference_size: int | None = None):
         self.stage_names = stage_names
         self.count = 0
         self.raster_neurons = np.zeros(0, dtype=np.int64)
@@ -50,7 +53,8 @@ class Recorder:
             "controller_observation": ((observation_size,), np.float64, 0.0),
             "action": ((action_size,), np.float64, 0.0),
             "reward": ((), np.float64, 0.0),
-            "activity": ((len(ACTIVITY_FIELDS),), np.int64, 0),
+            "activity": ((len(COUNTER_FIELDS),), np.int64, 0),
+            "reference": (None if reference_size is None else (reference_size,), np.float64, np.nan),
             "stage_s": ((len(stage_names),), np.float64, 0.0),
             "tick_s": ((), np.float64, 0.0),
             "lateness_s": ((), np.float64, 0.0),
@@ -73,6 +77,8 @@ class Recorder:
             "tick_s": self.tick_s[:n], "lateness_s": self.lateness_s[:n],
             "command_source": self.command_source[:n],
         }
+        if self.reference is not None:
+            out["reference"] = self.reference[:n]
         if self.predicted_states is not None:
             out["predicted_states"] = self.predicted_states[:n]
         if self.planned_commands is not None:
@@ -86,7 +92,7 @@ class Recorder:
         """Write the trajectory atomically (temporary file in the same directory, then rename)."""
         buffer = io.BytesIO()
         np.savez_compressed(buffer, stage_names=np.array(self.stage_names),
-                            activity_fields=np.array(ACTIVITY_FIELDS), **self.arrays())
+                            activity_fields=np.array(COUNTER_FIELDS), **self.arrays())
         atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -56,7 +56,7 @@ def _closed_loop(controller, x0, ticks, exact_solver=None):
     """Simulate x[k+1] = A x[k] + B u[k]; returns states, actions, summed activity and QP errors."""
     model = controller.qp_problem.model
     states, actions, errors = [x0], [], []
-    activity = np.zeros(4, dtype=np.int64)
+    activity = np.zeros(len(controller.activity), dtype=np.int64)
     for _ in range(ticks):
         actions.append(controller.act(states[-1]).copy())
         activity += controller.activity

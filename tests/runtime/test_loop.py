@@ -39,12 +39,12 @@ class SlowEveryNth(Controller):
     def reset(self, seed):
         self.calls = self.slow_calls = 0
 
-    def act(self, observation):
+    def act(self, observation, reference=None):
         self.calls += 1
         if self.calls % self.every == 0:
             self.slow_calls += 1
             time.sleep(self.delay_s)
-        return self.inner.act(observation)
+        return self.inner.act(observation, reference)
 
 
 class Broken(LQRController):
@@ -52,9 +52,9 @@ class Broken(LQRController):
 
     calls = 0
 
-    def act(self, observation):
+    def act(self, observation, reference=None):
         self.calls += 1
-        action = super().act(observation).copy()
+        action = super().act(observation, reference).copy()
         if self.calls % 3 == 0:
             action[:] = np.nan
         elif self.calls % 5 == 0:
