@@ -1,6 +1,11 @@
 """Controller kinds by name, for configs: `kind: <name>` picks the class and its config dataclass.
 
 Imports are lazy so that `import neuroctl` stays cheap (no numba compile).
+
+Most kinds are built from the environment's linear model: `Class(config, model, observation_size)`. A
+class with `requires_rigid_body = True` (the computed-torque controllers) is built from the robot's
+rigid-body model instead: `Class(config, model, observation_size, robot)` with `robot` the environment's
+`unwrapped`, a `neuroctl.envs.robot.RigidBodyRobot` (model may then be None).
 """
 
 from __future__ import annotations
@@ -25,6 +30,14 @@ CONTROLLER_KINDS: dict[str, tuple[str, str, str]] = {
     "mpc_exact": ("neuroctl.control.mpc", "ExactMPCController", "ExactMPCConfig"),
     "mpc_spiking": ("neuroctl.control.spiking_mpc", "SpikingMPCController", "SpikingMPCConfig"),
     "mpc_dense": ("neuroctl.control.spiking_mpc", "DenseMPCController", "DenseMPCConfig"),
+    "computed_torque_pd": ("neuroctl.control.computed_torque", "ComputedTorquePDController",
+                           "ComputedTorquePDConfig"),
+    "computed_torque_mpc_exact": ("neuroctl.control.computed_torque", "ComputedTorqueExactMPCController",
+                                  "ComputedTorqueExactMPCConfig"),
+    "computed_torque_mpc_spiking": ("neuroctl.control.computed_torque", "ComputedTorqueSpikingMPCController",
+                                    "ComputedTorqueSpikingMPCConfig"),
+    "computed_torque_mpc_dense": ("neuroctl.control.computed_torque", "ComputedTorqueDenseMPCController",
+                                  "ComputedTorqueDenseMPCConfig"),
 }
 
 
@@ -63,14 +76,54 @@ def load_controller_config(path: str | Path) -> tuple[str, Any]:
     return kind, parse(config_class(kind), data, path)
 
 
-def build_controller(kind: str, config: Any, model: LinearModel, observation_size: int,
-                     where: str | Path = "controller") -> Controller:
-    """Instantiate a controller; a config that does not fit the environment is a ConfigError."""
+def requires_rigid_body(kind: str) -> bool:
+    """Whether the kind is built from a `RigidBodyRobot` (and needs no linear model)."""
+    return bool(getattr(controller_class(kind), "requires_rigid_body", False))
+
+
+def build_controller(kind: str, config: Any, model: LinearModel | None, observation_size: int,
+                     where: str | Path = "controller", robot: Any = None) -> Controller:
+    """Instantiate a controller; a config that does not fit the environment is a ConfigError.
+
+    `robot`: the environment's `unwrapped`, given to kinds that require a `RigidBodyRobot` (a ConfigError
+    naming `kind` when it is not one); `model` None is a ConfigError for kinds that need a linear model.
+    """
+    cls = controller_class(kind)
     try:
-        return controller_class(kind)(config, model, observation_size)
+        if getattr(cls, "requires_rigid_body", False):
+            from neuroctl.envs.robot import RigidBodyRobot
+
+            if robot is None or not isinstance(robot, RigidBodyRobot):
+                name = "no environment" if robot is None else type(robot).__name__
+                raise ConfigError(where, "kind", f"{kind!r} needs a robot with a rigid-body model (a "
+                                  f"RigidBodyRobot: joint_state, mass_matrix, bias_torques, "
+                                  f"joint_torque_limits_nm), got {name}")
+            return cls(config, model, observation_size, robot)
+        if model is None:
+            raise ConfigError(where, "kind", f"{kind!r} needs the environment's linear model (linear_model()) "
+                              f"or a model section")
+        return cls(config, model, observation_size)
+    except ConfigError:
+        raise
     except ValueError as exc:
         key, _, message = str(exc).partition(": ")
         raise ConfigError(where, key if message else "", message or str(exc)) from None
+
+
+def model_of(env: Any) -> LinearModel | None:
+    """The environment's discrete linear model about its default operating point, in action units, with
+    that operating point (x_op, u_op = a_op, and C, y_op where it gives them); None if it has no
+    `linear_model()` (`LinearisableRobot`)."""
+    from neuroctl.envs.robot import LinearisableRobot
+
+    if not isinstance(env.unwrapped, LinearisableRobot):
+        return None
+    plant = env.unwrapped.linear_model()
+    space = env.action_space
+    return LinearModel(A=np.asarray(plant.A, dtype=np.float64), B=np.asarray(plant.B, dtype=np.float64),
+                       dt=float(plant.dt_s), u_low=np.asarray(space.low, dtype=np.float64),
+                       u_high=np.asarray(space.high, dtype=np.float64), x_op=plant.x_op, u_op=plant.a_op,
+                       C=plant.C, y_op=plant.y_op if plant.C is not None else None)
 
 
 def parse_model_section(data: Any, where: str | Path) -> ModelSection:
