@@ -16,7 +16,8 @@ not actuated). Gravity 9.81 m/s^2 along -z, physics period 1 ms. What PyBullet r
   the target sphere.
 
 The end effector is the URDF's `panda_grasptarget` link: the point between the fingertips, 0.105 m
-beyond the hand frame along the hand's axis (0.212 m from the flange of link 7).
+beyond the flange (`panda_link8`, where the hand sits) along the hand's axis, 0.212 m from the origin
+of link 7.
 """
 
 from __future__ import annotations
