@@ -135,8 +135,8 @@ def test_check_validates_what_a_run_would(tmp_path, capsys, launch_text, expecte
     assert code == 2 and expected in err
 
 
-def test_a_launch_refuses_a_controller_model_section(tmp_path, capsys):
+def test_a_controller_model_section_must_fit_the_environment(tmp_path, capsys):
     write(tmp_path, "c.yaml", "kind: lqr\nmodel: {dt_s: 0.01, A: [[1.0]], B: [[1.0]]}\n")
     launch = write(tmp_path, "launch.yaml", "env: {id: neuroctl/CartPoleBalance-v0}\ncontroller: c.yaml\n")
     code, _, err = run_cli(capsys, "check", launch)
-    assert code == 2 and "c.yaml: model: a launch uses the environment's own linear model" in err
+    assert code == 2 and "c.yaml: model.A: expected 4 x 4 (one state per observation component" in err

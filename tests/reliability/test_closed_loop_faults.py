@@ -33,9 +33,9 @@ def run_with_inputs_seen(controller, env, n_ticks, seed, monkeypatch):
     seen = []
     act = controller.act
 
-    def watched(observation):
+    def watched(observation, reference=None):
         seen.append(np.array(observation))
-        return act(observation)
+        return act(observation, reference)
 
     monkeypatch.setattr(controller, "act", watched)
     recorder = make_recorder(env, controller, n_ticks)

@@ -78,11 +78,11 @@ def test_abort_policy_stops_cleanly_with_complete_results(tmp_path, capsys, monk
     calls = []
     act = neuroctl.control.lqr.LQRController.act
 
-    def slow_sixth_call(self, observation):
+    def slow_sixth_call(self, observation, reference=None):
         calls.append(None)
         if len(calls) == 6:  # call 1 is the warm-up's: this is tick 5 (the 5th stall is on tick 4)
             time.sleep(0.04)
-        return act(self, observation)
+        return act(self, observation, reference)
 
     monkeypatch.setattr(neuroctl.control.lqr.LQRController, "act", slow_sixth_call)
     launch = write_launch(tmp_path, LQR_CONFIG, "{duration_s: 2.0, mode: realtime, overrun_policy: abort}")
