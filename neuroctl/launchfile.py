@@ -49,7 +49,8 @@ class ModelSection:
     (`linear_model()`) nor the controller config (its `model` section) gives one: `linearise: true`
     linearises one step of the environment by central differences about its state after reset (with the
     run's seed) and zero action. The environment must set its state (`state_vector()`, `set_state(qpos, qvel)`: gymnasium's
-    MuJoCo environments) and observe it (the observation is `state_vector()`)."""
+    MuJoCo environments); where the observation is not `state_vector()`, an output map C = d observation /
+    d state comes with the model (the observation must determine the state to first order)."""
 
     linearise: bool = False
     state_step: float = range_field(1e-6, min=0.0, min_exclusive=True, max=1.0,
@@ -286,18 +287,18 @@ def launch_model(launch: Launch, env: gymnasium.Env) -> LinearModel | None:
         raise ConfigError(launch.path, "env.model.linearise", f"{shown(launch.config.env.id)} cannot set its "
                           "state (state_vector() and set_state(qpos, qvel), as gymnasium's MuJoCo environments "
                           "have); give the controller config a model section (A, B, dt_s)")
-    observation, _ = env.reset(seed=launch.config.run.seed)
-    state = np.asarray(unwrapped.state_vector(), dtype=np.float64)
-    if np.shape(observation) != state.shape or not np.allclose(observation, state):
-        raise ConfigError(launch.path, "env.model.linearise", f"the observation of "
-                          f"{shown(launch.config.env.id)} ({np.size(observation)} values) is not its state "
-                          f"vector ({state.size} values), and the controllers observe the model's state; give the controller config a model "
-                          "section in the observation's coordinates")
     plant = finite_difference_model(env, launch.config.run.seed, section.state_step, section.action_step)
     if not (np.all(np.isfinite(plant.A)) and np.all(np.isfinite(plant.B))):
         raise ConfigError(launch.path, "env.model.linearise", "the finite-difference model is not finite; "
                           "try a smaller env.model.state_step")
-    return LinearModel(A=plant.A, B=plant.B, dt=plant.dt_s, u_low=low, u_high=high)
+    if plant.C is None:  # the observation is the state: the model about the origin, the set point
+        return LinearModel(A=plant.A, B=plant.B, dt=plant.dt_s, u_low=low, u_high=high)
+    if not np.all(np.isfinite(plant.C)) or np.linalg.matrix_rank(plant.C) < plant.A.shape[0]:
+        raise ConfigError(launch.path, "env.model.linearise", f"the observation of {shown(launch.config.env.id)} "
+                          f"({plant.C.shape[0]} values) does not determine its state ({plant.A.shape[0]} values) "
+                          "to first order; give the controller config a model section")
+    return LinearModel(A=plant.A, B=plant.B, dt=plant.dt_s, u_low=low, u_high=high, x_op=plant.x_op,
+                       C=plant.C, y_op=plant.y_op)
 
 
 def linear_model_of(env: gymnasium.Env) -> LinearModel:
@@ -310,7 +311,8 @@ def linear_model_of(env: gymnasium.Env) -> LinearModel:
     space = env.action_space
     return LinearModel(A=np.asarray(plant.A, dtype=np.float64), B=np.asarray(plant.B, dtype=np.float64),
                        dt=float(plant.dt_s), u_low=np.asarray(space.low, dtype=np.float64),
-                       u_high=np.asarray(space.high, dtype=np.float64))
+                       u_high=np.asarray(space.high, dtype=np.float64), x_op=plant.x_op, u_op=plant.a_op,
+                       C=plant.C, y_op=plant.y_op)
 
 
 def loop_settings(launch: Launch, env: gymnasium.Env) -> LoopSettings:

@@ -34,3 +34,14 @@ def test_inverted_pendulum_is_balanced_by_the_spiking_mpc(tmp_path, capsys, cont
     loihi = metrics["energy"]["profiles"]["loihi"]
     assert loihi["applicable"] and 0 < loihi["energy_j"] < 1e-6
     assert (out / "state_command.png").stat().st_size > 20_000
+
+
+def test_inverted_double_pendulum_is_balanced_through_an_output_map(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["launch", str(EXAMPLES / "inverted_double_pendulum.yaml"), "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    hinges = np.load(out / "trajectory.npz")["observation"][:, 1:3]  # sin of the two hinge angles
+    assert metrics["task"]["success"] and metrics["ticks"] == 80  # 4 s of 50 ms ticks
+    assert np.abs(hinges[-20:]).max() < 0.02  # both links upright over the last second
+    assert 1.0 < metrics["activity"]["spikes_per_tick"] < 15.0

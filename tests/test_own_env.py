@@ -75,7 +75,8 @@ def test_own_env_with_a_model_section_is_driven_to_the_origin_with_metrics_and_p
     trajectory = np.load(out / "trajectory.npz")
     x = trajectory["observation"][:, 0]
     assert abs(x[0]) > 0.1 and abs(x[-1]) < 0.02  # from the seeded start to the origin
-    assert metrics["task"]["success"] and metrics["ticks"] == 150 and metrics["env"] == "own_point_mass:PointMass-v0"
+    assert metrics["task"]["success"] and metrics["ticks"] == 150
+    assert metrics["env"] == "own_point_mass:PointMass-v0"
     assert 0 < metrics["activity"]["spikes_per_tick"] < 50
     loihi = metrics["energy"]["profiles"]["loihi"]
     assert loihi["applicable"] and loihi["energy_j"] > 0
@@ -132,6 +133,11 @@ def test_linearise_needs_an_env_that_sets_its_state(own_dir, capsys):
         error_of(capsys, path)
 
 
+def test_the_neuroctl_module_prefix_works_too(own_dir, capsys):
+    path = write_launch(own_dir, "kind: lqr\n", "id: neuroctl:neuroctl/CartPoleBalance-v0", name="prefixed.yaml")
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+
+
 def test_a_model_section_on_a_robot_with_its_own_model_replaces_it(own_dir):
     """The cart-pole's own linear model gives way to the controller config's."""
     model = ("model: {dt_s: 0.01, A: [[1, 0, 0.01, 0], [0, 1, 0, 0.01], [0, 0, 1, 0], [0, 0, 0, 1]], "
@@ -146,11 +152,19 @@ def test_a_model_section_on_a_robot_with_its_own_model_replaces_it(own_dir):
 mujoco = pytest.importorskip("mujoco")
 
 
-def test_linearise_refuses_an_observation_that_is_not_the_state(tmp_path, capsys):
-    """InvertedDoublePendulum observes sines and cosines (9 values) of its 6-value state."""
+def test_linearise_gives_an_output_map_when_the_observation_is_not_the_state(tmp_path):
+    """InvertedDoublePendulum observes sines and cosines (9 values) of its 6-value state: C = dy/dx."""
     path = write_launch(tmp_path, MPC, "id: InvertedDoublePendulum-v5, model: {linearise: true}")
-    assert ("env.model.linearise: the observation of 'InvertedDoublePendulum-v5' (9 values) is not its state "
-            "vector (6 values)") in error_of(capsys, path)
+    with make_env(load_launch(path)) as env:
+        model = linear_model_of(env)
+        env.reset(seed=3)  # the launch's seed: the operating point is the state after this reset
+        x_op = env.unwrapped.state_vector()
+    assert model.C.shape == (9, 6) and np.linalg.matrix_rank(model.C) == 6
+    np.testing.assert_allclose(model.x_op, x_op)
+    np.testing.assert_allclose(model.C[0], [1, 0, 0, 0, 0, 0], atol=1e-6)  # cart x
+    np.testing.assert_allclose(model.C[1, 1], np.cos(x_op[1]), rtol=1e-3)  # d sin(q1) / d q1
+    np.testing.assert_allclose(model.C[3, 1], -np.sin(x_op[1]), atol=0.01)  # d cos(q1) / d q1, one step on
+    np.testing.assert_allclose(model.C[5:8, 3:6], np.eye(3), atol=1e-6)  # the velocities
 
 
 def test_linearised_pendulum_matches_the_physics(tmp_path):

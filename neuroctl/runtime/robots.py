@@ -149,37 +149,46 @@ def finite_difference_model(env: gymnasium.Env, seed: int, state_step: float = 1
     """The discrete model of one step of an environment that can set its state (`StateSettableEnv`),
     by central differences about the state after `reset(seed=seed)` with zero action:
 
-        x[k+1] - x_op = A (x[k] - x_op) + B u[k],    x = state_vector(),  u in action units
+        x[k+1] - x_op = A (x[k] - x_op) + B u[k],    y = y_op + C (x - x_op)
 
+    with x = `state_vector()`, u in action units, y the observation. When the observation is the state
+    vector, C and y_op are None; otherwise C = (dy[k+1]/dx[k]) A^-1, from the observations the perturbed
+    steps return (A is invertible for a physics step): the observation's Jacobian at the state one step
+after x_op (close to it for a state near equilibrium), and y_op the observation after the reset.
     Each of the 2 (n_x + n_u) perturbed steps starts from `reset(seed=seed)` and `set_state`; the
     environment is left in a perturbed state (a run resets it). The drift x[k+1] - x_op at zero action is
-    not part of the model: the operating point should be an equilibrium (the upright pendulum is).
+    not part of the model: the operating point should be near an equilibrium (the upright pendulum).
     TypeError if the environment cannot set its state.
     """
     unwrapped = env.unwrapped
     if not isinstance(unwrapped, StateSettableEnv):
         raise TypeError(f"{type(unwrapped).__name__} cannot set its state (state_vector() and "
                         "set_state(qpos, qvel), as gymnasium's MuJoCo environments have)")
-    env.reset(seed=seed)
+    y_op = np.asarray(env.reset(seed=seed)[0], dtype=np.float64).reshape(-1)
     x_op = np.array(unwrapped.state_vector(), dtype=np.float64)
     nq, nx = np.size(unwrapped.init_qpos), x_op.size
     nu = env.action_space.shape[0]
+    observed_state = y_op.shape == x_op.shape and np.allclose(y_op, x_op)
 
-    def step(x: np.ndarray, u: np.ndarray) -> np.ndarray:
+    def step(x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         env.reset(seed=seed)
         unwrapped.set_state(x[:nq].copy(), x[nq:].copy())
-        unwrapped.step(u.astype(env.action_space.dtype))
-        return np.array(unwrapped.state_vector(), dtype=np.float64)
+        observation = unwrapped.step(u.astype(env.action_space.dtype))[0]
+        return np.array(unwrapped.state_vector(), dtype=np.float64), np.asarray(observation, dtype=np.float64)
 
     zero = np.zeros(nu)
-    a, b = np.zeros((nx, nx)), np.zeros((nx, nu))
+    a, b, dy_dx = np.zeros((nx, nx)), np.zeros((nx, nu)), np.zeros((y_op.size, nx))
     for i in range(nx):
         dx = np.zeros(nx)
         dx[i] = state_step
-        a[:, i] = (step(x_op + dx, zero) - step(x_op - dx, zero)) / (2 * state_step)
+        (x_plus, y_plus), (x_minus, y_minus) = step(x_op + dx, zero), step(x_op - dx, zero)
+        a[:, i] = (x_plus - x_minus) / (2 * state_step)
+        dy_dx[:, i] = (y_plus - y_minus) / (2 * state_step)
     for j in range(nu):
         du = np.zeros(nu)
         du[j] = action_step
-        b[:, j] = (step(x_op, du) - step(x_op, -du)) / (2 * action_step)
+        b[:, j] = (step(x_op, du)[0] - step(x_op, -du)[0]) / (2 * action_step)
+    c = None if observed_state else dy_dx @ np.linalg.inv(a)
     return PlantModel(A=a, B=b, dt_s=float(control_period_of(env)), x_op=x_op, a_op=zero,
-                      state_names=tuple(f"state[{i}]" for i in range(nx)))
+                      state_names=tuple(f"state[{i}]" for i in range(nx)), C=c,
+                      y_op=None if observed_state else y_op)

@@ -52,7 +52,8 @@ def test_arm_info_comes_from_its_description(arm_run):
 
 def test_arm_sensors_are_grouped_by_unit(arm_run):
     info, _ = arm_run
-    assert sensor_groups(info) == [("angles (rad)", list(range(7))), ("angular velocities (rad/s)", list(range(7, 14))),
+    assert sensor_groups(info) == [("angles (rad)", list(range(7))),
+                                   ("angular velocities (rad/s)", list(range(7, 14))),
                                    ("positions (m)", list(range(14, 20)))]
 
 
