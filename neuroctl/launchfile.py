@@ -48,8 +48,8 @@ class ModelSection:
     """`env.model`: how the launch gets the controllers' linear model when neither the environment
     (`linear_model()`) nor the controller config (its `model` section) gives one: `linearise: true`
     linearises one step of the environment by central differences about its state after reset (with the
-    run's seed) and zero action. The environment must set its state (`state_vector()`, `set_state(qpos, qvel)`: gymnasium's
-    MuJoCo environments); where the observation is not `state_vector()`, an output map C = d observation /
+    run's seed) and zero action. The environment must set its state (`state_vector()`,
+    `set_state(qpos, qvel)`: gymnasium's MuJoCo environments); where the observation is not `state_vector()`, an output map C = d observation /
     d state comes with the model (the observation must determine the state to first order)."""
 
     linearise: bool = False
