@@ -295,14 +295,15 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = ()) -> 
 
     task, latency, deadline, activity = (metrics["task"], metrics["latency_us"], metrics["deadline"],
                                          metrics["activity"])
-    status = "balanced (success)" if task["success"] else (
+    status = "succeeded" if task["success"] else (
         "interrupted" if metrics["interrupted"] else
         "aborted on overrun" if metrics["aborted"] else f"failed at tick {task['terminated_at_tick']}")
     rows = [
         ("run", f"{metrics['env']} / {metrics['controller']} / seed {metrics['seed']} / {metrics['mode']}"),
         ("result", f"{status} after {metrics['duration_s']:.3f} s ({metrics['ticks']} ticks of "
                    f"{metrics['control_period_s'] * 1e3:g} ms)"),
-        ("task", f"return {task['return']:.1f}, cost {task['cost']:.4g}"),
+        ("task", f"return {task['return']:.1f}, cost {_number(task['cost'])}"),
+        *([("task metrics", _task_metrics_row(task["metrics"]))] if task.get("metrics") else []),
         ("controller latency", _latency_row(latency["controller"])),
         ("tick latency", _latency_row(latency["tick"])),
         ("deadline", f"{deadline['misses']} misses ({100 * deadline['miss_rate']:.3f}%), lateness p50 "
@@ -319,6 +320,16 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = ()) -> 
         rows.append(("plots", ", ".join(path.name for path in plots)))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _number(value: float | None) -> str:
+    return "null (not finite)" if value is None else f"{value:.4g}"
+
+
+def _task_metrics_row(task_metrics: dict) -> str:
+    """The environment's task metrics that are single numbers, e.g. `final_distance_m 0.00048`."""
+    return ", ".join(f"{name} {_number(value)}" for name, value in task_metrics.items()
+                     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)))
 
 
 def _latency_row(stats: dict) -> str:
