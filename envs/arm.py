@@ -85,10 +85,11 @@ SENSOR_NAMES = STATE_NAMES + ("ee_x", "ee_y", "ee_z", "target_x", "target_y", "t
 TASK = Task(
     cost_q=(1000.0, 1000.0, 1000.0), cost_r=(1.0,) * N_JOINTS,
     error_names=("ee_x_error", "ee_y_error", "ee_z_error"),
-    metric_names=("final_distance_m", "time_to_reach_s", "max_torque_fraction", "targets_reached"),
+    metric_names=("final_distance_m", "time_to_reach_s", "max_torque_fraction", "rms_torque_fraction",
+                  "path_length_m", "targets_reached"),
     description="bring the end effector to each target in turn and hold it there",
     units={"final_distance_m": "m", "time_to_reach_s": "s", "max_torque_fraction": "",
-           "targets_reached": ""})
+           "rms_torque_fraction": "", "path_length_m": "m", "targets_reached": ""})
 
 CAMERA_TARGET = (0.3, 0.0, 0.45)
 CAMERA_DISTANCE_M = 1.7
@@ -146,8 +147,10 @@ class ArmReachEnv(BulletRobotEnv):
     (`final_distance_m`, `time_to_reach_s`: a window that never gets within 1 cm counts as infinitely
     slow, and the median is None when that is the median), with the lists per window under
     `final_distance_per_target_m` and `time_to_reach_per_target_s` (None: never); `targets_reached`
-    (windows ending within 1 cm), `max_torque_fraction` (max |action| over the episode, clipped to 1 as
-    applied; a non-finite action counts as 0, as the env applies no torque for it).
+    (windows ending within 1 cm), `max_torque_fraction` and `rms_torque_fraction` (max and root mean
+    square of |action| over the episode and the joints, clipped to 1 as applied; a non-finite action
+    counts as 0, as the env applies no torque for it), `path_length_m` (the end effector's path over the
+    episode, as observed).
 
     Rigid-body model (`RigidBodyRobot`): `mass_matrix` and `bias_torques` of the nominal arm from
     PyBullet's model of the same URDF (fingers locked), no payload (a payload the model does not know
@@ -284,7 +287,8 @@ class ArmReachEnv(BulletRobotEnv):
         action = np.asarray(trajectory["action"], dtype=np.float64)
         if len(observation) == 0:
             return {"final_distance_m": None, "time_to_reach_s": None, "max_torque_fraction": None,
-                    "targets_reached": 0, "final_distance_per_target_m": [], "time_to_reach_per_target_s": []}
+                    "rms_torque_fraction": None, "path_length_m": None, "targets_reached": 0,
+                    "final_distance_per_target_m": [], "time_to_reach_per_target_s": []}
         distance = np.linalg.norm(observation[:, OBS_EE] - observation[:, OBS_TARGET], axis=1)
         window = np.minimum(np.floor(time_s / self.target_hold_s + 1e-9).astype(np.int64), self.n_targets - 1)
         finals: list[float | None] = []
@@ -301,10 +305,13 @@ class ArmReachEnv(BulletRobotEnv):
         reach_values = [math.inf if t is None else t for t in reach_times]
         applied = np.minimum(np.abs(np.nan_to_num(action, nan=0.0)), 1.0)  # as the env applies it
         max_action = float(np.max(applied)) if applied.size else math.nan
+        path = np.linalg.norm(np.diff(observation[:, OBS_EE], axis=0), axis=1)
         return {
             "final_distance_m": _finite_or_none(float(np.median(final_values))),
             "time_to_reach_s": _finite_or_none(float(np.median(reach_values))),
             "max_torque_fraction": _finite_or_none(max_action),
+            "rms_torque_fraction": _finite_or_none(float(np.sqrt(np.mean(applied**2)))),
+            "path_length_m": _finite_or_none(float(np.sum(path))),
             "targets_reached": sum(1 for f in finals if f is not None and f <= REACHED_M),
             "final_distance_per_target_m": finals,
             "time_to_reach_per_target_s": reach_times,

@@ -9,6 +9,7 @@ metrics (`task_metrics: {<name>: {median, p90, mean, n}}` over the episodes).
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,19 +72,27 @@ def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: i
                           activity["dense_macs_per_tick"], errors, task["metrics"])
 
 
-def task_metric_statistics(episodes: list[EpisodeSummary]) -> dict[str, dict[str, float | None]]:
-    """Per task metric that is a number: its median, p90 and mean over the episodes that report it
-    (`n` of them; a metric an episode leaves at None, such as a target never reached, is not counted)."""
+def task_metric_statistics(episodes: list[EpisodeSummary]) -> dict[str, dict[str, float | int | None]]:
+    """Per task metric, its median, p90 and mean over the episodes (`n` values): a number per episode,
+    or a list per episode (one value per target, say) pooled over the episodes. A None is a figure
+    that does not exist (a target never reached): it counts as +inf, so that the statistics it moves
+    become null in eval.json; `none` says how many there were."""
     names = dict.fromkeys(name for e in episodes for name in e.task_metrics)
     statistics = {}
     for name in names:
-        values = np.array([e.task_metrics[name] for e in episodes if isinstance(e.task_metrics.get(name), (int, float))
-                           and not isinstance(e.task_metrics.get(name), bool)], dtype=np.float64)
-        if values.size == 0 and not all(e.task_metrics.get(name) is None for e in episodes):
-            continue  # not a number (a list per target, say): in the episodes' own metrics only
-        statistics[name] = {"median": float(np.median(values)) if values.size else None,
-                            "p90": float(np.percentile(values, 90)) if values.size else None,
-                            "mean": float(values.mean()) if values.size else None, "n": int(values.size)}
+        values = []
+        for episode in episodes:
+            value = episode.task_metrics.get(name)
+            values.extend(value if isinstance(value, list) else [value])
+        if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+            continue  # not figures
+        pooled = np.array([math.inf if v is None else v for v in values], dtype=np.float64)
+        if pooled.size == 0:
+            continue
+        with np.errstate(invalid="ignore"):
+            statistics[name] = {"median": float(np.median(pooled)), "p90": float(np.percentile(pooled, 90)),
+                                "mean": float(pooled.mean()), "n": int(pooled.size),
+                                "none": sum(v is None for v in values)}
     return statistics
 
 
