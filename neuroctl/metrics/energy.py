@@ -7,6 +7,11 @@ Delay per tick is measured (the controller's wall time on this machine) for hard
 here, and modelled for hardware we do not have:
     delay = sum over kinds of (count x time per operation) / parallel_cores + barrier_s x timesteps.
 EDP = energy x delay. Every figure carries whether it is measured or modelled.
+
+Non-spiking work a controller does beside its network on a conventional processor (`cpu_macs`: a
+computed-torque controller's mass matrix, inverse dynamics and torque map) is charged apart, on the
+`cpu` profile's cost per multiply-accumulate, whatever hardware the network is priced on: the `host`
+entry, and each profile's `energy_with_host_j`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from neuroctl.configs import CONFIG_DIR
 from neuroctl.activity import ACTIVITY_FIELDS
 
 HARDWARE_DIR = CONFIG_DIR / "hardware"
+HOST_PROFILE = "cpu"
+"""The profile that prices `cpu_macs`, the non-spiking work beside the network."""
 EVENT_COUNTS = ("spikes", "synaptic_events", "neuron_updates")
 MAC_COUNTS = ("dense_macs",)
 
@@ -104,6 +111,16 @@ def energy_section(activity_per_tick: dict[str, float], measured_delay_s: float,
     """The `energy` section of metrics.json: one entry per hardware profile, charging `charged_counts`."""
     profiles = shipped_profiles() if profiles is None else profiles
     counts = charged_counts(activity_per_tick)
-    return {"charged_counts_per_tick": counts,
-            "profiles": {p.name: tick_energy(p, counts, measured_delay_s, timesteps_per_tick) for p in profiles}}
+    entries = {p.name: tick_energy(p, counts, measured_delay_s, timesteps_per_tick) for p in profiles}
+    section: dict[str, Any] = {"charged_counts_per_tick": counts, "profiles": entries}
+    host_macs = activity_per_tick.get("cpu_macs", 0.0)
+    if host_macs:
+        host = load_profile(HARDWARE_DIR / f"{HOST_PROFILE}.yaml").dense_macs
+        host_energy_j = host_macs * host.energy_j
+        section["host"] = {"cpu_macs_per_tick": host_macs, "profile": HOST_PROFILE, "energy_j": host_energy_j,
+                           "energy_basis": "modelled", "source": host.source}
+        for entry in entries.values():
+            if entry["applicable"]:
+                entry["energy_with_host_j"] = entry["energy_j"] + host_energy_j
+    return section
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from neuroctl.activity import ACTIVITY_FIELDS
+from neuroctl.activity import COUNTER_FIELDS
 from neuroctl.metrics.latency import summarize_us
 from neuroctl.runtime.loop import EpisodeOutcome, LoopSettings
 from neuroctl.runtime.robots import CONTROL_STAGE
@@ -41,7 +41,7 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
     realtime = settings.mode == "realtime"
     lateness = data["lateness_s"] if realtime else np.zeros(0)
     activity = data["activity"][controller_ticks]
-    mean_activity = activity.mean(axis=0) if activity.size else np.zeros(len(ACTIVITY_FIELDS))
+    mean_activity = activity.mean(axis=0) if activity.size else np.zeros(len(COUNTER_FIELDS))
     success = outcome.terminated_at_tick is None and ticks == settings.n_ticks and not outcome.aborted
     return {
         "schema": SCHEMA_VERSION,
@@ -74,7 +74,7 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
             "cpu_time_s": round(outcome.cpu_time_s, 6),
             "wall_time_s": round(outcome.wall_time_s, 6),
         },
-        "activity": {f"{name}_per_tick": round(float(v), 3) for name, v in zip(ACTIVITY_FIELDS, mean_activity)},
+        "activity": {f"{name}_per_tick": round(float(v), 3) for name, v in zip(COUNTER_FIELDS, mean_activity)},
         "faults": faults_section(outcome),
     }
 
