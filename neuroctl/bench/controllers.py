@@ -16,6 +16,7 @@ episode, controller after controller, round after round; each call timed on its 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -171,12 +172,13 @@ def _tick_timing(launches: list[Launch], settings: TickTiming, rounds: int, seed
     references = arrays.get("reference")
     if references is not None:  # NaN where the loop did not call the controller: zero there
         references = np.resize(np.nan_to_num(references, nan=0.0), (settings.ticks, references.shape[1]))
-    controllers = {launch.controller_path.stem: _build(launch) for launch in launches}
-    samples: dict[str, list[np.ndarray]] = {name: [] for name in controllers}
-    for r in range(rounds):
-        context.progress(f"tick timing round {r + 1}/{rounds}")
-        for name, controller in controllers.items():
-            samples[name].append(_time_calls(controller, observations, seed, references))
+    with contextlib.ExitStack() as envs:
+        controllers = {launch.controller_path.stem: _build(launch, envs) for launch in launches}
+        samples: dict[str, list[np.ndarray]] = {name: [] for name in controllers}
+        for r in range(rounds):
+            context.progress(f"tick timing round {r + 1}/{rounds}")
+            for name, controller in controllers.items():
+                samples[name].append(_time_calls(controller, observations, seed, references))
     first = next(iter(controllers))
     medians = {name: np.array([np.median(s) for s in rows]) for name, rows in samples.items()}
     return {
@@ -190,15 +192,14 @@ def _tick_timing(launches: list[Launch], settings: TickTiming, rounds: int, seed
     }
 
 
-def _build(launch: Launch) -> Controller:
-    env = make_env(launch)
-    try:
-        kind = launch.controller_kind
-        model = None if requires_rigid_body(kind) else linear_model_of(env)
-        controller = build_controller(kind, launch.controller_config, model, env.observation_space.shape[0],
-                                      launch.controller_path, env.unwrapped)
-    finally:
-        env.close()
+def _build(launch: Launch, envs: contextlib.ExitStack) -> Controller:
+    """The launch's controller, warmed up; its environment stays open in `envs` (a computed-torque
+    controller calls the robot's rigid-body model every tick)."""
+    env = envs.enter_context(make_env(launch))
+    kind = launch.controller_kind
+    model = None if requires_rigid_body(kind) else linear_model_of(env)
+    controller = build_controller(kind, launch.controller_config, model, env.observation_space.shape[0],
+                                  launch.controller_path, env.unwrapped)
     controller.warmup()
     return controller
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from neuroctl.bench.suite import run_suite
+from neuroctl.config import load_yaml
 from neuroctl.cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore:numpy.core is deprecated:DeprecationWarning")  # nengo 4.1 on numpy 2
@@ -118,6 +119,26 @@ def test_controllers_suite(tmp_path):
     for block in timing["per_tick_us"].values():
         check_stats(block)
     assert "Headline" in md and "MODELLED" in md
+
+
+def test_arm_controllers_suite_keeps_the_robot_for_computed_torque(tmp_path):
+    """The shipped arm suite, shortened: the computed-torque controllers call the arm's rigid-body model
+    every tick, in the episodes and in the tick timing (which needs its environment kept open)."""
+    suite = load_yaml(ROOT / "configs" / "bench" / "arm_controllers.yaml")
+    base = ROOT / "configs" / "bench"
+    resolve = lambda value: str((base / value).resolve())  # noqa: E731
+    suite.update(repeat=1, duration_s=0.05, launch=resolve(suite["launch"]),
+                 controllers=[resolve(p) for p in suite["controllers"]],
+                 edp={**suite["edp"], "spiking": resolve(suite["edp"]["spiking"]), "dense": resolve(suite["edp"]["dense"])},
+                 tick_timing={**suite["tick_timing"], "ticks": 20,
+                              "controllers": [resolve(p) for p in suite["tick_timing"]["controllers"]]})
+    document, _ = run(tmp_path, suite)
+    results = document["results"]
+    for summary in results["controllers"].values():
+        assert summary["episodes"] == 1 and summary["ticks"] == 50
+    timing = results["tick_timing"]["per_tick_us"]
+    assert set(timing) == {"arm_mpc", "arm_mpc_dense", "arm_mpc_exact", "arm_pd"}
+    assert all(block["p50"] > 0 for block in timing.values())
 
 
 def test_realtime_suite(tmp_path):
