@@ -105,7 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from neuroctl.config import ConfigError
         from neuroctl.runtime.files import ResultsLost
-        from neuroctl.runtime.signals import Interrupted
 
         args = build_parser().parse_args(argv)
         commands = {"launch": cmd_launch, "check": cmd_check, "eval": cmd_eval, "bench": cmd_bench,

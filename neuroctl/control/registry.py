@@ -110,22 +110,6 @@ def build_controller(kind: str, config: Any, model: LinearModel | None, observat
         raise ConfigError(where, key if message else "", message or str(exc)) from None
 
 
-def model_of(env: Any) -> LinearModel | None:
-    """The environment's discrete linear model about its default operating point, in action units, with
-    that operating point (x_op, u_op = a_op, and C, y_op where it gives them); None if it has no
-    `linear_model()` (`LinearisableRobot`)."""
-    from neuroctl.envs.robot import LinearisableRobot
-
-    if not isinstance(env.unwrapped, LinearisableRobot):
-        return None
-    plant = env.unwrapped.linear_model()
-    space = env.action_space
-    return LinearModel(A=np.asarray(plant.A, dtype=np.float64), B=np.asarray(plant.B, dtype=np.float64),
-                       dt=float(plant.dt_s), u_low=np.asarray(space.low, dtype=np.float64),
-                       u_high=np.asarray(space.high, dtype=np.float64), x_op=plant.x_op, u_op=plant.a_op,
-                       C=plant.C, y_op=plant.y_op if plant.C is not None else None)
-
-
 def parse_model_section(data: Any, where: str | Path) -> ModelSection:
     section = parse(ModelSection, data, where, MODEL_KEY)
     a, b = _matrix(section.A, where, "model.A"), _matrix(section.B, where, "model.B")

@@ -12,7 +12,7 @@ import pytest
 from neuroctl.cli import main
 from neuroctl.config import MAX_MESSAGE_CHARS, ConfigError, load_yaml, shown
 
-from .conftest import LQR_CONFIG, ROOT, launch_text, neuroctl_subprocess
+from .conftest import LQR_CONFIG, launch_text, neuroctl_subprocess
 
 
 def alias_bomb(levels: int = 9, width: int = 10) -> str:

@@ -145,7 +145,7 @@ def test_planted_directory_at_the_predictable_temporary_path_is_not_used(machine
     assert Path(chosen).parent == machine.tmp and Path(chosen).name.startswith("neuroctl-numba-")
     assert Path(chosen) not in (machine.predictable, planted)
     machine.assert_private_and_used(chosen)
-    assert f"RuntimeWarning: numba cache directory not used" in stderr and str(machine.predictable) in stderr
+    assert "RuntimeWarning: numba cache directory not used" in stderr and str(machine.predictable) in stderr
 
 
 def test_private_directory_at_the_predictable_path_is_reused_and_really_read(machine):

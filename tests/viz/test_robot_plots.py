@@ -9,7 +9,6 @@ import neuroctl  # noqa: F401  (registers the ids)
 from neuroctl.viz.info import RunInfo, run_info
 from neuroctl.viz.plots import sensor_groups, state_figure
 
-from viz_runs import run_into, MPC_PUSH_LAUNCH
 
 pytestmark = pytest.mark.filterwarnings("error::UserWarning")  # e.g. a collapsed layout
 
