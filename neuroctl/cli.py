@@ -62,38 +62,117 @@ def _video_path(text: str) -> Path:
     return Path(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="neuroctl", description="Real-time robot control with recurrent spiking networks.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+LAUNCH_EPILOG = """\
+examples:
+  neuroctl launch cartpole_mpc                      # a packaged demo by name (see `neuroctl info`)
+  neuroctl launch launch/cartpole_mpc.yaml --duration 5 --seed 3 --out runs/try
+  neuroctl launch cartpole_mpc --controller configs/controllers/cartpole_lqr.yaml --record run.mp4
 
-    launch = commands.add_parser("launch", help="run a launch file and write metrics.json and trajectory.npz")
-    launch.add_argument("file", type=Path, help="launch file (YAML)")
+FILE is a launch file's path, or the name of a packaged demo launch file (cartpole_mpc,
+cartpole_balance, arm_reach, ...). An output directory that already holds results is never
+overwritten silently: the run goes to DIR-2 (then DIR-3, ...) and says so, unless --overwrite."""
+
+CHECK_EPILOG = """\
+examples:
+  neuroctl check launch/cartpole_mpc.yaml
+  neuroctl check configs/controllers/cartpole_mpc.yaml"""
+
+EVAL_EPILOG = """\
+examples:
+  neuroctl eval cartpole_mpc --seeds 10
+  neuroctl eval launch/cartpole_mpc_hard.yaml --seeds 50 \\
+      --controller configs/controllers/cartpole_mpc_hard_exact.yaml \\
+      --controller configs/controllers/cartpole_mpc_hard.yaml
+
+An output directory that already holds eval.json goes to DIR-2 (DIR-3, ...) unless --overwrite."""
+
+BENCH_EPILOG = """\
+examples:
+  neuroctl bench configs/bench/controllers.yaml
+  neuroctl bench configs/bench/kernel.yaml --repeat 3 --out runs/bench/kernel-quick
+
+An output directory that already holds bench.json goes to DIR-2 (DIR-3, ...) unless --overwrite."""
+
+INFO_EPILOG = """\
+example:
+  neuroctl info"""
+
+MAIN_EPILOG = """\
+examples:
+  neuroctl launch cartpole_mpc          # the spiking predictive controller balancing the cart-pole
+  neuroctl launch --help                # every command has --help with examples
+
+Without a command, neuroctl prints this help on stderr and exits with code 2 (a usage error)."""
+
+RESULT_FILES = ("metrics.json", "trajectory.npz", "eval.json", "bench.json")
+"""A directory holding any of these holds an earlier run's results (not overwritten without --overwrite)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from neuroctl import __version__
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="neuroctl", description="Real-time robot control with recurrent spiking networks.",
+                     epilog=MAIN_EPILOG, formatter_class=formatter)
+    parser.add_argument("--version", action="version", version=f"neuroctl {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    overwrite_help = "replace the results in an output directory that already holds some"
+
+    launch = commands.add_parser("launch", help="run a launch file and write metrics.json and trajectory.npz",
+                                 epilog=LAUNCH_EPILOG, formatter_class=formatter)
+    launch.add_argument("file", type=Path, metavar="FILE", help="launch file (YAML), or a packaged demo's name")
     launch.add_argument("--duration", type=_positive_float, help="run length in seconds of simulated time")
     launch.add_argument("--mode", choices=("realtime", "fast"), help="pace to the wall clock or run flat out")
     launch.add_argument("--seed", type=_seed, help="seed of the initial state and the network")
     launch.add_argument("--controller", type=Path, help="controller config replacing the launch file's")
     launch.add_argument("--out", type=Path, help="output directory (default: the launch file's outputs.dir)")
+    launch.add_argument("--overwrite", action="store_true", help=overwrite_help)
     launch.add_argument("--record", type=_video_path, metavar="PATH.mp4|PATH.gif",
                         help="after the run, render a real-time video of it from the logged states")
 
-    check = commands.add_parser("check", help="validate a launch file or a controller config without running")
-    check.add_argument("file", type=Path)
+    check = commands.add_parser("check", help="validate a launch file or a controller config without running",
+                                epilog=CHECK_EPILOG, formatter_class=formatter)
+    check.add_argument("file", type=Path, metavar="FILE")
 
-    evaluate = commands.add_parser("eval", help="run a launch file over N seeds for each listed controller")
-    evaluate.add_argument("file", type=Path, help="launch file (YAML)")
+    evaluate = commands.add_parser("eval", help="run a launch file over N seeds for each listed controller",
+                                   epilog=EVAL_EPILOG, formatter_class=formatter)
+    evaluate.add_argument("file", type=Path, metavar="FILE", help="launch file (YAML), or a packaged demo's name")
     evaluate.add_argument("--seeds", type=_positive_int, required=True, help="number of seeded episodes")
     evaluate.add_argument("--first-seed", type=_seed, default=0, help="first seed (default 0)")
     evaluate.add_argument("--controller", type=Path, action="append", default=None,
                           help="controller config (repeatable; default: the launch file's)")
     evaluate.add_argument("--out", type=Path, help="output directory (default: runs/eval/<launch name>)")
+    evaluate.add_argument("--overwrite", action="store_true", help=overwrite_help)
 
-    bench = commands.add_parser("bench", help="run a benchmark suite and write bench.json and bench.md")
+    bench = commands.add_parser("bench", help="run a benchmark suite and write bench.json and bench.md",
+                                epilog=BENCH_EPILOG, formatter_class=formatter)
     bench.add_argument("file", type=Path, help="benchmark suite (YAML, see configs/bench/)")
     bench.add_argument("--out", type=Path, help="output directory (default: runs/bench/<suite name>)")
+    bench.add_argument("--overwrite", action="store_true", help=overwrite_help)
     bench.add_argument("--repeat", type=_positive_int, help="repetitions per measurement (default: the suite's)")
 
-    commands.add_parser("info", help="versions, numba cache directory and registered environments")
+    commands.add_parser("info", help="versions, numba cache directory, environments and packaged launch files",
+                        epilog=INFO_EPILOG, formatter_class=formatter)
     return parser
+
+
+def fresh_output_directory(path: Path, overwrite: bool) -> tuple[Path, str | None]:
+    """The directory a run writes to: `path` itself when it holds no earlier results (RESULT_FILES) or
+    with `overwrite`; else the first of `path-2`, `path-3`, ... that holds none, with a note saying so."""
+    if overwrite or not _holds_results(path):
+        return path, None
+    number = 2
+    while _holds_results(candidate := path.with_name(f"{path.name}-{number}")):
+        number += 1
+    return candidate, (f"{str(path)!r} holds an earlier run's results: writing to {str(candidate)!r} "
+                       f"(--overwrite replaces them)")
+
+
+def _holds_results(path: Path) -> bool:
+    try:
+        return path.is_dir() and any((path / name).exists() for name in RESULT_FILES)
+    except (OSError, ValueError):  # unreadable or a NUL byte: check_output_dir reports it
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from neuroctl.config import ConfigError
         from neuroctl.runtime.files import ResultsLost
 
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version: argparse printed them
+            return exc.code if isinstance(exc.code, int) else 0
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
         commands = {"launch": cmd_launch, "check": cmd_check, "eval": cmd_eval, "bench": cmd_bench,
                     "info": cmd_info}
         return commands[args.command](args)
@@ -143,12 +229,16 @@ def _kept_elsewhere(out_dir: Path, kept_in: Path, problem: str | None) -> int | 
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
-    from neuroctl.launchfile import load_launch
+    from neuroctl.launchfile import load_launch, resolve_launch_path
     from neuroctl.run import default_out_dir, progress_printer, run_launch, video_path_of
 
+    args.file = resolve_launch_path(args.file)
     launch = load_launch(args.file, args.controller, duration_s=args.duration, mode=args.mode, seed=args.seed)
     out_dir = output_directory(args.out or default_out_dir(launch),
                                "--out" if args.out else f"{args.file}: outputs.dir")
+    out_dir, moved = fresh_output_directory(out_dir, args.overwrite)
+    if moved:
+        print(f"note: {moved}", file=sys.stderr)
     if args.record is None and launch.config.outputs.video is not None:
         _check_launch_video(launch, out_dir)
     video_path = video_path_of(launch, out_dir, args.record)
@@ -156,7 +246,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     result = run_launch(launch, out_dir, progress)
     if progress is not None and not result.metrics["task"]["success"]:
         sys.stderr.write("\n")  # the progress line stopped short of its end, which ends the line
-    print(format_summary(result.metrics, result.out_dir, result.plots))
+    print(format_summary(result.metrics, result.out_dir, result.plots, launch))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     failed = _kept_elsewhere(out_dir, result.out_dir, result.out_problem)
@@ -211,15 +301,19 @@ def _make_video(launch: Launch, result: RunResult, path: Path) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from neuroctl.evaluate import evaluate, format_table, progress_stream
-    from neuroctl.launchfile import MAX_SEED
+    from neuroctl.launchfile import MAX_SEED, resolve_launch_path
     from neuroctl.runtime.files import atomic_write_json, write_with_fallback
 
+    args.file = resolve_launch_path(args.file)
     last_seed = args.first_seed + args.seeds - 1
     if last_seed > MAX_SEED:
         raise UsageError(f"--seeds: {args.seeds} seeds from --first-seed {args.first_seed} end at seed "
                          f"{last_seed}; seeds are at most {MAX_SEED} (2**32 - 1)")
     seeds = list(range(args.first_seed, last_seed + 1))
     out_dir = output_directory(args.out or Path("runs") / "eval" / args.file.stem, "--out")
+    out_dir, moved = fresh_output_directory(out_dir, args.overwrite)
+    if moved:
+        print(f"note: {moved}", file=sys.stderr)
     report = evaluate(args.file, seeds, args.controller or [None], progress_stream())
     kept_in, problem = write_with_fallback(lambda d: atomic_write_json(d / "eval.json", report), out_dir, "eval")
     print(format_table(report))
@@ -243,14 +337,18 @@ def output_directory(path: Path, where: str) -> Path:
 def cmd_bench(args: argparse.Namespace) -> int:
     from neuroctl.bench.suite import run_suite
 
-    return run_suite(args.file, args.out, args.repeat)
+    out_dir, moved = fresh_output_directory(args.out or Path("runs") / "bench" / args.file.stem, args.overwrite)
+    if moved:
+        print(f"note: {moved}", file=sys.stderr)
+    return run_suite(args.file, out_dir, args.repeat)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from neuroctl.config import ConfigError, load_yaml
     from neuroctl.control.registry import load_controller_config
-    from neuroctl.launchfile import load_launch
+    from neuroctl.launchfile import load_launch, resolve_launch_path
 
+    args.file = resolve_launch_path(args.file)
     data = load_yaml(args.file)
     if "kind" in data:
         kind, _ = load_controller_config(args.file)
@@ -285,11 +383,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"neuroctl {neuroctl.__version__}, Python {platform.python_version()}, numpy {numpy.__version__}, "
           f"numba {numba.__version__}, pybullet API {pybullet.getAPIVersion()}, gymnasium {gymnasium.__version__}")
     print(f"numba cache: {NUMBA_CACHE_DIR or 'off (no private directory found: kernels compile in every process)'}")
+    from neuroctl.launchfile import packaged_launch_dir, packaged_launch_names
+
     print("environments: " + ", ".join(k for k in gymnasium.registry if k.startswith("neuroctl/")))
+    print(f"launch files ({packaged_launch_dir()}): {', '.join(packaged_launch_names())}")
     return 0
 
 
-def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = ()) -> str:
+def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = (), launch: Launch | None = None) -> str:
+    """The summary a run prints: what ran (with the controller config's key parameters when `launch` is
+    given), the result and task metrics, latency, activity, energy and EDP per tick on every hardware
+    profile beside the dense twin's, faults and where the results are."""
     from neuroctl.metrics.report import faults_summary
 
     task, latency, deadline, activity = (metrics["task"], metrics["latency_us"], metrics["deadline"],
@@ -299,6 +403,7 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = ()) -> 
         "aborted on overrun" if metrics["aborted"] else f"failed at tick {task['terminated_at_tick']}")
     rows = [
         ("run", f"{metrics['env']} / {metrics['controller']} / seed {metrics['seed']} / {metrics['mode']}"),
+        *([("controller", _controller_row(launch))] if launch is not None else []),
         ("result", f"{status} after {metrics['duration_s']:.3f} s ({metrics['ticks']} ticks of "
                    f"{metrics['control_period_s'] * 1e3:g} ms)"),
         ("task", f"return {task['return']:.1f}, cost {_number(task['cost'])}"),
@@ -312,6 +417,7 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = ()) -> 
         ("activity per tick", f"{activity['spikes_per_tick']:.1f} spikes, "
                               f"{activity['synaptic_events_per_tick']:.1f} synaptic events, "
                               f"{activity['dense_macs_per_tick']:.0f} dense-equivalent MACs"),
+        *_energy_rows(metrics),
         ("faults", faults_summary(metrics["faults"])),
         ("results", str(out_dir)),
     ]
@@ -319,6 +425,90 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = ()) -> 
         rows.append(("plots", ", ".join(path.name for path in plots)))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+SUMMARY_PARAMETERS = 7
+"""At most this many of a controller config's scalar parameters go into the summary."""
+
+
+def _controller_row(launch: Launch) -> str:
+    """`mpc_spiking from configs/controllers/cartpole_mpc.yaml: horizon 20, iterations 20, ...`: the
+    config file and its first scalar parameters (numbers, names, flags; not the weight lists)."""
+    import dataclasses
+    import os
+
+    config = launch.controller_config
+    parameters = []
+    if dataclasses.is_dataclass(config):
+        for item in dataclasses.fields(config):
+            value = getattr(config, item.name)
+            if isinstance(value, (bool, int, float, str)):
+                parameters.append(f"{item.name} {value:g}" if isinstance(value, float) and not isinstance(value, bool)
+                                  else f"{item.name} {value}")
+    try:
+        shown_path = os.path.relpath(launch.controller_path)
+    except ValueError:  # another drive (Windows)
+        shown_path = str(launch.controller_path)
+    if shown_path.startswith(".." + os.sep + ".."):
+        shown_path = str(launch.controller_path)
+    listed = ", ".join(parameters[:SUMMARY_PARAMETERS])
+    return f"{launch.controller_kind} from {shown_path}" + (f": {listed}" if listed else "")
+
+
+def _energy_rows(metrics: dict) -> list[tuple[str, str]]:
+    """Energy and EDP per tick on each hardware profile (metrics.json's `energy`), and, for a spiking
+    controller (charged for events), its dense twin's beside it: the same tick's dense-equivalent MACs
+    priced on the same profile (`tick_energy`). Energy is always modelled; a delay is measured (this
+    machine's controller time) or modelled (the profile's per-operation times). The dense twin was not
+    run, so on a measured-delay profile its delay (and EDP) is unknown: `neuroctl bench` measures it."""
+    import math
+
+    from neuroctl.metrics.energy import shipped_profiles, tick_energy
+
+    energy = metrics.get("energy")
+    if not energy or not energy.get("profiles"):
+        return []
+    charged = energy.get("charged_counts_per_tick", {})
+    dense_macs = metrics["activity"].get("dense_macs_per_tick", 0.0)
+    spiking = "dense_macs" not in charged and dense_macs > 0
+    twins = {}
+    if spiking:
+        for profile in shipped_profiles():
+            twins[profile.name] = tick_energy(profile, {"dense_macs": dense_macs}, math.nan)
+    rows = [("energy per tick", "modelled energy, EDP (delay: measured here or modelled)"
+                                + (f"  |  dense twin, {dense_macs:.0f} MACs (not run: its delay is "
+                                   "unknown where measured)" if spiking else ""))]
+    texts = [(name, _energy_entry(entry)) for name, entry in energy["profiles"].items()]
+    width = max(len(text) for _, text in texts)
+    for name, text in texts:
+        if spiking:
+            twin = twins.get(name)
+            text = f"{text:<{width}}  |  " + ("n/a (no such profile)" if twin is None else _energy_entry(twin))
+        rows.append((f"  {name}", text))
+    return rows
+
+
+def _energy_entry(entry: dict) -> str:
+    import math
+
+    if not entry.get("applicable"):
+        return f"n/a ({entry.get('reason', 'not applicable')})"
+    energy_j = entry.get("energy_with_host_j", entry["energy_j"])
+    text = _si(energy_j, "J") + (" with host" if "energy_with_host_j" in entry else "")
+    edp = entry["edp_js"]
+    if edp is None or not math.isfinite(edp):
+        return text
+    return f"{text}, EDP {edp:.3g} J s ({entry['delay_basis']} {_si(entry['delay_s'], 's')})"
+
+
+def _si(value: float, unit: str) -> str:
+    """3 significant digits with an SI prefix: 4.53 uJ, 35.6 nJ, 45.4 us."""
+    if value == 0:
+        return f"0 {unit}"
+    for scale, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
 
 
 def _number(value: float | None) -> str:

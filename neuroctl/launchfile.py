@@ -170,6 +170,39 @@ def load_launch(path: str | Path, controller_override: str | Path | None = None,
     return Launch(path, config, controller_path, kind, controller_config, has_model)
 
 
+def packaged_launch_dir() -> Path:
+    """Where the demo launch files ship: `launch/` beside `configs/` in the repository (an editable
+    install), `neuroctl/launch/` beside `neuroctl/configs/` in a wheel (package-data). Their controller
+    paths (`../configs/controllers/...`) resolve in both layouts."""
+    from neuroctl.configs import CONFIG_DIR
+
+    return CONFIG_DIR.parent / "launch"
+
+
+def packaged_launch_names() -> list[str]:
+    """The names of the packaged launch files (`cartpole_mpc`, ...), sorted."""
+    return sorted(path.stem for path in packaged_launch_dir().glob("*.yaml"))
+
+
+def resolve_launch_path(text: str | Path) -> Path:
+    """The launch file named on a command line: the path itself when it exists; else, for a bare name
+    (no directory part: `cartpole_mpc` or `cartpole_mpc.yaml`), the packaged launch file of that name.
+    A bare name that is neither is a ConfigError listing the packaged names; any other path is returned
+    unchanged (reading it reports what is wrong)."""
+    path = Path(text)
+    if "\x00" in str(text) or os.path.lexists(path) or len(path.parts) != 1:
+        return path
+    name = path.name.removesuffix(".yaml").removesuffix(".yml")
+    packaged = packaged_launch_dir() / f"{name}.yaml"
+    if packaged.is_file():
+        return packaged
+    names = packaged_launch_names()
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise ConfigError(path, "", f"no such file, nor a packaged launch file of that name; {hint}"
+                      f"packaged: {', '.join(names)}")
+
+
 def split_env_id(text: str) -> tuple[str, str]:
     """gymnasium's `module:Id` form as (module, id); ("", id) without a module."""
     module, colon, env_id = text.partition(":")

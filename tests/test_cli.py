@@ -93,7 +93,8 @@ def test_bad_configs_give_one_line_and_exit_2(tmp_path, capsys, launch_text, con
     (["launch", "absent.yaml"], "absent.yaml: no such file"),
     (["launch", LAUNCH, "--controller", "absent.yaml"], "--controller: controller config"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
-    ([], "the following arguments are required: command"),
+    (["launch", "cartpole_mpk"], "cartpole_mpk: no such file, nor a packaged launch file of that name; "
+                                 "did you mean 'cartpole_mpc'?"),
 ])
 def test_bad_command_lines(capsys, args, expected):
     code, out, err = run_cli(capsys, *args)
@@ -140,3 +141,88 @@ def test_a_controller_model_section_must_fit_the_environment(tmp_path, capsys):
     launch = write(tmp_path, "launch.yaml", "env: {id: neuroctl/CartPoleBalance-v0}\ncontroller: c.yaml\n")
     code, _, err = run_cli(capsys, "check", launch)
     assert code == 2 and "c.yaml: model.A: expected 4 x 4 (one state per observation component" in err
+
+
+def test_version_and_bare_neuroctl(capsys):
+    import neuroctl
+
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out == f"neuroctl {neuroctl.__version__}\n"
+    code, out, err = run_cli(capsys)  # no command: the help on stderr, a usage error
+    assert code == 2 and out == "" and err.startswith("usage: neuroctl") and "launch" in err and "examples:" in err
+
+
+@pytest.mark.parametrize("command", ["launch", "check", "eval", "bench", "info"])
+def test_every_command_has_an_example_in_its_help(capsys, command):
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0 and "example" in out and f"neuroctl {command}" in out.partition("example")[2]
+
+
+def test_a_packaged_launch_file_resolves_by_name(capsys):
+    from neuroctl.launchfile import load_launch, packaged_launch_dir, resolve_launch_path
+
+    path = resolve_launch_path("cartpole_mpc")
+    assert path == packaged_launch_dir() / "cartpole_mpc.yaml" == resolve_launch_path("cartpole_mpc.yaml")
+    launch = load_launch(path)  # its controller (../configs/controllers/...) resolves beside it
+    assert launch.controller_kind == "mpc_spiking" and launch.controller_path.is_file()
+    assert resolve_launch_path(LAUNCH) == LAUNCH  # an existing path is itself
+    code, out, _ = run_cli(capsys, "check", "cartpole_balance")
+    assert code == 0 and "launch file (neuroctl/CartPoleBalance-v0" in out
+
+
+def test_the_wheel_ships_the_launch_files_beside_the_configs(tmp_path):
+    """A wheel holds neuroctl/launch/*.yaml beside neuroctl/configs/, so that a launch file's
+    `../configs/controllers/...` resolves in an installed package as in the repository."""
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("neuroctl-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for launch in sorted((ROOT / "launch").glob("*.yaml")):
+        assert f"neuroctl/launch/{launch.name}" in names
+        import yaml
+
+        controller = yaml.safe_load(launch.read_text())["controller"]
+        resolved = Path("neuroctl/launch", controller).as_posix().replace("neuroctl/launch/../", "neuroctl/")
+        assert resolved in names, (launch.name, controller)
+
+
+def test_results_are_never_overwritten_silently(tmp_path, capsys):
+    args = ["launch", LAUNCH, "--controller", LQR, "--duration", "0.1", "--out", tmp_path / "out"]
+    assert run_cli(capsys, *args)[0] == 0
+    first = (tmp_path / "out" / "metrics.json").read_bytes()
+    code, out, err = run_cli(capsys, *args, "--seed", "5")
+    assert code == 0 and f"results             {tmp_path / 'out-2'}" in out
+    assert "holds an earlier run's results: writing to" in err and "out-2" in err
+    assert (tmp_path / "out" / "metrics.json").read_bytes() == first
+    assert json.loads((tmp_path / "out-2" / "metrics.json").read_text())["seed"] == 5
+    assert run_cli(capsys, *args, "--seed", "6")[0] == 0
+    assert json.loads((tmp_path / "out-3" / "metrics.json").read_text())["seed"] == 6
+    code, out, err = run_cli(capsys, *args, "--seed", "7", "--overwrite")
+    assert code == 0 and "earlier run" not in err
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["seed"] == 7
+
+
+def test_the_summary_names_the_controller_and_prices_the_dense_twin(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "launch", "cartpole_mpc", "--duration", "0.2", "--out", tmp_path)
+    assert code == 0, err
+    rows = {line[:20].strip(): line[20:] for line in out.splitlines()}
+    assert rows["controller"].startswith("mpc_spiking from ") and "cartpole_mpc.yaml: horizon 20, iterations 20" in \
+        rows["controller"] and "theta_neuron 0.002" in rows["controller"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    dense_macs = metrics["activity"]["dense_macs_per_tick"]
+    assert f"dense twin, {dense_macs:.0f} MACs" in rows["energy per tick"]
+    # loihi: the spiking network's modelled delay and EDP; the dense twin cannot run there
+    assert "modelled" in rows["loihi"] and rows["loihi"].endswith("n/a (loihi has no cost for dense_macs)")
+    # cpu: the dense twin is the same MACs at 8.6 nJ each
+    assert rows["cpu"].split("|")[1].strip() == f"{dense_macs * 8.6e-9 * 1e6:.3g} uJ"
+    assert "measured" in rows["cpu"].split("|")[0]
+
+
+def test_launch_in_a_fresh_process_prints_no_pybullet_banner(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "neuroctl", "launch", str(LAUNCH), "--controller", str(LQR),
+                             "--duration", "0.1", "--out", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("run ") and result.stderr == ""
+    assert "pybullet" not in (result.stdout + result.stderr).lower().replace("neuroctl/", "")
