@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from neuroctl.launchfile import load_launch
+from neuroctl.progress import ProgressBar, is_terminal
 from neuroctl.run import run_launch
 from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED
 from neuroctl.runtime.signals import Interrupted, Interruptible
@@ -135,20 +136,21 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
     episodes: list[list[EpisodeSummary]] = [[] for _ in controllers]
     total = len(seeds) * len(controllers)
     signal_number = None
+    bar = ProgressBar("eval", total, "episodes", progress) if progress is not None else None
     try:
         with Interruptible():
             for c, controller in enumerate(controllers):
                 for s, seed in enumerate(seeds):
                     episode = run_episode_summary(launch_path, controller, seed)
                     episodes[c].append(episode)
-                    if progress is not None:
-                        progress.write(f"\reval: {c * len(seeds) + s + 1}/{total} episodes "
-                                       f"({controller or 'launch controller'})")
-                        progress.flush()
+                    if bar is not None:
+                        bar.status(Path(str(controller or "launch controller")).name)
+                        bar.update_to(c * len(seeds) + s + 1)
     except Interrupted as exc:
         signal_number = exc.signal_number
-    if progress is not None:
-        progress.write("\n")
+    finally:
+        if bar is not None:
+            bar.close()
     results = []
     reference = None
     for name, finished in zip(names, episodes):
@@ -185,4 +187,5 @@ def _figure(value: float | None) -> str:
 
 
 def progress_stream() -> TextIO | None:
-    return sys.stderr if sys.stderr.isatty() else None
+    """stderr if it is a terminal (evaluate() draws its progress bar there), else None."""
+    return sys.stderr if is_terminal(sys.stderr) else None

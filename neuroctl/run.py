@@ -185,15 +185,9 @@ def energy_of(metrics: dict[str, Any], controller: Controller) -> dict[str, Any]
 
 def progress_printer(label: str, stream: TextIO | None = None,
                      unit: str = "ticks") -> Callable[[int, int], None] | None:
-    """A progress line on a terminal (every ~2 %, on stderr by default); None when it is not a terminal."""
-    stream = stream or sys.stderr
-    if not stream.isatty():
-        return None
+    """A progress bar on a terminal (on stderr by default), updated with (k, total)
+    (`neuroctl.progress.TickProgress`: tqdm; `close()` ends it early); None when it is not a terminal."""
+    from neuroctl.progress import TickProgress, is_terminal
 
-    def show(k: int, total: int) -> None:
-        if k % max(1, total // 50) == 0 or k == total:
-            stream.write(f"\r{label}: {k}/{total} {unit} ({100 * k // total}%)")
-            if k == total:
-                stream.write("\n")
-            stream.flush()
-    return show
+    stream = stream or sys.stderr
+    return TickProgress(label, unit, stream) if is_terminal(stream) else None

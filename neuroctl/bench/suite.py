@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from neuroctl.bench.machine import load_average, machine_info
 from neuroctl.bench.tables import Table
+from neuroctl.progress import ProgressBar
 from neuroctl.config import ConfigError, file_problem, load_yaml, parse, shown
 from neuroctl.runtime.files import (OutputError, atomic_write_bytes, atomic_write_json, check_output_dir,
                                     fallback_message, write_with_fallback)
@@ -45,22 +46,18 @@ class SuiteResult:
 
 
 class Progress:
-    """One status line on stderr, rewritten in place; silent when stderr is not a terminal."""
+    """One status line on stderr (`neuroctl.progress.ProgressBar`), rewritten in place; silent when
+    stderr is not a terminal."""
 
     def __init__(self, label: str, stream: TextIO | None = None) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
+        self.line = ProgressBar(label, None, stream=stream)
+        self.enabled = self.line.enabled
 
     def __call__(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write(f"\r\x1b[K{self.label}: {text}")
-            self.stream.flush()
+        self.line.status(text)
 
     def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        self.line.close()
 
 
 @dataclass

@@ -11,19 +11,13 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from neuroctl.metrics.latency import sample_statistics
+
 
 def stats(samples: np.ndarray | list[float]) -> dict[str, float]:
-    """p50, p99, max and mean of raw samples (in their own unit), and their count n."""
-    values = np.asarray(samples, dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("no samples")
-    return {
-        "p50": float(np.percentile(values, 50)),
-        "p99": float(np.percentile(values, 99)),
-        "max": float(values.max()),
-        "mean": float(values.mean()),
-        "n": int(values.size),
-    }
+    """p50, p99, max and mean of raw samples (in their own unit), and their count n
+    (`neuroctl.metrics.latency.sample_statistics`)."""
+    return sample_statistics(samples)
 
 
 def interleave(samplers: Mapping[str, Callable[[], float]], rounds: int,
