@@ -324,7 +324,67 @@ def bench_reference() -> str:
     return "\n".join(parts)
 
 
-SECTIONS = {"launch": launch_reference, "controllers": controllers_reference, "bench": bench_reference}
+def _flag_row(action) -> list[str]:
+    import argparse
+    if action.option_strings:
+        name = ", ".join(f"`{o}`" for o in action.option_strings)
+        if action.nargs != 0:
+            value = action.metavar or (" \\| ".join(action.choices) if action.choices else action.dest.upper())
+            name += f" `{value}`".replace("|", "\\|")
+    else:
+        name = f"`{action.metavar or action.dest.upper()}`"
+    notes = []
+    if action.required and action.option_strings:
+        notes.append("required")
+    if isinstance(action, argparse._AppendAction) and "repeatable" not in (action.help or ""):
+        notes.append("repeatable")
+    if action.choices and action.option_strings:
+        notes.append("one of " + ", ".join(f"`{c}`" for c in action.choices))
+    text = (action.help or "").replace("|", "\\|").replace("<", "&lt;")
+    return [name, text + (f" ({'; '.join(notes)})" if notes else "")]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("." if text else "")
+
+
+def cli_reference() -> str:
+    """Every command of `neuroctl.cli.build_parser()` with its arguments, description and examples."""
+    import argparse
+    from neuroctl import cli
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {choice.dest: choice.help for choice in subparsers._choices_actions}
+    parts = []
+    for name, sub in subparsers.choices.items():
+        actions = [a for a in sub._actions if not isinstance(a, argparse._HelpAction)]
+        usage = " ".join(sub.format_usage().split()).removeprefix("usage: ")
+        parts += [f"## `neuroctl {name}`", "", _sentence(helps.get(name) or ""), "",
+                  "```text", usage, "```", ""]
+        if actions:
+            parts += ["| argument | meaning |", "|---|---|"]
+            parts += ["| " + " | ".join(_flag_row(a)) + " |" for a in actions]
+            parts.append("")
+        if sub.epilog:
+            parts += ["```text", sub.epilog, "```", ""]
+    codes = [(0, "success")] + sorted(
+        (value, name) for name, value in vars(cli).items() if name.startswith("EXIT_") and isinstance(value, int))
+    meanings = {"EXIT_RESULTS_ELSEWHERE": "the run finished but its results could not be written where asked: "
+                                          "they went to a new private directory under the system's temporary "
+                                          "directory (one line says which)",
+                "EXIT_USAGE": "a mistake in a config file or on the command line: one line "
+                              "`error: <file>: <key.path>: <what is wrong, what is expected>`, never a traceback",
+                "EXIT_SIGINT": "stopped by SIGINT (Ctrl-C); results written so far are complete and marked "
+                               "`interrupted: true`",
+                "EXIT_SIGTERM": "stopped by SIGTERM; as for SIGINT"}
+    parts += ["## Exit codes", "", "| code | constant in `neuroctl.cli` | meaning |", "|---|---|---|"]
+    for value, name in codes:
+        constant = f"`{name}`" if name.startswith("EXIT_") else ""
+        parts.append(f"| {value} | {constant} | {meanings.get(name, name)} |")
+    return "\n".join(parts)
+
+
+SECTIONS = {"cli": cli_reference, "launch": launch_reference, "controllers": controllers_reference, "bench": bench_reference}
 
 
 def expand(markdown: str) -> str:
@@ -338,5 +398,5 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
 
 
 if __name__ == "__main__":
-    print(expand("## Launch files\n<!-- config: launch -->\n## Controllers\n<!-- config: controllers -->\n"
+    print(expand("<!-- config: cli -->\n## Launch files\n<!-- config: launch -->\n## Controllers\n<!-- config: controllers -->\n"
                  "## Bench\n<!-- config: bench -->"))
