@@ -250,6 +250,8 @@ def rows(cls: type, table: str, prefix: str = "", instance: Any = None) -> list[
                or NOTES.get((table, f.name)) or NOTES_BY_NAME.get(f.name, ""))
         if nested is not None and joiner == ".":
             section_doc = doc or " ".join(_class_doc(nested).split())
+            if len(section_doc) > 200:  # a long class docstring: its first sentence (the API page has the rest)
+                section_doc = section_doc.split(". ")[0].rstrip(".") + "."
             if default is None:
                 out.append([f"`{key}`", type_name(hint), "", "", "null (section absent)", section_doc])
                 out += rows(nested, table, key + ".")
