@@ -1,26 +1,48 @@
 """`neuroctl eval`: one launch file over N seeded episodes for each listed controller.
 
-Per controller: success rate, mean closed-loop cost, the cost ratio to the first controller (over the
-seeds where both succeeded, so that a failed, shorter episode never looks cheap), the QP error of
-predictive controllers against the exact solution of the same QP at the same observation (max-abs
-difference over the plan divided by the actuator limit), activity per tick, and the environment's task
-metrics (`task_metrics: {<name>: {median, p90, mean, n}}` over the episodes).
+eval.json: `launch`, `seeds`, `interrupted`, `signal_number`, `units` (the unit of each figure below),
+and `controllers`, one summary per controller (the first is the reference of cost ratios):
+
+- `success_rate` (fraction), `successes`, `episodes_n`, `success_ci95`: [low, high], the Wilson score
+  95% interval of the success rate;
+- `mean_cost`: the mean task cost over the episodes that succeeded (`cost_n` of them; null if none), so
+  that a failed episode, shorter and so cheaper, never lowers it; `mean_cost_all_episodes`: the mean over
+  every episode, failed ones with their short cost (what `mean_cost` was before issue 11). A task cost is
+  the episode's sum over ticks of e'Qe + a'Ra (tracking error e, normalised action a; dimensionless);
+- `cost_ratio`: mean cost over the seeds where both this controller and the first succeeded over the
+  first's on those seeds; `cost_ratio_seeds`: how many seeds that is (0 and a null ratio when none);
+- `qp_error` {mean, p99, max}: per tick, max |U - U*| over the plan / the actuator limit (a fraction of
+  the command limit), U* the exact solution of the same QP at the observation the controller saw; null
+  for a controller that is not predictive or solves exactly;
+- `synaptic_events_per_tick`, `dense_macs_per_tick`: mean activity per tick (events, MACs);
+- `task_metrics: {<name>: {median, p90, mean, n, none}}` over the episodes (the environment's figures);
+- `failures`: one entry per episode that did not succeed (see `ended` below);
+- `episodes`: per episode `seed`, `success`, `cost`, `task_metrics` and `ended`: how it ended,
+  {`by`: "completed" | "terminated" (the environment ended it: a termination limit) | "aborted" (the
+  loop gave up: a deadline or watchdog policy) | "stopped" (shorter than the launch file's duration),
+  `tick` (the last tick run), `time_s` (simulated time at its end), `past_plausible` (the sensors whose
+  last logged reading lay outside the range the environment declares plausible: sensor, reading, unit,
+  low, high), `nearest_limit` (the sensor whose last logged reading came nearest its plausible range,
+  as a fraction of the bound it approached; a hint of the limit that ended the episode, as the reading
+  that crossed a termination limit is not logged)}.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from neuroctl.launchfile import load_launch
+from neuroctl.envs.robot import Sensor
+from neuroctl.launchfile import load_launch, make_env
 from neuroctl.progress import ProgressBar, is_terminal
 from neuroctl.run import run_launch
 from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED
+from neuroctl.runtime.robots import describe
 from neuroctl.runtime.signals import Interrupted, Interruptible
 
 QP_SOLVER_TOLERANCE = 1e-10
@@ -35,6 +57,7 @@ class EpisodeSummary:
     dense_macs_per_tick: float
     qp_errors: np.ndarray | None
     task_metrics: dict[str, Any]
+    ended: dict[str, Any] = field(default_factory=dict)
 
 
 def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray,
@@ -55,9 +78,14 @@ def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray,
     return errors
 
 
-def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: int) -> EpisodeSummary:
-    """One episode in fast mode (evaluation is about the task, not the wall clock)."""
+def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: int,
+                        sensors: tuple[Sensor, ...] | None = None) -> EpisodeSummary:
+    """One episode in fast mode (evaluation is about the task, not the wall clock). `sensors`: the
+    environment's declared sensors (`describe(env).sensors`), for how the episode ended; read from a
+    fresh environment of the launch file when not given."""
     launch = load_launch(launch_path, controller_path, seed=seed, mode="fast")
+    if sensors is None:
+        sensors = sensors_of(launch_path)
     result = run_launch(launch)
     data = result.recorder.arrays()
     errors = None
@@ -69,8 +97,88 @@ def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: i
                               data["planned_commands"][planned], references)
     activity = result.metrics["activity"]
     task = result.metrics["task"]
+    ended = how_it_ended(result.metrics, data["observation"], sensors,
+                         max(1, int(round(launch.config.run.duration_s / result.metrics["control_period_s"]))))
     return EpisodeSummary(seed, task["success"], task["cost"], activity["synaptic_events_per_tick"],
-                          activity["dense_macs_per_tick"], errors, task["metrics"])
+                          activity["dense_macs_per_tick"], errors, task["metrics"], ended)
+
+
+def sensors_of(launch_path: Path) -> tuple[Sensor, ...]:
+    """The sensors the launch file's environment declares (`neuroctl.runtime.robots.describe`)."""
+    with make_env(load_launch(launch_path)) as env:
+        return describe(env).sensors
+
+
+def how_it_ended(metrics: dict[str, Any], observations: np.ndarray, sensors: tuple[Sensor, ...],
+                 n_ticks: int) -> dict[str, Any]:
+    """`ended` of an episode (see the module docstring) from its metrics.json and its logged raw
+    observations (`observation`, one row per tick, as read before that tick's command)."""
+    ticks = int(metrics["ticks"])
+    period = float(metrics["control_period_s"])
+    task = metrics["task"]
+    if task["terminated_at_tick"] is not None:
+        by, tick = "terminated", int(task["terminated_at_tick"])
+    elif metrics.get("aborted"):
+        by, tick = "aborted", ticks - 1
+    elif ticks < n_ticks:
+        by, tick = "stopped", ticks - 1
+    else:
+        by, tick = "completed", ticks - 1
+    ended: dict[str, Any] = {"by": by, "tick": tick, "time_s": round((tick + 1) * period, 9),
+                             "past_plausible": [], "nearest_limit": None}
+    if by == "completed" or len(observations) == 0:
+        return ended
+    last = np.asarray(observations[min(tick, len(observations) - 1)], dtype=np.float64)
+    nearest, nearest_fraction = None, -math.inf
+    for sensor, reading in zip(sensors, last):
+        entry = {"sensor": sensor.name, "reading": float(reading), "unit": sensor.unit,
+                 "low": sensor.low, "high": sensor.high}
+        if not math.isfinite(reading) or not sensor.low <= reading <= sensor.high:
+            ended["past_plausible"].append({**entry, "reading": _json_number(reading)})
+            continue
+        bound = sensor.high if reading >= 0 else sensor.low
+        if math.isfinite(bound) and bound != 0:
+            fraction = reading / bound
+            if fraction > nearest_fraction:
+                nearest, nearest_fraction = {**entry, "bound": bound, "fraction": float(fraction)}, fraction
+    ended["nearest_limit"] = nearest
+    return ended
+
+
+def _json_number(value: float) -> float | str:
+    return float(value) if math.isfinite(value) else str(value)
+
+
+def describe_end(ended: dict[str, Any]) -> str:
+    """One line: how an episode ended ("terminated by the environment at 1.34 s (tick 133); ...")."""
+    by = {"terminated": "terminated by the environment", "aborted": "aborted by the loop",
+          "stopped": "stopped short", "completed": "completed"}[ended["by"]]
+    text = f"{by} at {ended['time_s']:.3g} s (tick {ended['tick']})"
+    past = ended.get("past_plausible") or []
+    if past:
+        text += "; past their plausible range: " + ", ".join(
+            f"{p['sensor']} {_reading(p['reading'])} {p['unit']}".rstrip() for p in past)
+    nearest = ended.get("nearest_limit")
+    if nearest is not None:
+        text += (f"; last reading nearest its plausible limit: {nearest['sensor']} {nearest['reading']:.3g} "
+                 f"{nearest['unit']} ({100 * nearest['fraction']:.0f}% of {nearest['bound']:g} {nearest['unit']})".rstrip()
+                 .replace("  ", " "))
+    return text
+
+
+def _reading(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:.3g}"
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (95% for the default z); (0, 1) for n = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denominator = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def task_metric_statistics(episodes: list[EpisodeSummary]) -> dict[str, dict[str, float | int | None]]:
@@ -97,20 +205,41 @@ def task_metric_statistics(episodes: list[EpisodeSummary]) -> dict[str, dict[str
     return statistics
 
 
+UNITS = {
+    "success_rate": "fraction of episodes", "success_ci95": "fraction of episodes (Wilson 95%)",
+    "mean_cost": "task cost per episode (sum over ticks of e'Qe + a'Ra), over succeeded episodes",
+    "mean_cost_all_episodes": "task cost per episode, over all episodes",
+    "cost_ratio": "ratio (paired seeds where both succeeded)",
+    "qp_error": "fraction of the command limit (max |U - U*| over the plan / limit, per tick)",
+    "synaptic_events_per_tick": "events per tick", "dense_macs_per_tick": "multiply-accumulates per tick",
+    "time_s": "s of simulated time",
+}
+
+
 def summarize(config: str, episodes: list[EpisodeSummary],
               reference: list[EpisodeSummary] | None) -> dict[str, Any]:
     costs = np.array([e.cost for e in episodes])
+    succeeded = np.array([e.success for e in episodes], dtype=bool)
+    successes = int(succeeded.sum())
+    low, high = wilson_interval(successes, len(episodes))
     summary: dict[str, Any] = {
         "config": config,
-        "success_rate": float(np.mean([e.success for e in episodes])),
-        "mean_cost": float(costs.mean()),
+        "success_rate": float(np.mean(succeeded)),
+        "successes": successes,
+        "episodes_n": len(episodes),
+        "success_ci95": [low, high],
+        "mean_cost": float(costs[succeeded].mean()) if successes else None,
+        "cost_n": successes,
+        "mean_cost_all_episodes": float(costs.mean()),
         "cost_ratio": None,
+        "cost_ratio_seeds": 0,
         "qp_error": None,
         "synaptic_events_per_tick": float(np.mean([e.synaptic_events_per_tick for e in episodes])),
         "dense_macs_per_tick": float(np.mean([e.dense_macs_per_tick for e in episodes])),
         "task_metrics": task_metric_statistics(episodes),
-        "episodes": [{"seed": e.seed, "success": e.success, "cost": e.cost, "task_metrics": e.task_metrics}
-                     for e in episodes],
+        "failures": [{"seed": e.seed, **e.ended} for e in episodes if not e.success],
+        "episodes": [{"seed": e.seed, "success": e.success, "cost": e.cost, "task_metrics": e.task_metrics,
+                      "ended": e.ended} for e in episodes],
     }
     if reference is not None:
         both = [i for i, (a, b) in enumerate(zip(episodes, reference)) if a.success and b.success]
@@ -133,6 +262,7 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
     `interrupted` true and `signal_number` the signal (None when it ran to the end).
     """
     names = [str(load_launch(launch_path, controller).controller_path) for controller in controllers]
+    sensors = sensors_of(launch_path)
     episodes: list[list[EpisodeSummary]] = [[] for _ in controllers]
     total = len(seeds) * len(controllers)
     signal_number = None
@@ -141,7 +271,7 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
         with Interruptible():
             for c, controller in enumerate(controllers):
                 for s, seed in enumerate(seeds):
-                    episode = run_episode_summary(launch_path, controller, seed)
+                    episode = run_episode_summary(launch_path, controller, seed, sensors)
                     episodes[c].append(episode)
                     if bar is not None:
                         bar.status(Path(str(controller or "launch controller")).name)
@@ -158,26 +288,39 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
             results.append(summarize(name, finished, reference))
             reference = reference or finished
     return {"launch": str(launch_path), "seeds": seeds, "interrupted": signal_number is not None,
-            "signal_number": signal_number, "controllers": results}
+            "signal_number": signal_number, "units": UNITS, "controllers": results}
 
 
 def format_table(report: dict[str, Any]) -> str:
-    header = ("controller", "success", "mean cost", "cost ratio", "QP err mean", "QP err p99",
-              "syn. events/tick", "dense MACs/tick")
+    """The terminal table of an eval report, then each controller's task metrics and failed episodes."""
+    header = ("controller", "success (95% CI)", "cost, succeeded (n)", "cost ratio (seeds)",
+              "QP err mean (of limit)", "QP err p99 (of limit)", "syn. events/tick", "dense MACs/tick")
     rows = [header]
     for c in report["controllers"]:
         qp = c["qp_error"]
-        rows.append((Path(c["config"]).name, f"{100 * c['success_rate']:.0f}%", f"{c['mean_cost']:.4g}",
-                     "-" if c["cost_ratio"] is None else f"{c['cost_ratio']:.4f}",
+        n = c.get("episodes_n", len(c.get("episodes", [])))
+        successes = c.get("successes", round(c["success_rate"] * n))
+        low, high = c.get("success_ci95", wilson_interval(successes, n))
+        cost = c["mean_cost"]
+        rows.append((Path(c["config"]).name,
+                     f"{successes}/{n} ({100 * low:.0f}-{100 * high:.0f}%)",
+                     "-" if cost is None else f"{cost:.4g} ({c.get('cost_n', successes)})",
+                     "-" if c["cost_ratio"] is None else f"{c['cost_ratio']:.4f} ({c.get('cost_ratio_seeds', 0)})",
                      "-" if qp is None else f"{qp['mean']:.2e}", "-" if qp is None else f"{qp['p99']:.2e}",
                      f"{c['synaptic_events_per_tick']:.1f}", f"{c['dense_macs_per_tick']:.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.append("cost: task cost per episode (sum of e'Qe + a'Ra), mean over the episodes that succeeded; "
+                 "cost ratio: over the seeds where both this controller and the first succeeded; "
+                 "QP error: max |U - U*| / command limit")
     for c in report["controllers"]:
         figures = [f"{name} {_figure(stats['median'])} (p90 {_figure(stats['p90'])})"
                    for name, stats in c["task_metrics"].items()]
         if figures:
             lines.append(f"{Path(c['config']).name} task metrics, median: " + ", ".join(figures))
+    for c in report["controllers"]:
+        for failure in c.get("failures", []):
+            lines.append(f"{Path(c['config']).name} seed {failure['seed']}: {describe_end(failure)}")
     seeds = report["seeds"]
     return f"{report['launch']}, seeds {seeds[0]}..{seeds[-1]}\n" + "\n".join(lines)
 

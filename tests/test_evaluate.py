@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from neuroctl.cli import main
 from neuroctl.launchfile import load_launch
@@ -43,3 +44,45 @@ def test_spiking_mpc_trajectory_stores_predictions(tmp_path):
     # one-step-ahead prediction (from the network's view of the state) against what happened
     error = np.abs(predicted[:-1, 1, 1] - observed[1:, 1])
     assert np.max(error) < 2e-3
+
+
+def test_eval_reports_cost_over_succeeded_episodes_and_why_the_others_failed(tmp_path, capsys):
+    """The hard scenario (3 s episodes): saturated LQR loses seeds 0, 4 and 5 after 1.0-1.4 s, exact MPC
+    none. A failed episode stops early with a short cost; the reported cost leaves it out, the cost
+    ratio pairs seeds, and each failure says when and near which limit it ended."""
+    launch = tmp_path / "hard.yaml"
+    text = (ROOT / "launch" / "cartpole_mpc_hard.yaml").read_text()
+    text = text.replace("../configs/controllers/cartpole_mpc_hard.yaml",
+                        str(CONTROLLERS / "cartpole_mpc_hard.yaml")).replace("duration_s: 10.0", "duration_s: 3.0")
+    launch.write_text(text)
+    code = main(["eval", str(launch), "--seeds", "6",
+                 "--controller", str(CONTROLLERS / "cartpole_mpc_hard_exact.yaml"),
+                 "--controller", str(CONTROLLERS / "cartpole_lqr.yaml"), "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 0 and captured.err == ""
+    report = json.loads((tmp_path / "out" / "eval.json").read_text())
+    exact, lqr = report["controllers"]
+    assert (exact["successes"], exact["episodes_n"], exact["failures"]) == (6, 6, [])
+    assert exact["success_ci95"] == pytest.approx([0.6097, 1.0], abs=1e-4)  # Wilson, 6/6
+    assert (lqr["successes"], lqr["cost_n"], lqr["success_rate"]) == (3, 3, 0.5)
+    assert lqr["success_ci95"] == pytest.approx([0.1876, 0.8124], abs=1e-4)  # Wilson, 3/6
+    failed = {e["seed"]: e for e in lqr["episodes"] if not e["success"]}
+    assert sorted(failed) == [f["seed"] for f in lqr["failures"]] == [0, 4, 5]
+    exact_costs = {e["seed"]: e["cost"] for e in exact["episodes"]}
+    # the trap: on the seeds it lost, LQR's short episodes cost less than exact MPC's full ones ...
+    assert all(failed[seed]["cost"] < exact_costs[seed] for seed in failed)
+    # ... so they are not in its reported cost, and on the seeds both kept LQR is the dearer one
+    succeeded = [e["cost"] for e in lqr["episodes"] if e["success"]]
+    assert lqr["mean_cost"] == pytest.approx(np.mean(succeeded))
+    assert lqr["mean_cost_all_episodes"] == pytest.approx(np.mean([e["cost"] for e in lqr["episodes"]]))
+    assert lqr["cost_ratio_seeds"] == 3 and lqr["cost_ratio"] > 1.0
+    paired = [e["cost"] / exact_costs[e["seed"]] for e in lqr["episodes"] if e["success"]]
+    assert min(paired) > 1.0
+    for failure in lqr["failures"]:
+        assert failure["by"] == "terminated" and 1.0 <= failure["time_s"] <= 1.4
+        assert failure["time_s"] == pytest.approx((failure["tick"] + 1) * 0.01)
+        assert failure["nearest_limit"]["sensor"] in ("x", "theta") and failure["past_plausible"] == []
+    assert failed[0]["ended"]["nearest_limit"]["sensor"] == "theta"
+    assert failed[0]["ended"]["nearest_limit"]["reading"] == pytest.approx(-0.5965, abs=1e-3)
+    assert "cartpole_lqr.yaml seed 0: terminated by the environment at 1.34 s (tick 133)" in captured.out
+    assert "3/6 (19-81%)" in captured.out and report["units"]["qp_error"].startswith("fraction of the command limit")
