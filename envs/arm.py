@@ -64,6 +64,7 @@ MAX_DRAWS = 1000  # draws per target before giving up (never seen: 0-2 redraws a
 REACHED_M = 0.01  # "within 1 cm"
 
 MAX_TARGETS = 1000
+EPISODE_STEPS = 12000  # the default episode: 6 targets x 2 s at the default 1 ms control period
 MAX_HOLD_S = 1000.0
 MAX_INITIAL_SPREAD_RAD = 0.5
 
@@ -136,8 +137,14 @@ class ArmReachEnv(BulletRobotEnv):
     Initial state: the ready pose (0, -pi/4, 0, -3pi/4, 0, pi/2, pi/4) plus a uniform perturbation of
     +-`initial_spread_rad` per joint, at rest.
 
-    Reward: minus the distance (m) from the end effector to the current target (true state). Termination:
-    only a non-finite state (which PyBullet has not been seen to produce). Truncation: `max_episode_steps`.
+    Reward: minus the distance (m) from the end effector to the current target (true state); with
+    `reward="task_cost"` minus the task cost of the step (`info["task_cost"]`). Termination: only a
+    non-finite state (which PyBullet has not been seen to produce; `end_reason` "nonfinite_state").
+    Truncation: the env truncates itself after `episode_s` (default 12000 control periods, the natural
+    length at 1 ms; the id registers no TimeLimit), `end_reason` "time_limit". info: `state`,
+    `command` (N m), `task_cost` as in `BulletRobotEnv`, `target_index` and `distance_m` (to the current
+    target, true state) every step; at the end `is_success`: the end effector within 1 cm of the
+    current target.
 
     Task (`task`): the tracking error is the end effector's position minus the target (3, m, from the
     observation), weighted by cost_q = 1000 each (1 cm of error costs 0.1 per tick), the normalised
@@ -167,7 +174,7 @@ class ArmReachEnv(BulletRobotEnv):
         targets: None (draw them from the seed) or a list of [x, y, z] (m, world frame) in the target
             box, each reachable; a ValueError naming targets[i] otherwise. Default None.
         initial_spread_rad: the initial joint perturbation's half width, in [0, 0.5] rad. Default 0.1.
-        observation_noise_std, pushes, faults, render_mode: as in `BulletRobotEnv`.
+        observation_noise_std, pushes, faults, render_mode, episode_s, reward: as in `BulletRobotEnv`.
     """
 
     push_description = "push on the end effector (+y)"
@@ -183,6 +190,8 @@ class ArmReachEnv(BulletRobotEnv):
         pushes: Sequence[Mapping[str, float]] = (),
         faults: Sequence[Mapping[str, Any]] = (),
         render_mode: str | None = None,
+        episode_s: float | None = None,
+        reward: str = "default",
     ) -> None:
         explicit = _check_targets(targets)
         self.n_targets = _check_n_targets(n_targets, explicit)
@@ -203,7 +212,8 @@ class ArmReachEnv(BulletRobotEnv):
             physics_period_s=PHYSICS_PERIOD_S, control_period_s=control_period_s, max_substeps=MAX_SUBSTEPS,
             sensors=self._sensors(noise_std), actuators=actuators, state_names=STATE_NAMES,
             observation_low=low, observation_high=high, observation_noise_std=noise_std, pushes=pushes,
-            faults=faults, render_mode=render_mode)
+            faults=faults, render_mode=render_mode, default_episode_steps=EPISODE_STEPS,
+            episode_s=episode_s, reward=reward)
         self.task = TASK
         self._substeps_per_target = ticks(self.target_hold_s, PHYSICS_PERIOD_S)
         self.target_redraws = 0  # of the last reset: drawn targets IK could not reach
@@ -427,6 +437,25 @@ class ArmReachEnv(BulletRobotEnv):
 
     def _camera(self) -> tuple[Any, Any]:
         return self._view_matrix, self._projection_matrix
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = super().step(action)
+        index = self.target_index
+        info["target_index"] = index
+        info["distance_m"] = math.dist(self._ee, self._target_points[index])
+        return observation, reward, terminated, truncated, info
+
+    def _end_reason(self) -> str:
+        return "nonfinite_state"
+
+    def _is_success(self) -> bool:
+        """The end effector within 1 cm of the current target (true state) when the episode ends."""
+        return not self.terminated and math.dist(self._ee, self._target_points[self.target_index]) <= REACHED_M
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._placed_index = -1  # the new server's target sphere: placed at the next observation
+        self._place_target(self._targets[self.target_index])
 
     # ---- targets ----
 

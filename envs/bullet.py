@@ -145,3 +145,14 @@ class BulletScene:
         if self.connected:
             pybullet.disconnect(physicsClientId=self.client_id)
             self.client_id = -1
+
+    def __del__(self) -> None:
+        """A scene collected without `close()` disconnects its server (each holds tens of MB)."""
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: pybullet may be gone already
+            pass
+
+    def __reduce__(self):
+        raise TypeError("a BulletScene owns a PyBullet physics server and cannot be pickled or copied; "
+                        "pickle the environment instead (it rebuilds its own server)")

@@ -21,8 +21,29 @@ A robot subclass calls `super().__init__(...)` with its sensors and actuators, l
     _after_step()                    (reward, terminated) once the state after a step has been read
     _camera()                        (view, projection) matrices of the frames
     state_of_observation(obs)        the state a frame of a logged observation shows
+    _end_reason()                    why the episode terminated (optional: "terminated")
+    _is_success()                    whether an ending episode succeeded (optional: not terminated)
+    _state_error(state, out)         the task's tracking error of the true state (optional: the
+                                     `tracking_error` of the noise-free observation)
 
 and sets `push_description` (where its pushes act) if it takes pushes.
+
+Episodes, info, rewards (every robot):
+- The env truncates itself after `episode_s` seconds (None: the robot's default number of control
+  periods, its registration's episode), so that `gymnasium.make` adds no TimeLimit (the ids register
+  `max_episode_steps=None`); a `max_episode_steps` given to `make` still adds one, and the earlier limit
+  ends the episode. Stepping on after the end (no reset) keeps returning the same flags.
+- `info` of every step: `state` (the true state, model coordinates), `command` (what was applied, in
+  actuator units: the clipped action times each limit; zeros for a non-finite action), `task_cost` (the
+  task's cost of the step, e'Qe + a'Ra on the tracking error of the true state before the step and the
+  applied normalised action: what `neuroctl eval` sums, up to observation noise and faults). On the
+  step that ends an episode: `is_success` (gymnasium's convention) and `end_reason` (why: the robot's
+  termination reason, or "time_limit").
+- `reward="task_cost"` makes the reward minus `task_cost`, so that a learner optimises what eval scores;
+  "default" keeps the robot's own reward.
+- Pickling or deep-copying an env gives an independent working copy: a fresh PyBullet server, the env
+  rebuilt from its constructor arguments, then its state, episode clock, RNG and counters restored. An
+  env collected without `close()` disconnects its server.
 """
 
 from __future__ import annotations
@@ -50,6 +71,7 @@ MAX_PUSH_FORCE_N = 10_000.0  # |force_n| of a push (PyBullet stays finite far be
 FINITE_DIFFERENCE_STEP = 1e-4  # state units and action units
 FRAME_WIDTH, FRAME_HEIGHT = 320, 240
 PUSH_KEYS = ("start_s", "duration_s", "force_n")
+REWARDS = ("default", "task_cost")
 
 
 @dataclass(frozen=True)
@@ -77,7 +99,17 @@ class BulletRobotEnv(gymnasium.Env):
         faults: sensor faults, a list of dicts {kind, sensor, start_s, duration_s, magnitude} (see
             `neuroctl.envs.faults`; sensor: a sensor name or an index). Default none.
         render_mode: None or "rgb_array" (320x240 frames from PyBullet's TinyRenderer).
+        episode_s: episode length in seconds of simulated time, in (0, 1e6]: the env truncates itself
+            at the first step ending at or after it. None (default): `default_episode_steps` control
+            periods.
+        reward: "default" (the robot's own reward) or "task_cost" (minus the task cost of the step).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "BulletRobotEnv":
+        """Record the constructor arguments: pickling rebuilds the env from them (see `__getstate__`)."""
+        self = super().__new__(cls)
+        self._constructor_arguments = (args, dict(kwargs))
+        return self
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
     STAGE_NAMES = ("actuate", "physics", "sense")
@@ -87,7 +119,9 @@ class BulletRobotEnv(gymnasium.Env):
                  sensors: Sequence[Sensor], actuators: Sequence[Actuator], state_names: Sequence[str],
                  observation_low: np.ndarray, observation_high: np.ndarray,
                  observation_noise_std: float = 0.0, pushes: Sequence[Mapping[str, float]] = (),
-                 faults: Sequence[Mapping[str, Any]] = (), render_mode: str | None = None) -> None:
+                 faults: Sequence[Mapping[str, Any]] = (), render_mode: str | None = None,
+                 default_episode_steps: int = 1000, episode_s: float | None = None,
+                 reward: str = "default") -> None:
         self.physics_period_s = physics_period_s
         self.n_substeps = _check_control_period(control_period_s, physics_period_s, max_substeps)
         self.control_period_s = float(control_period_s)
@@ -95,6 +129,9 @@ class BulletRobotEnv(gymnasium.Env):
         self.pushes = _check_pushes(pushes, physics_period_s)
         self.render_mode = _check_render_mode(render_mode)
         self.metadata = {**self.metadata, "render_fps": 1.0 / self.control_period_s}
+        self.episode_steps = _check_episode(episode_s, self.control_period_s, default_episode_steps)
+        self.episode_s = self.episode_steps * self.control_period_s
+        self.reward_kind = _check_reward(reward)
 
         self.sensors = tuple(sensors)
         self.actuators = tuple(actuators)
@@ -115,6 +152,11 @@ class BulletRobotEnv(gymnasium.Env):
         self.state = np.zeros(len(self.state_names))  # true state after the last reset/step
         self.substep = 0  # physics substeps since the last reset
         self.terminated = False
+        self.steps = 0  # control periods since the last reset
+        self.end_reason: str | None = None  # why the episode ended (None while it runs)
+        self._cost_weights: tuple[np.ndarray, np.ndarray] | None = None
+        self._error: np.ndarray | None = None
+        self._normalised = np.zeros(len(actuators))
         self._action = np.zeros(len(self.actuators))
         self._command = np.zeros(len(self.actuators))
         self._clean = np.zeros(len(self.sensors))
@@ -130,28 +172,79 @@ class BulletRobotEnv(gymnasium.Env):
         self._set_state(self._sample_initial_state())
         self._read_state(self.state)
         self.substep = 0
+        self.steps = 0
         self.terminated = False
+        self.end_reason = None
         self._faults.reset()
-        return self._observation(), {}
+        return self._observation(), {"state": self.state.copy()}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Hold the commanded action for one control period; return the usual gymnasium 5-tuple."""
+        """Hold the commanded action for one control period; return the usual gymnasium 5-tuple (info:
+        see the module docstring)."""
         t_start = perf_counter()
         command = self._command_from_action(action)
         t_actuated = perf_counter()
+        task_cost = self._task_cost(command)  # of the state before the step, as eval scores a tick
         self.do_simulation(command, self.substep, with_pushes=True)
         self.substep += self.n_substeps
+        self.steps += 1
         t_simulated = perf_counter()
         self._read_state(self.state)
         reward, terminated = self._after_step()
+        info = {"state": self.state.copy(), "command": command.copy(), "task_cost": task_cost}
+        if terminated and not self.terminated:
+            self.end_reason = self._end_reason()
         self.terminated = self.terminated or terminated
+        truncated = not self.terminated and self.steps >= self.episode_steps
+        if truncated and self.end_reason is None:
+            self.end_reason = "time_limit"
+        if self.terminated or truncated:
+            info["is_success"] = self._is_success()
+            info["end_reason"] = self.end_reason
+        if self.reward_kind == "task_cost":
+            reward = -task_cost
         observation = self._observation()
         t_sensed = perf_counter()
         times = self.stage_times_s
         times[0] = t_actuated - t_start
         times[1] = t_simulated - t_actuated
         times[2] = t_sensed - t_simulated
-        return observation, reward, self.terminated, False, {}
+        return observation, reward, self.terminated, truncated, info
+
+    def _task_cost(self, command: np.ndarray) -> float:
+        """e'Qe + a'Ra: the task's tracking error of the true state now, the normalised `command`."""
+        if self._cost_weights is None:
+            task = getattr(self, "task", None)
+            if task is None:
+                return 0.0
+            self._cost_weights = (np.asarray(task.cost_q, dtype=np.float64),
+                                  np.asarray(task.cost_r, dtype=np.float64))
+            self._error = np.zeros(len(task.cost_q))
+        cost_q, cost_r = self._cost_weights
+        error = self._error
+        self._state_error(self.state, error)
+        normalised = self._normalised
+        np.divide(command, self._command_scale, out=normalised)
+        return float(error @ (cost_q * error) + normalised @ (cost_r * normalised))
+
+    # ---- pickling: a working copy with its own physics server ----
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the PyBullet server: `__setstate__` rebuilds one from the constructor
+        arguments, then restores this state (true state, episode clock, RNG, counters, faults)."""
+        state = self.__dict__.copy()
+        del state["scene"]
+        state["_linear_models"] = {}  # a cache: rebuilt on demand
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        args, kwargs = state["_constructor_arguments"]
+        fresh = type(self)(*args, **kwargs)
+        self.__dict__.update(fresh.__dict__)  # the new server and everything bound to it
+        fresh.__dict__.clear()  # the server now belongs to this env alone
+        self.__dict__.update(state)
+        self._set_state(self.state)
+        self._read_state(self.state)
 
     def render(self) -> np.ndarray | None:
         """The current scene as uint8 (240, 320, 3) with render_mode "rgb_array", else None."""
@@ -337,6 +430,20 @@ class BulletRobotEnv(gymnasium.Env):
     @abstractmethod
     def state_of_observation(self, observation: np.ndarray) -> np.ndarray: ...
 
+    def _end_reason(self) -> str:
+        """Why the episode terminated, e.g. "theta_limit" (called once, when it does)."""
+        return "terminated"
+
+    def _is_success(self) -> bool:
+        """Whether the episode that ends now succeeded: by default, it did not terminate."""
+        return not self.terminated
+
+    def _state_error(self, state: np.ndarray, out: np.ndarray) -> None:
+        """The task's tracking error of the true `state` (the current one) into `out`: by default the
+        robot's `tracking_error` of the noise-free observation."""
+        self._observe(state, self._clean)
+        self.tracking_error(self._clean, out)  # type: ignore[attr-defined]  (a TaskRobot's)
+
 
 def check_noise_std(value: Any) -> float:
     """The `observation_noise_std` keyword argument, checked."""
@@ -414,6 +521,20 @@ def _check_push(path: str, push: Any, physics_period_s: float) -> Push:
     first = ticks(start_s, physics_period_s)  # the first substep starting at or after start_s
     end = ticks(start_s + duration_s, physics_period_s)
     return Push(force_n=force_n, first_substep=first, end_substep=end)
+
+
+def _check_episode(value: Any, control_period_s: float, default_steps: int) -> int:
+    """The episode's length in control periods: `episode_s` rounded up to whole periods."""
+    if value is None:
+        return default_steps
+    episode_s = in_range("episode_s", value, "a duration", 0.0, MAX_TIME_S, "s", open_low=True)
+    return max(1, ticks(episode_s, control_period_s))
+
+
+def _check_reward(value: Any) -> str:
+    if not isinstance(value, str) or value not in REWARDS:
+        raise invalid("reward", f"must be one of {', '.join(map(repr, REWARDS))}", value)
+    return value
 
 
 def _check_render_mode(value: Any) -> str | None:

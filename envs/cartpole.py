@@ -30,9 +30,7 @@ MAX_FORCE_LIMIT_N = 1000.0
 SLIDER_JOINT, HINGE_JOINT = 0, 1
 POLE_LINK = 1  # a link's index is its parent joint's index
 
-RAIL_LIMIT_M = 15.0  # the URDF's slider limit (a soft limit: the cart can overshoot it by ~0.1 m)
-MAX_JOINT_SPEED = 100.0  # PyBullet clamps joint speeds (m/s, rad/s) to this by default
-OBSERVATION_HIGH = np.array([RAIL_LIMIT_M, math.pi, MAX_JOINT_SPEED, MAX_JOINT_SPEED], dtype=np.float32)
+EPISODE_STEPS = 1000  # the default episode: 1000 control periods (10 s at the default 10 ms)
 
 CAMERA_HEIGHT_M = 0.45  # the camera looks along +y at this height, so +x is to the right in a frame
 CAMERA_FOV_DEG = 45.0  # vertical field of view
@@ -45,6 +43,11 @@ POLE_COLOUR_RGBA = (0.85, 0.33, 0.1, 1.0)  # the URDF's white pole is hard to se
 SENSOR_NAMES = ("x", "theta", "x_dot", "theta_dot")
 PLAUSIBLE_HIGH = (3.0, 1.0, 10.0, 20.0)  # |reading| while the task runs (it ends at 2.4 m and 0.6 rad)
 PLAUSIBLE_RATE = (10.0, 20.0, math.inf, math.inf)  # positions move at most at the plausible speeds
+# Observation bounds: what the task allows (the episode ends at |x| > 2.4 m, |theta| > 0.6 rad; episodes
+# under control stay within about 1 m and 4 m/s), the plausible readings with a margin, so that
+# normalising wrappers see a useful range. Readings beyond them (noise, the step that terminates, a
+# plant driven on after termination) are clipped; the sensor monitor uses `sensors`, not these.
+OBSERVATION_HIGH = np.array(PLAUSIBLE_HIGH, dtype=np.float32)
 STALE_AFTER_S = 0.1  # a moving plant's float32 readings change every tick
 NOISE_TOLERANCE = 8.0  # a change of up to this many observation noise std is always plausible
 
@@ -75,16 +78,31 @@ class CartPoleBalanceEnv(BulletRobotEnv):
     `position_only=True`. theta is the pole angle from upright, positive when the pole leans towards +x,
     wrapped to [-pi, pi]. With `observation_noise_std > 0`, Gaussian noise of that standard deviation (in
     each component's own unit) from the env's RNG is added, and the noisy theta is wrapped again (as an
-    angle sensor would). The observation is clipped to the observation space: x in [-15, 15] m (the
-    rail's limits), theta in [-pi, pi], speeds in [-100, 100] (PyBullet's joint speed clamp); only noise
-    or the cart overshooting the end of the rail can reach these bounds.
+    angle sensor would). The observation is clipped to the observation space: x in [-3, 3] m, theta in
+    [-1, 1] rad, x_dot in [-10, 10] m/s, theta_dot in [-20, 20] rad/s (the plausible readings below:
+    the task ends at 2.4 m and 0.6 rad, and a balanced pole stays within about 1 m and 4 m/s); only noise
+    or a plant beyond the task's limits can reach these bounds.
 
     Reward: +1 for every step taken while the episode is not terminated (the classic cart-pole reward:
     the step that ends in termination still earns 1, so an episode's return is its length); 0 for steps
-    taken after termination without a reset.
+    taken after termination without a reset. With `reward="task_cost"`: minus the task cost of the step
+    (`info["task_cost"]`, below), what `neuroctl eval` scores.
 
-    Termination: |theta| > 0.6 rad or |x| > 2.4 m (true state, not the noisy observation). Truncation
-    comes from `max_episode_steps` in the registration (1000 steps).
+    Termination: |theta| > 0.6 rad or |x| > 2.4 m (true state, not the noisy observation); `end_reason`
+    "theta_limit" or "x_limit" (theta first when both). Truncation: the env truncates itself after
+    `episode_s` (default: 1000 control periods, 10 s at 10 ms; the id registers no TimeLimit), with
+    `end_reason` "time_limit" and `is_success` True (still balanced); a termination has `is_success`
+    False.
+
+    info (every step): `state` (the true [x, theta, x_dot, theta_dot]), `command` (the cart force
+    applied, N), `task_cost` (e'Qe + a'Ra of the true state before the step and the applied action,
+    weights as in `task`); on the last step of an episode `is_success` and `end_reason`.
+
+    For learners: `episode_s` fixes the episode in seconds, so returns compare across control periods;
+    `reward="task_cost"` optimises the eval cost. At a 10 ms period a pole's time constant (0.25 s) is
+    25 steps and an episode 1000: use a discount of 0.995-0.999 (SAC, PPO); the default 0.99 looks only
+    ~1 s ahead. The observation bounds above suit normalising wrappers (gymnasium's
+    RescaleObservation, SB3's VecNormalize). See examples/rl_cartpole.py (PPO and SAC).
 
     Initial state, drawn from the reset seed: |theta0| uniform in `initial_theta_rad` with a random sign;
     x0 (m), x_dot0 (m/s) and theta_dot0 (rad/s) each uniform in [-0.05, 0.05].
@@ -103,6 +121,8 @@ class CartPoleBalanceEnv(BulletRobotEnv):
         faults: sensor faults, a list of dicts {kind, sensor, start_s, duration_s, magnitude} (see
             `neuroctl.envs.faults`; sensor: x, theta, x_dot, theta_dot or an index). Default none.
         render_mode: None or "rgb_array" (320x240 frames from PyBullet's TinyRenderer).
+        episode_s: episode length in s, in (0, 1e6]; None (default): 1000 control periods.
+        reward: "default" (+1 per step balanced) or "task_cost" (minus the step's task cost).
 
     Sensor faults corrupt the observation after noise and clipping (a faulty reading may be NaN, inf
     or outside the observation space), never the true state. `fault_ticks[kind]` counts the readings
@@ -133,6 +153,8 @@ class CartPoleBalanceEnv(BulletRobotEnv):
         pushes: Sequence[Mapping[str, float]] = (),
         faults: Sequence[Mapping[str, Any]] = (),
         render_mode: str | None = None,
+        episode_s: float | None = None,
+        reward: str = "default",
     ) -> None:
         self.max_force_n = _check_max_force(max_force_n)
         self.initial_theta_rad = _check_initial_theta(initial_theta_rad)
@@ -144,7 +166,8 @@ class CartPoleBalanceEnv(BulletRobotEnv):
             physics_period_s=PHYSICS_PERIOD_S, control_period_s=control_period_s, max_substeps=MAX_SUBSTEPS,
             sensors=_sensors(n_observed, noise_std), actuators=(Actuator("cart_force", "N", self.max_force_n, "cart force"),),
             state_names=SENSOR_NAMES, observation_low=-high, observation_high=high,
-            observation_noise_std=noise_std, pushes=pushes, faults=faults, render_mode=render_mode)
+            observation_noise_std=noise_std, pushes=pushes, faults=faults, render_mode=render_mode,
+            default_episode_steps=EPISODE_STEPS, episode_s=episode_s, reward=reward)
         self.task = TASK
         self._body = self.scene.load_data_urdf("cartpole.urdf")
         self.scene.disable_joint_motors(self._body, (SLIDER_JOINT, HINGE_JOINT))
@@ -224,6 +247,13 @@ class CartPoleBalanceEnv(BulletRobotEnv):
         left the track (true state, not observed)."""
         reward = 0.0 if self.terminated else 1.0
         return reward, bool(abs(self.state[0]) > X_LIMIT_M or abs(self.state[1]) > THETA_LIMIT_RAD)
+
+    def _end_reason(self) -> str:
+        return "theta_limit" if abs(self.state[1]) > THETA_LIMIT_RAD else "x_limit"
+
+    def _state_error(self, state: np.ndarray, out: np.ndarray) -> None:
+        """The full true state (position-only observation or not): the reference is the origin."""
+        out[:] = state
 
     def _camera(self) -> tuple[Any, Any]:
         return self._view_matrix, self._projection_matrix

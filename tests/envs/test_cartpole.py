@@ -11,6 +11,8 @@ import numpy as np
 import pybullet
 import pytest
 import scipy.linalg
+
+from neuroctl.envs.cartpole import TASK, CartPoleBalanceEnv
 from gymnasium.utils.env_checker import check_env
 
 from neuroctl.envs.cartpole import CartPoleBalanceEnv
@@ -88,7 +90,7 @@ def test_make_with_module_prefix_in_fresh_interpreter():
         "assert 'neuroctl' not in sys.modules\n"
         f"env = gymnasium.make('neuroctl:{ENV_ID}')\n"
         "obs, _ = env.reset(seed=0)\n"
-        "print(obs.shape, env.spec.max_episode_steps)\n"
+        "print(obs.shape, env.unwrapped.episode_steps)\n"
         "env.close()\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -96,9 +98,80 @@ def test_make_with_module_prefix_in_fresh_interpreter():
     assert "(4,) 1000" in result.stdout
 
 
-def test_truncation_comes_from_registration():
-    env = gymnasium.make(ENV_ID, initial_theta_rad=(0.0, 0.0))
-    assert env.spec.max_episode_steps == 1000
+def lqr_gain(env):
+    A, B = model_of(env)
+    P = scipy.linalg.solve_discrete_are(A, B, np.diag([1.0, 1.0, 0.1, 0.1]), np.eye(1))
+    return np.linalg.solve(1.0 + B.T @ P @ B, B.T @ P @ A)[0]
+
+
+def test_the_env_truncates_itself_after_1000_steps_by_default():
+    """No TimeLimit from the registration: the env ends the episode itself, balanced = success."""
+    env = gymnasium.make(ENV_ID)
+    assert env.spec.max_episode_steps is None and env.unwrapped.episode_steps == 1000
+    K = lqr_gain(env.unwrapped)
+    obs, _ = env.reset(seed=0)
+    for k in range(999):
+        obs, _, terminated, truncated, info = env.step(action(np.clip(-K @ obs, -1.0, 1.0)))
+        assert not terminated and not truncated and "is_success" not in info
+    _, _, terminated, truncated, info = env.step(action(0.0))
+    assert truncated and not terminated and info["is_success"] is True and info["end_reason"] == "time_limit"
+    env.close()
+
+
+@pytest.mark.parametrize("period_s, steps", [(0.01, 200), (0.02, 100), (0.001, 2000), (0.003, 667)])
+def test_episode_s_sets_the_episode_in_seconds(period_s, steps):
+    env = CartPoleBalanceEnv(control_period_s=period_s, episode_s=2.0)
+    K = lqr_gain(env)
+    obs, _ = env.reset(seed=0)
+    ends = []
+    for k in range(1, steps + 1):
+        obs, _, terminated, truncated, _ = env.step(action(np.clip(-K @ obs, -1.0, 1.0)))
+        assert not terminated
+        if truncated:
+            ends.append(k)
+    assert ends == [steps] and env.episode_steps == steps
+    env.close()
+
+
+def test_info_and_the_task_cost_reward():
+    """info: the true state, the applied force (N), the step's task cost (the eval cost of the tick)."""
+    env = CartPoleBalanceEnv(max_force_n=6.0, observation_noise_std=0.01, reward="task_cost")
+    observation, info = env.reset(seed=2)
+    before = info["state"]
+    assert np.allclose(observation, before, atol=0.05) and not np.array_equal(observation, before)
+    action = np.array([1.7], dtype=np.float32)  # clipped to 1: 6 N
+    _, reward, _, _, info = env.step(action)
+    assert info["command"].tolist() == [6.0]
+    expected = float(before**2 @ np.array(TASK.cost_q)) + 1.0
+    assert info["task_cost"] == pytest.approx(expected) and reward == -info["task_cost"]
+    np.testing.assert_array_equal(info["state"], env.state)
+    before = env.state.copy()
+    _, reward, _, _, info = env.step(np.array([np.nan], dtype=np.float32))  # no force, no action cost
+    assert info["command"].tolist() == [0.0]
+    assert reward == pytest.approx(-float(before**2 @ np.array(TASK.cost_q)))
+    env.close()
+
+
+@pytest.mark.parametrize("reason", ["theta_limit", "x_limit"])
+def test_why_an_episode_ended(reason):
+    env = CartPoleBalanceEnv(initial_theta_rad=(0.0, 0.05))
+    K = lqr_gain(env)
+    obs, _ = env.reset(seed=0)
+    for _ in range(1000):
+        error = obs.astype(np.float64)
+        error[0] = max(error[0] - 3.0, -0.5)  # drive the cart off the track, balanced
+        u = 0.0 if reason == "theta_limit" else np.clip(-K @ error, -1.0, 1.0)
+        obs, _, terminated, truncated, info = env.step(action(u))
+        if terminated:
+            break
+    assert terminated and not truncated and info["end_reason"] == reason and info["is_success"] is False
+    env.close()
+
+
+def test_observation_bounds_are_what_the_task_allows():
+    env = CartPoleBalanceEnv()
+    assert env.observation_space.high.tolist() == [3.0, 1.0, 10.0, 20.0]
+    assert np.array_equal(env.observation_space.low, -env.observation_space.high)
     env.close()
 
 
