@@ -99,3 +99,73 @@ def test_policy_without_a_model_is_a_config_error(tmp_path):
     config.write_text("kind: lqr\nmodel: {dt_s: 0.05, A: [[1, 0], [0]], B: [[0], [1]]}\n")
     with pytest.raises(ConfigError, match="model.A: expected a matrix"):
         ControllerPolicy(gymnasium.make("Pendulum-v1"), config)
+
+
+@pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version")  # checking the wrapper is the point
+@pytest.mark.parametrize("encoder, parameters", [("population", {}), ("poisson", {}), ("sigma_delta", {}),
+                                                 ("sigma_delta", {"reconstruct": True})])
+def test_the_wrapped_env_passes_the_checker_and_pickles(encoder, parameters):
+    import pickle
+
+    from gymnasium.utils.env_checker import check_env
+
+    env = SpikeEncodingObservation(cartpole(), encoder, **CART_RANGE, **parameters)
+    check_env(env, skip_render_check=True)
+    assert env.spec.additional_wrappers[-1].kwargs["encoder"] == encoder  # the recorded arguments
+    first, _ = env.reset(seed=4)
+    twin = pickle.loads(pickle.dumps(env))
+    again, _ = twin.reset(seed=4)
+    np.testing.assert_array_equal(first, again)
+    twin.close()
+    env.close()
+
+
+@pytest.mark.parametrize("encoder, parameters, expected", [
+    ("sigma_delta", {"thetta": 0.1}, "thetta: not a parameter of the sigma_delta encoder; it takes theta"),
+    ("poisson", {"theta": 0.1}, "theta: not a parameter of the poisson encoder; it takes max_rate_hz"),
+    ("population", {"reconstruct": True}, "reconstruct: only the sigma_delta encoder"),
+    ("popu", {}, "encoder: expected one of population, sigma_delta, poisson"),
+])
+def test_a_wrong_encoder_argument_is_a_value_error_naming_it(encoder, parameters, expected):
+    with pytest.raises(ValueError, match=expected.replace("(", r"\(")):
+        SpikeEncodingObservation(cartpole(), encoder, **CART_RANGE, **parameters)
+
+
+def test_encoder_defaults_and_honest_bounds():
+    env = SpikeEncodingObservation(cartpole(), "sigma_delta", **CART_RANGE)
+    np.testing.assert_allclose(env.encoder.theta, [0.048, 0.012, 0.06, 0.1])  # 1 % of each range
+    poisson = SpikeEncodingObservation(cartpole(), "poisson", **CART_RANGE)
+    assert poisson.encoder.max_rate_hz == 1000.0  # 10 spikes expected at `high` in 10 ms
+    assert poisson.observation_space.high.tolist() == [52] * 4  # ceil(10 + 10 sqrt(10) + 10)
+    poisson.reset(seed=0)
+    counts = [poisson.step(np.zeros(1, dtype=np.float32))[0] for _ in range(50)]
+    assert all(poisson.observation_space.contains(c) for c in counts)
+
+
+def test_sigma_delta_reconstruct_gives_the_value_within_theta():
+    env = SpikeEncodingObservation(cartpole(), "sigma_delta", **CART_RANGE, theta=0.001, reconstruct=True)
+    inner = env.unwrapped
+    observation, _ = env.reset(seed=2)
+    assert observation.shape == (8,)
+    for _ in range(20):
+        observation, *_ = env.step(np.array([0.3], dtype=np.float32))
+        true = np.clip(inner.state, CART_RANGE["low"], CART_RANGE["high"])
+        assert np.all(np.abs(observation[4:] - true) <= 0.001 + 1e-6)
+        assert env.observation_space.contains(observation)
+
+
+@pytest.mark.parametrize("given", ["path", "dict", "object"])
+def test_controller_policy_takes_a_path_a_dict_or_a_config(given):
+    from neuroctl.control.lqr import LQRConfig
+
+    path = ROOT / "configs" / "controllers" / "cartpole_lqr.yaml"
+    config = {"path": path, "dict": {"kind": "lqr", "q": [1.0, 10.0, 0.1, 0.1], "r": [1.0]},
+              "object": LQRConfig(q=(1.0, 10.0, 0.1, 0.1), r=(1.0,))}[given]
+    env = cartpole()
+    policy = ControllerPolicy(env, config)
+    observation, _ = env.reset(seed=0)
+    for _ in range(300):
+        observation, _, terminated, *_ = env.step(policy(observation))
+        assert not terminated
+    assert abs(observation[1]) < 0.05
+    env.close()
