@@ -11,7 +11,7 @@ from typing import Any, Callable
 import gymnasium
 import numpy as np
 
-from neuroctl.envs.robot import TaskRobot
+from neuroctl.envs.robot import Sensor, TaskRobot
 from neuroctl.runtime.robots import describe
 
 
@@ -27,7 +27,7 @@ class RunInfo:
     `push_label` says where they act; `noise_std` is the observation noise; `raster_groups` are (label,
     first neuron, end neuron) of the controller's neuron groups (raster column indices).
     `error_names` name the components of the task's tracking error and `tracking_error` computes it
-    from an array of observations (None without a task); `task_description` says what the task asks.
+    from an array of observations (None without a task); `task_description` says what the task asks; `sensors` are the declared sensors.
     """
 
     title: str
@@ -47,6 +47,8 @@ class RunInfo:
     error_names: tuple[str, ...] = ()
     tracking_error: Callable[[np.ndarray], np.ndarray] | None = None
     task_description: str = ""
+    sensors: tuple[Sensor, ...] = ()
+    """The environment's declared sensors (plausible low/high of each reading), for plots."""
 
     @property
     def units(self) -> tuple[str, ...]:
@@ -92,6 +94,7 @@ def run_info(env_id: str, controller_kind: str, seed: int, env: gymnasium.Env, c
         error_names=tuple(robot.task.error_names) if robot.task else (),
         tracking_error=_tracking_error_of(env) if robot.task else None,
         task_description=robot.task.description if robot.task else "",
+        sensors=tuple(robot.sensors),
     )
 
 

@@ -53,7 +53,7 @@ Trajectory = Mapping[str, np.ndarray]
 def write_plots(out_dir: Path, trajectory: Trajectory, metrics: dict[str, Any], info: RunInfo) -> list[Path]:
     """Draw every plot of the run into `out_dir`; returns the files written."""
     end_s = len(trajectory["time_s"]) * info.control_period_s
-    info = dataclasses.replace(info, pushes=_pushes_before(info.pushes, end_s))
+    info = mathtext_labels(dataclasses.replace(info, pushes=_pushes_before(info.pushes, end_s)))
     figures = {"state_command.png": state_figure(trajectory, metrics, info)}
     if "raster" in trajectory:
         figures["spike_raster.png"] = raster_figure(trajectory, info)
@@ -64,6 +64,40 @@ def write_plots(out_dir: Path, trajectory: Trajectory, metrics: dict[str, Any], 
         paths.append(out_dir / name)
         save_png(figure, paths[-1])
     return paths
+
+
+GREEK = {"α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "θ": r"\theta", "φ": r"\phi",
+         "ψ": r"\psi", "ω": r"\omega", "τ": r"\tau", "λ": r"\lambda", "μ": r"\mu", "σ": r"\sigma"}
+ACCENTS = {"\u0307": r"\dot", "\u0308": r"\ddot"}
+"""Combining dot above / diaeresis (U+0307, U+0308): DejaVu Sans does not place them, mathtext does."""
+
+
+def mathtext(text: str) -> str:
+    """`text` with each letter carrying a combining dot (or two) written as mathtext: "cart velocity ẋ"
+    -> "cart velocity $\\dot{x}$", "θ̇" -> "$\\dot{\\theta}$"; `$` elsewhere escaped."""
+    if not any(accent in text for accent in ACCENTS):
+        return text
+    out, k = [], 0
+    text = text.replace("$", r"\$")
+    while k < len(text):
+        char = text[k]
+        if k + 1 < len(text) and text[k + 1] in ACCENTS:
+            out.append(f"${ACCENTS[text[k + 1]]}{{{GREEK.get(char, char)}}}$")
+            k += 2
+        else:
+            out.append(char)
+            k += 1
+    return "".join(out)
+
+
+def mathtext_labels(info: RunInfo) -> RunInfo:
+    """`info` with every label the plots draw passed through `mathtext`."""
+    return dataclasses.replace(
+        info, state_labels=tuple(map(mathtext, info.state_labels)),
+        sensor_names=tuple(map(mathtext, info.sensor_names)), command_label=mathtext(info.command_label),
+        command_labels=tuple(map(mathtext, info.command_labels)),
+        error_names=tuple(map(mathtext, info.error_names)),
+        raster_groups=tuple((mathtext(label), a, b) for label, a, b in info.raster_groups))
 
 
 def _title(figure: Figure, info: RunInfo, subject: str) -> None:
@@ -124,8 +158,9 @@ def state_figure(trajectory: Trajectory, metrics: dict[str, Any], info: RunInfo)
         rows - len(groups))
     figure = Figure(figsize=(10 + 1.6 * grouped, sum(heights) + 0.9), layout="constrained")
     axes = figure.subplots(rows, 1, sharex=True, height_ratios=heights, squeeze=False)[:, 0]
+    seen = trajectory.get("controller_observation")
     for axis, (title, indices) in zip(axes, groups):
-        _state_panel(axis, time_s, observation, predicted, indices, info, title)
+        _state_panel(axis, time_s, observation, predicted, indices, info, title, seen)
     row = len(groups)
     command_axis = axes[row]
     _command_panel(command_axis, trajectory, info)
@@ -134,26 +169,164 @@ def state_figure(trajectory: Trajectory, metrics: dict[str, Any], info: RunInfo)
         _tracking_error_panel(axes[row], time_s, errors, info)
     if predicted is not None:
         _prediction_error_panel(axes[row + 1], time_s, observation, predicted, info, groups)
+    plausible_drawn = False
+    for axis, (_, indices) in zip(axes, groups):
+        _robust_ylim(axis, [observation[:, indices]] + ([] if seen is None else [seen[:, indices]]))
+        if len(indices) == 1:
+            plausible_drawn |= _draw_plausible_range(axis, info, indices[0])
+    held = held_intervals(trajectory, info.control_period_s)
+    misses = deadline_miss_times(trajectory, metrics, info.control_period_s)
+    end = _end_marker(metrics, info)
     for axis in axes:
         _leave_headroom(axis, 0.05 if grouped else 0.3)
         _mark_pushes(axis, info.pushes)
+        _mark_held(axis, held)
+        _mark_misses(axis, misses)
+        if end is not None:
+            axis.axvline(end, color="black", lw=1.2, ls="-.")
         axis.grid(alpha=0.3)
     _label_pushes(axes[0], info.pushes)
-    figure.legend(handles=_legend_handles(axes[0], command_axis, info, grouped), loc="outside lower center",
-                  fontsize=8, ncol=5, frameon=False)
+    handles = _legend_handles(axes[0], command_axis, info, grouped)
+    handles += _held_handles(held, metrics) + _miss_handles(misses)
+    if plausible_drawn:
+        handles.append(Line2D([], [], color="tab:brown", ls=":", lw=1.0,
+                              label="plausible range declared by the env (no termination limit is declared)"))
+    if end is not None:
+        handles.append(Line2D([], [], color="black", lw=1.2, ls="-.", label="episode ended"))
+    figure.legend(handles=handles, loc="outside lower center", fontsize=8, ncol=4, frameon=False)
     axes[-1].set_xlabel("time (s)")
-    axes[-1].set_xlim(0.0, max(time_s[-1] + info.control_period_s, info.control_period_s))
-    _title(figure, info, f"state and command: {_outcome(metrics)}")
+    right = max(time_s[-1] + info.control_period_s, info.control_period_s)
+    axes[-1].set_xlim(0.0, right * (1.03 if end is not None else 1.0))
+    _title(figure, info, f"state and command: {_outcome(metrics, trajectory, info)}")
     return figure
 
 
+FAULT_COLOUR = "tab:orange"
+MISS_COLOUR = "tab:red"
+OUTLIER_SPANS = 3.0
+"""A reading further than this many robust spans (1st-99th percentile) outside them is clipped."""
+
+
+def held_intervals(trajectory: Trajectory, period_s: float) -> list[tuple[float, float]]:
+    """(start_s, end_s) of each run of ticks where the controller saw something else than the raw
+    reading (`controller_observation` != `observation`, NaN-aware): where the sensor monitor held or
+    replaced a faulty reading."""
+    raw, seen = trajectory["observation"], trajectory.get("controller_observation")
+    if seen is None or seen.shape != raw.shape:
+        return []
+    same = (raw == seen) | (np.isnan(raw) & np.isnan(seen))
+    differs = ~np.all(same, axis=1)
+    return _runs(trajectory["time_s"], differs, period_s)
+
+
+def deadline_miss_times(trajectory: Trajectory, metrics: dict[str, Any], period_s: float) -> np.ndarray:
+    """The times of the ticks that missed their deadline in a paced run (the tick ended after the next
+    release: start lateness + tick time > period); none in fast mode."""
+    if metrics.get("mode") != "realtime" or "lateness_s" not in trajectory:
+        return np.zeros(0)
+    missed = trajectory["lateness_s"] + trajectory["tick_s"] > period_s
+    return trajectory["time_s"][missed]
+
+
+def _runs(time_s: np.ndarray, flags: np.ndarray, period_s: float) -> list[tuple[float, float]]:
+    """Contiguous runs of flagged ticks as (start_s, end_s), each tick lasting one period."""
+    runs, start = [], None
+    for k, flag in enumerate(flags):
+        if flag and start is None:
+            start = k
+        if start is not None and (not flag or k == len(flags) - 1):
+            stop = k if not flag else k + 1
+            runs.append((float(time_s[start]), float(time_s[stop - 1]) + period_s))
+            start = None
+    return runs
+
+
+def _mark_held(axis: Axes, held: list[tuple[float, float]]) -> None:
+    for start, end in held:
+        axis.axvspan(start, end, color=FAULT_COLOUR, alpha=0.25, lw=0)
+
+
+def _held_handles(held: list[tuple[float, float]], metrics: dict[str, Any]) -> list:
+    if not held:
+        return []
+    injected = {k: n for k, n in metrics.get("faults", {}).get("injected_ticks", {}).items() if n}
+    what = ", ".join(f"{kind} {n} ticks" for kind, n in injected.items()) or "no injected fault counted"
+    return [Patch(color=FAULT_COLOUR, alpha=0.25, label=f"monitor held the reading (faults: {what})")]
+
+
+def _mark_misses(axis: Axes, misses: np.ndarray) -> None:
+    """A tick on the time axis (bottom of the panel) at each deadline miss."""
+    if misses.size:
+        transform = blended_transform_factory(axis.transData, axis.transAxes)
+        axis.plot(misses, np.zeros(misses.size), transform=transform, ls="none", marker="|",
+                  markersize=9, color=MISS_COLOUR, clip_on=False)
+
+
+def _miss_handles(misses: np.ndarray) -> list:
+    if not misses.size:
+        return []
+    return [Line2D([], [], ls="none", marker="|", markersize=9, color=MISS_COLOUR,
+                   label=f"deadline miss ({misses.size} ticks)")]
+
+
+def _robust_ylim(axis: Axes, series: list[np.ndarray]) -> None:
+    """Clip readings far outside the bulk (a single spike of 1e3 must not flatten the trace): the y
+    range covers every reading within `OUTLIER_SPANS` spans of the 1st-99th percentiles; the panel
+    says how many points it clipped."""
+    values = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in series])
+    finite = values[np.isfinite(values)]
+    if finite.size < 10:
+        return
+    low, high = np.percentile(finite, [1, 99])
+    span = max(high - low, 1e-9 * max(abs(low), abs(high), 1.0))
+    inside = finite[(finite >= low - OUTLIER_SPANS * span) & (finite <= high + OUTLIER_SPANS * span)]
+    clipped = finite.size - inside.size
+    if not clipped:
+        return
+    margin = 0.08 * (inside.max() - inside.min() or span)
+    axis.set_ylim(inside.min() - margin, inside.max() + margin)
+    axis.text(0.995, 0.04, f"{clipped} point{'s' if clipped > 1 else ''} off scale (clipped)",
+              transform=axis.transAxes, ha="right", va="bottom", fontsize=7, color="tab:red",
+              bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1.0))
+
+
+def _draw_plausible_range(axis: Axes, info: RunInfo, index: int) -> bool:
+    """The sensor's declared plausible low/high (dotted), where it lies near the drawn range (the
+    environment declares no termination limits: this is what the sensor monitor checks)."""
+    if index >= len(info.sensors):
+        return False
+    sensor = info.sensors[index]
+    low, high = axis.get_ylim()
+    span = high - low
+    drawn = False
+    for bound in (sensor.low, sensor.high):
+        if math.isfinite(bound) and low - span <= bound <= high + span:
+            axis.axhline(bound, color="tab:brown", ls=":", lw=1.0)
+            low, high = min(low, bound), max(high, bound)
+            drawn = True
+    axis.set_ylim(low, high)
+    return drawn
+
+
+def _end_marker(metrics: dict[str, Any], info: RunInfo) -> float | None:
+    """The time a failed episode ended (None for a run that went its full length)."""
+    if metrics["task"]["success"]:
+        return None
+    return float(metrics["duration_s"])
+
+
 def _state_panel(axis: Axes, time_s: np.ndarray, observation: np.ndarray, predicted: np.ndarray | None,
-                 indices: list[int], info: RunInfo, title: str) -> None:
-    """One component (observed and predicted, in the shared legend's colours) or a group of them (a
-    colour each, named in the panel's own legend; the prediction dashed in the same colour)."""
+                 indices: list[int], info: RunInfo, title: str, seen: np.ndarray | None = None) -> None:
+    """One component (the raw reading, the controller's view of it over it where they differ, and the
+    prediction, in the shared legend's colours) or a group of them (a colour each, named in the panel's
+    own legend; the prediction dashed in the same colour)."""
     if len(indices) == 1:
         i = indices[0]
-        axis.plot(time_s, observation[:, i], color="tab:blue", lw=1.2, label="observed")
+        differs = seen is not None and not np.array_equal(seen[:, i], observation[:, i], equal_nan=True)
+        axis.plot(time_s, observation[:, i], color="tab:blue", lw=1.2,
+                  label="observed (raw reading)" if differs else "observed")
+        if differs:
+            axis.plot(time_s, seen[:, i], color="black", lw=0.9, label="controller's view (after the monitor)")
         if predicted is not None and i < predicted.shape[2]:
             axis.plot(time_s[1:], predicted[:-1, 1, i], color="tab:orange", lw=1.0, ls="--",
                       label="predicted one tick ahead")
@@ -162,6 +335,8 @@ def _state_panel(axis: Axes, time_s: np.ndarray, observation: np.ndarray, predic
     for n, i in enumerate(indices):
         colour = LINE_COLOURS[n % len(LINE_COLOURS)]
         axis.plot(time_s, observation[:, i], color=colour, lw=1.1, label=info.names[i])
+        if seen is not None and not np.array_equal(seen[:, i], observation[:, i], equal_nan=True):
+            axis.plot(time_s, seen[:, i], color=colour, lw=0.7, ls=":")
         if predicted is not None and i < predicted.shape[2]:
             axis.plot(time_s[1:], predicted[:-1, 1, i], color=colour, lw=0.8, ls="--")
     axis.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False)
@@ -285,6 +460,13 @@ def _legend_handles(state_axis: Axes, command_axis: Axes, info: RunInfo, grouped
             handles.append(Line2D([], [], color="black", lw=0.8, ls="--", label="predicted one tick ahead"))
     else:
         handles = list(state_axis.get_legend_handles_labels()[0])
+        figure_axes = state_axis.figure.axes if state_axis.figure is not None else []
+        names = {h.get_label() for h in handles}
+        for other in figure_axes:
+            for handle in other.get_legend_handles_labels()[0]:
+                if handle.get_label() == "controller's view (after the monitor)" and handle.get_label() not in names:
+                    handles.append(handle)
+                    names.add(handle.get_label())
     if "command" in command_labels:
         handles.append(command_handles[command_labels.index("command")])
     handles.append(command_handles[command_labels.index("actuator limit")])
@@ -296,8 +478,9 @@ def _push_handles(info: RunInfo) -> list:
     return [Patch(color=PUSH_COLOUR, alpha=0.15, label=info.push_label)] if info.pushes else []
 
 
-def _outcome(metrics: dict[str, Any]) -> str:
-    """How the run ended, for a title."""
+def _outcome(metrics: dict[str, Any], trajectory: Trajectory | None = None, info: RunInfo | None = None) -> str:
+    """How the run ended, for a title: for a failed run, when and (from its last logged reading against
+    the sensors' declared plausible ranges, `neuroctl.evaluate.how_it_ended`) near which limit."""
     task = metrics["task"]
     if task["success"]:
         return f"succeeded over the full {metrics['duration_s']:g} s"
@@ -305,7 +488,19 @@ def _outcome(metrics: dict[str, Any]) -> str:
         return f"interrupted after {metrics['duration_s']:g} s"
     if metrics["aborted"]:
         return f"aborted on overrun after {metrics['duration_s']:g} s"
-    return f"failed: the environment terminated the episode at {metrics['duration_s']:g} s"
+    text = f"failed: the environment terminated the episode at {metrics['duration_s']:g} s"
+    if trajectory is not None and info is not None and info.sensors:
+        from neuroctl.evaluate import how_it_ended
+
+        ended = how_it_ended(metrics, trajectory["observation"], info.sensors, metrics["ticks"] + 1)
+        past = ended["past_plausible"]
+        nearest = ended["nearest_limit"]
+        if past:
+            text += "; past the plausible range: " + ", ".join(p["sensor"] for p in past)
+        elif nearest is not None:
+            text += (f"\nlast reading nearest its plausible limit: {nearest['sensor']} {nearest['reading']:.3g} "
+                     f"{nearest['unit']} ({100 * nearest['fraction']:.0f}% of {nearest['bound']:g})")
+    return text
 
 
 # ---- spike raster ----
@@ -418,7 +613,7 @@ def activity_energy_figure(trajectory: Trajectory, metrics: dict[str, Any], info
     figure = Figure(figsize=(13, 5.5), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=(3, 2))
     _activity_panel(left, trajectory, info)
-    _energy_panel(right, metrics["energy"]["profiles"])
+    _energy_panel(right, metrics["energy"]["profiles"], metrics["energy"].get("host"))
     _title(figure, info, "activity and modelled energy per control tick")
     return figure
 
@@ -445,8 +640,16 @@ def _activity_panel(axis: Axes, trajectory: Trajectory, info: RunInfo) -> None:
     axis.grid(alpha=0.3)
 
 
-def _energy_panel(axis: Axes, energy: dict[str, Any]) -> None:
-    """Horizontal bars of the modelled energy per tick; profiles that cannot run the workload say why."""
+def _profile_name(name: str, entry: dict[str, Any]) -> str:
+    """'loihi: Intel Loihi neuromorphic chip' from the profile's source (up to its citation)."""
+    source = str(entry.get("source", "")).split(" (")[0].split(";")[0].strip()
+    return textwrap.fill(f"{name}: {source}" if source else name, 30)
+
+
+def _energy_panel(axis: Axes, energy: dict[str, Any], host: dict[str, Any] | None = None) -> None:
+    """Horizontal bars of the modelled energy per tick, each row naming its profile and saying what is
+    modelled and what measured; the host CPU's part (non-spiking work beside the network) stacked on
+    where metrics.json has one; profiles that cannot run the workload say why."""
     if not energy:
         axis.text(0.5, 0.5, "no hardware profiles", ha="center", transform=axis.transAxes)
         axis.set_axis_off()
@@ -454,23 +657,36 @@ def _energy_panel(axis: Axes, energy: dict[str, Any]) -> None:
     names = sorted(energy)
     values = np.array([energy[name]["energy_j"] if energy[name].get("applicable") else np.nan
                        for name in names], dtype=np.float64)
-    positive = values[values > 0]
+    host_j = float(host["energy_j"]) if host else 0.0
+    totals = np.where(values > 0, values + host_j, np.nan)
+    positive = np.concatenate([values[values > 0], totals[np.isfinite(totals)]])
     rows = np.arange(len(names))
-    axis.barh(rows, np.where(values > 0, values, np.nan), color="tab:cyan")
+    axis.barh(rows, np.where(values > 0, values, np.nan), color="tab:cyan", label="controller (modelled)")
+    if host_j > 0:
+        axis.barh(rows, np.where(values > 0, host_j, np.nan), left=np.where(values > 0, values, np.nan),
+                  color="tab:grey", alpha=0.6, label=f"+ host {host.get('profile', 'cpu')}: "
+                  f"{host.get('cpu_macs_per_tick', 0):.3g} MACs/tick (modelled)")
     axis.set_xscale("log")
-    low, high = (positive.min() / 10, positive.max() * 100) if positive.size else (1e-12, 1e-3)
+    low, high = (positive.min() / 10, positive.max() * 1000) if positive.size else (1e-12, 1e-3)
     axis.set_xlim(low, high)
     formatter = EngFormatter(unit="J", places=2)
-    for row, (name, value) in enumerate(zip(names, values)):
+    for row, (name, value, total) in enumerate(zip(names, values, totals)):
+        entry = energy[name]
         if value > 0:
-            axis.text(value * 1.3, row, formatter(value), va="center", fontsize=8)
+            end = total if host_j > 0 else value
+            text = formatter(value) + (f" + host = {formatter(total)}" if host_j > 0 else "")
+            delay = entry.get("delay_basis", "?")
+            axis.text(end * 1.3, row, f"{text}\nenergy {entry.get('energy_basis', 'modelled')}, delay {delay}",
+                      va="center", fontsize=7)
         else:
-            reason = "0 J" if value == 0 else f"not applicable: {energy[name].get('reason', '')}"
-            axis.text(low * 1.3, row, reason, va="center", fontsize=8)
-    axis.set_yticks(rows, names)
+            reason = "0 J" if value == 0 else f"not applicable: {entry.get('reason', '')}"
+            axis.text(low * 1.3, row, textwrap.fill(reason, 40), va="center", fontsize=7)
+    axis.set_yticks(rows, [_profile_name(name, energy[name]) for name in names], fontsize=7)
     axis.set_ylim(len(names) - 0.5, -0.5)  # first profile on top; rows without a bar keep their place
     axis.xaxis.set_major_formatter(EngFormatter(unit="J"))
     axis.set_xlabel("energy per tick (log scale)")
-    axis.set_title("modelled energy per tick by hardware profile\n(mean activity × energy per operation)",
-                   fontsize=10)
+    axis.set_title("MODELLED energy per tick by hardware profile\n(counted activity × energy per operation; "
+                   "delay per row)", fontsize=9)
+    if host_j > 0:
+        axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=7, frameon=False)
     axis.grid(alpha=0.3, axis="x")

@@ -89,3 +89,37 @@ def test_missing_matplotlib_skips_plots_with_a_note(state_feedback_run, tmp_path
     assert (tmp_path / "metrics.json").exists() and not list(tmp_path.glob("*.png"))
     assert result.notes[notes_before:] == [
         "plots skipped: matplotlib is not installed (pip install 'neuroctl[viz]')"]
+
+
+def test_derivative_labels_become_mathtext():
+    from neuroctl.viz.plots import mathtext
+
+    assert mathtext("cart velocity x\u0307 (m/s)") == r"cart velocity $\dot{x}$ (m/s)"
+    assert mathtext("pole angular velocity \u03b8\u0307") == r"pole angular velocity $\dot{\theta}$"
+    assert mathtext("pole angle \u03b8 (rad)") == "pole angle \u03b8 (rad)"
+
+
+def test_held_readings_misses_and_outliers_are_found_from_the_records():
+    from matplotlib.figure import Figure
+
+    from neuroctl.viz.plots import _robust_ylim, deadline_miss_times, held_intervals
+
+    time_s = np.arange(10) * 0.01
+    raw = np.zeros((10, 2))
+    raw[3, 1] = np.nan  # a NaN reading the monitor held
+    raw[6:8, 0] = 5.0  # two out-of-range readings it replaced
+    seen = np.where(np.isnan(raw), 0.0, raw)
+    seen[6:8, 0] = 0.0
+    trajectory = {"time_s": time_s, "observation": raw, "controller_observation": seen,
+                  "lateness_s": np.array([0, 0, 0.004, 0, 0, 0, 0, 0, 0, 0.0]), "tick_s": np.full(10, 0.007)}
+    assert np.allclose(held_intervals(trajectory, 0.01), [(0.03, 0.04), (0.06, 0.08)])
+    assert deadline_miss_times(trajectory, {"mode": "realtime"}, 0.01).tolist() == [0.02]
+    assert deadline_miss_times(trajectory, {"mode": "fast"}, 0.01).size == 0
+    axis = Figure().subplots()
+    values = np.sin(np.linspace(0, 6, 200))
+    values[50] = 1e3  # one spike
+    axis.plot(values)
+    _robust_ylim(axis, [values])
+    low, high = axis.get_ylim()
+    assert -1.3 < low < -0.9 and 0.9 < high < 1.3
+    assert any("1 point off scale" in text.get_text() for text in axis.texts)
