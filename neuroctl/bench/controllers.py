@@ -27,6 +27,7 @@ import numpy as np
 
 from neuroctl.bench.episodes import PooledRuns
 from neuroctl.bench.suite import SuiteContext, SuiteResult
+from neuroctl.bench.tables import energy as fmt_energy
 from neuroctl.bench.tables import Table, number
 from neuroctl.bench.timing import paired_ratio, stats
 from neuroctl.config import ConfigError, range_field
@@ -144,7 +145,16 @@ def _summary(launch: Launch, runs: PooledRuns, period_s: float, deadline_fractio
         "activity_per_tick": activity,
         "charged_counts_per_tick": counts,
         "energy_per_tick": energy,
+        "host_energy_per_tick_j": _host_energy_j(runs.metrics),
     }
+
+
+def _host_energy_j(metrics: list[dict[str, Any]]) -> float | None:
+    """Mean modelled energy per tick of the non-spiking host work beside the network (metrics.json's
+    `energy.host`, e.g. the arm's computed torque on the cpu profile), or None where there is none."""
+    hosts = [m.get("energy", {}).get("host") for m in metrics]
+    values = [h["energy_j"] for h in hosts if h]
+    return float(np.mean(values)) if values else None
 
 
 def _headline(spiking: dict[str, Any], dense: dict[str, Any], edp: EDPComparison) -> dict[str, Any]:
@@ -232,8 +242,10 @@ def _tables(data: dict[str, Any], config: ControllersSuite) -> list[Table]:
                                                                      "tick max"])
     activity = Table("Activity per controller tick (counted)",
                      ["controller", *ACTIVITY_FIELDS, "charged for energy"])
+    hosted = any(s.get("host_energy_per_tick_j") for s in summaries.values())
     energy = Table("Energy, delay and EDP per tick (energy MODELLED; delay measured here or MODELLED as stated)",
-                   ["controller", "profile", "energy J", "delay s", "delay", "EDP J s"])
+                   ["controller", "profile", "energy", "delay us", "delay", "EDP J s"]
+                   + (["host CPU energy", "energy with host"] if hosted else []))
     for name, s in summaries.items():
         c = s["latency_us"]["controller"]
         latency.add(name, s["kind"], c["p50"], c["p99"], c["max"], c["mean"], s["controller_p99_within_fraction"],
@@ -243,32 +255,66 @@ def _tables(data: dict[str, Any], config: ControllersSuite) -> list[Table]:
                    tick["p50"], tick["p99"], tick["max"])
         activity.add(name, *(s["activity_per_tick"][f] for f in ACTIVITY_FIELDS),
                      ", ".join(s["charged_counts_per_tick"]))
+        host_j = s.get("host_energy_per_tick_j")
         for profile, e in s["energy_per_tick"].items():
+            extra = ([fmt_energy(host_j), fmt_energy(e["energy_j"] + host_j) if host_j and e["applicable"]
+                      else "-"] if hosted else [])
             if e["applicable"]:
-                energy.add(name, profile, e["energy_j"], e["delay_s"], e["delay_basis"], e["edp_js"])
+                energy.add(name, profile, fmt_energy(e["energy_j"]), e["delay_s"] * 1e6, e["delay_basis"],
+                           f"{e['edp_js']:.3g}", *extra)
             else:
-                energy.add(name, profile, "n/a", "n/a", "-", f"n/a: {e['reason']}")
+                energy.add(name, profile, "n/a", "n/a", "-", f"n/a: {e['reason']}", *extra)
     activity.notes.append("dense_macs of a spiking controller: what its dense twin multiplies per tick, for "
                           "comparison only; a spiking controller is charged its events, a dense one its MACs")
     energy.notes.append("delay 'measured' = mean controller latency on this CPU (a stand-in for the GPU "
                         "profile); 'modelled' = counts x per-operation times of the profile")
-    return [latency, stages, activity, energy, _headline_table(data["edp_headline"]),
+    if hosted:
+        energy.notes.append("host CPU: the non-spiking work beside the network (computed torque's rigid-body "
+                            "model), MODELLED on the cpu profile (metrics.json energy.host)")
+    return [_headline_table(data["edp_headline"], summaries), latency, stages, activity, energy,
             _tick_table(data["tick_timing"])]
 
 
-def _headline_table(headline: dict[str, Any]) -> Table:
+CLASSICAL_KINDS = ("lqr",)
+"""Controllers shown beside the headline comparison: what a classical controller costs for the task."""
+
+
+def _headline_table(headline: dict[str, Any], summaries: dict[str, Any] | None = None) -> Table:
+    """Like for like first: the spiking network on its neuromorphic profile against its dense twin on the
+    45 nm CMOS profile; then the classical controllers (LQR) on the same profiles; then the dense twin on
+    the CPU and GPU profiles as context."""
     spiking = headline["spiking"]
-    table = Table("Headline: spiking MPC EDP vs its dense twin (MODELLED energy)",
-                  ["controller", "profile", "counts per tick", "energy J", "delay s", "delay", "EDP J s",
-                   "dense EDP / spiking EDP"])
-    for entry, profile, ratio in [(spiking, spiking["profile"], None)] + [
-            (e, p, e["edp_ratio_dense_over_spiking"]) for p, e in headline["dense"].items()]:
+    table = Table("Headline: spiking MPC EDP vs its dense twin, and LQR for the same task (MODELLED energy)",
+                  ["controller", "profile", "counts per tick", "energy", "delay us", "delay", "EDP J s",
+                   "EDP / spiking EDP"])
+
+    def add(entry: dict[str, Any], profile: str, ratio: float | None, config: str) -> None:
         counts = ", ".join(f"{k} {number(v)}" for k, v in entry["counts_per_tick"].items())
         if entry["applicable"]:
-            table.add(Path(entry["config"]).stem, profile, counts, entry["energy_j"], entry["delay_s"],
-                      entry["delay_basis"], entry["edp_js"], ratio)
+            table.add(Path(config).stem, profile, counts, fmt_energy(entry["energy_j"]), entry["delay_s"] * 1e6,
+                      entry["delay_basis"], f"{entry['edp_js']:.3g}", ratio)
         else:
-            table.add(Path(entry["config"]).stem, profile, counts, "n/a", "n/a", "-", f"n/a: {entry['reason']}", None)
+            table.add(Path(config).stem, profile, counts, "n/a", "n/a", "-", f"n/a: {entry['reason']}", None)
+
+    dense = headline["dense"]
+    like = [p for p in dense if p == "cmos45nm"]
+    context = [p for p in dense if p not in like]
+    add(spiking, spiking["profile"], None, spiking["config"])
+    for profile in like:
+        add(dense[profile], profile, dense[profile]["edp_ratio_dense_over_spiking"], dense[profile]["config"])
+    for s in (summaries or {}).values():
+        if s["kind"] in CLASSICAL_KINDS:
+            for profile in like or context[:1]:
+                e = s["energy_per_tick"].get(profile)
+                if e is not None:
+                    ratio = e["edp_js"] / spiking["edp_js"] if e.get("applicable") and spiking.get("applicable") \
+                        else None
+                    add({**e, "counts_per_tick": s["charged_counts_per_tick"]}, profile, ratio, s["config"])
+    for profile in context:
+        add(dense[profile], profile, dense[profile]["edp_ratio_dense_over_spiking"], dense[profile]["config"])
+    table.notes.append("like for like first (spiking on the neuromorphic profile, its dense twin on 45 nm CMOS), "
+                       "then a classical controller on the same CMOS profile, then the CPU/GPU profiles as "
+                       "context; the ratio column is that row's EDP over the spiking network's")
     return table
 
 

@@ -47,3 +47,15 @@ def number(value: object) -> str:
     if magnitude >= 100:
         return f"{value:.0f}"
     return f"{value:.3g}"
+
+
+def energy(value_j: object) -> str:
+    """An energy in pJ, nJ, uJ, mJ or J (about 3 significant digits); None as a dash."""
+    if value_j is None or not isinstance(value_j, (int, float)) or isinstance(value_j, bool):
+        return number(value_j)
+    if value_j == 0 or not math.isfinite(value_j):
+        return f"{value_j:g} J"
+    for scale, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "uJ"), (1e-9, "nJ"), (1e-12, "pJ")):
+        if abs(value_j) >= scale:
+            return f"{value_j / scale:.3g} {unit}"
+    return f"{value_j / 1e-15:.3g} fJ"

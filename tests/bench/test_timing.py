@@ -46,3 +46,10 @@ def test_markdown_table():
     assert number(0.000012) == "1.2e-05" and number(3.14159) == "3.14" and number(True) == "yes"
     with pytest.raises(ValueError):
         table.add("too", "many", "cells")
+
+
+def test_energies_are_written_in_si_prefixes():
+    from neuroctl.bench.tables import energy
+
+    assert energy(1.84e-11) == "18.4 pJ" and energy(3.9e-08) == "39 nJ" and energy(7.29e-05) == "72.9 uJ"
+    assert energy(0.000186) == "186 uJ" and energy(0.0) == "0 J" and energy(None) == "-"
