@@ -6,13 +6,14 @@ import gymnasium
 # cart-pole, 12000 for the arm, the natural length of 6 targets x 2 s at 1 ms), so that an episode set
 # in seconds is not cut by a step count made for another control period.
 ENV_IDS = {
-    "neuroctl/CartPoleBalance-v0": ("neuroctl.envs.cartpole:CartPoleBalanceEnv", None),
-    "neuroctl/ArmReach-v0": ("neuroctl.envs.arm:ArmReachEnv", None),
+    "neuroctl/CartPoleBalance-v0": "neuroctl.envs.cartpole:CartPoleBalanceEnv",
+    "neuroctl/ArmReach-v0": "neuroctl.envs.arm:ArmReachEnv",
 }
+"""id -> entry point."""
 
 
 def register_envs() -> None:
-    """Register every neuroctl environment id with gymnasium (idempotent)."""
-    for env_id, (entry_point, max_episode_steps) in ENV_IDS.items():
+    """Register every neuroctl environment id with gymnasium (idempotent), without a TimeLimit."""
+    for env_id, entry_point in ENV_IDS.items():
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=entry_point, max_episode_steps=max_episode_steps)
+            gymnasium.register(id=env_id, entry_point=entry_point)
