@@ -244,8 +244,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
     video_path = video_path_of(launch, out_dir, args.record)
     progress = progress_printer(launch.name)
     result = run_launch(launch, out_dir, progress)
-    if progress is not None and not result.metrics["task"]["success"]:
-        sys.stderr.write("\n")  # the progress line stopped short of its end, which ends the line
+    if progress is not None:
+        progress.close()  # a run that stopped short of its end leaves its bar open
     print(format_summary(result.metrics, result.out_dir, result.plots, launch))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
