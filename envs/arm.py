@@ -15,6 +15,12 @@ not actuated). Gravity 9.81 m/s^2 along -z, physics period 1 ms. What PyBullet r
 - no self-collision and nothing to collide with: the floor drawn in frames is visual only, and so is
   the target sphere.
 
+Optional plant changes the rigid-body model does not know (kwargs `payload_kg`, `payload_offset_m`,
+`joint_friction_nm`, `joint_viscous_nms`): a payload rigidly held at the end effector (the URDF's
+`panda_grasptarget` link gets its mass, its centre of mass and its inertia, loaded from an edited copy of
+the URDF, so PyBullet simulates it as part of the last link: exact rigid attachment, no constraint
+softness) and joint friction torques added to the command at every physics substep.
+
 The end effector is the URDF's `panda_grasptarget` link: the point between the fingertips, 0.105 m
 beyond the flange (`panda_link8`, where the hand sits) along the hand's axis, 0.212 m from the origin
 of link 7.
@@ -24,13 +30,15 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.etree import ElementTree
 
 import numpy as np
 
-from neuroctl.envs.bullet import pybullet, pybullet_data  # pybullet imported there, its banner silenced
+from neuroctl.envs.bullet import STANDARD_GRAVITY_M_S2, BulletScene, pybullet, pybullet_data  # pybullet's banner silenced there
 from neuroctl.envs.bullet_robot import FRAME_HEIGHT, FRAME_WIDTH, BulletRobotEnv, check_noise_std
 from neuroctl.envs.checks import in_range, invalid, real, ticks
 from neuroctl.envs.robot import Actuator, PlantModel, Sensor, Task
@@ -46,6 +54,15 @@ FINGER_OPENING_M = 0.04  # each finger, its upper limit
 FINGER_FORCE_N = 100.0  # the locking motor's maximum force (5x the URDF's effort: it never gives)
 READY_POSE_RAD = np.array([0.0, -math.pi / 4, 0.0, -3 * math.pi / 4, 0.0, math.pi / 2, math.pi / 4])
 MAX_JOINT_SPEED = 100.0  # PyBullet's joint speed clamp (rad/s)
+
+# An unknown payload at the end effector and joint friction: the plant's, never the model's.
+MAX_PAYLOAD_KG = 5.0  # the Panda's rated payload is 3 kg
+MAX_PAYLOAD_OFFSET_M = 0.2  # |each component| of the payload's centre of mass from the end-effector point
+PAYLOAD_RADIUS_M = 0.04  # the payload's inertia is a solid sphere's of this radius about its centre
+MAX_FRICTION_NM = 10.0  # Coulomb friction per joint
+MAX_VISCOUS_NMS = 10.0  # viscous friction per joint (N m s/rad)
+COULOMB_SMOOTHING_RAD_S = 0.01  # Coulomb friction is -f tanh(qd / this): torque control cannot stick
+MAX_LAPS = 1000
 
 # Targets: drawn in front of the robot, then checked reachable by inverse kinematics.
 SAMPLE_RADIUS_M = (0.3, 0.7)  # horizontal distance from the base's axis
@@ -123,10 +140,11 @@ class ArmReachEnv(BulletRobotEnv):
     10.4 for 5-7), |qd| below that too, the end effector in its box moving at most 10 m/s, the target
     in its box (it jumps: no rate check); no stale check (a still arm and a held target are normal).
 
-    Episode: `n_targets` targets, each shown for `target_hold_s` (target i during
-    [i * target_hold_s, (i + 1) * target_hold_s) after the reset; the last one stays after that), so
-    its natural length is n_targets * target_hold_s (12 s by default: `max_episode_steps` is 12000, the
-    natural length at the default 1 ms control period). Targets are drawn from the reset's seed:
+    Episode: `n_targets` targets, each shown for `target_hold_s`, the sequence visited `laps` times
+    (window w = lap * n_targets + i shows target i during [w * target_hold_s, (w + 1) * target_hold_s)
+    after the reset; the last one stays after that), so its natural length is
+    laps * n_targets * target_hold_s (12 s by default: `max_episode_steps` is 12000, the natural length
+    at the default 1 ms control period; with laps > 1 the default episode is the natural length). Targets are drawn from the reset's seed:
     horizontal distance 0.3-0.7 m from the base's axis, azimuth within +-60 degrees of +x, height
     0.1-0.7 m, at least 0.15 m from every earlier target of the episode (else drawn again; counted in
     `spacing_redraws`), and reachable: damped least-squares inverse kinematics from the ready pose
@@ -160,8 +178,12 @@ class ArmReachEnv(BulletRobotEnv):
     episode, as observed).
 
     Rigid-body model (`RigidBodyRobot`): `mass_matrix` and `bias_torques` of the nominal arm from
-    PyBullet's model of the same URDF (fingers locked), no payload (a payload the model does not know
-    is a later task's business). `linear_model()` defaults to the ready pose at rest with the
+    PyBullet's model of the same URDF (fingers locked), no payload and no friction, whatever the plant
+    carries: with a payload the model lives in a second PyBullet server holding the nominal arm (never
+    stepped), so M(q) and h(q, qd) stay the nominal arm's while the simulated plant carries the payload.
+    `payload_gravity_torques(q, mass_kg, offset_m, out)` gives J(q)^T m g of a point mass at an offset
+    from the end effector (the simulator's Jacobian of the nominal model), the torque that holds such a
+    payload still: a controller that "knows the payload" adds it. `linear_model()` defaults to the ready pose at rest with the
     gravity-compensating torque, an equilibrium.
 
     Pushes: a horizontal force along world +y (sideways to the reach) at the end effector.
@@ -174,6 +196,18 @@ class ArmReachEnv(BulletRobotEnv):
         targets: None (draw them from the seed) or a list of [x, y, z] (m, world frame) in the target
             box, each reachable; a ValueError naming targets[i] otherwise. Default None.
         initial_spread_rad: the initial joint perturbation's half width, in [0, 0.5] rad. Default 0.1.
+        laps: how many times the target sequence is visited, in order, an integer in [1, 1000].
+            Default 1.
+        payload_kg: a payload held at the end effector, unknown to the rigid-body model, in [0, 5] kg
+            (the Panda's rated payload is 3 kg). Default 0.
+        payload_offset_m: its centre of mass from the end-effector point in the end effector's frame
+            (the hand's axes: z along the fingers), [x, y, z] each in [-0.2, 0.2] m. Default [0, 0, 0].
+            Its inertia: a solid sphere of radius 0.04 m about that point.
+        joint_friction_nm: Coulomb friction per joint, -f tanh(qd / 0.01 rad/s) (smoothed: a torque
+            cannot make a joint stick), N m in [0, 10], one number for every joint or 7. Default 0.
+        joint_viscous_nms: viscous friction per joint, -b qd, N m s/rad in [0, 10], one number or 7.
+            Default 0. Friction torques are added to the command at every physics substep (beyond the
+            torque limits: they are the plant's) and are unknown to the model.
         observation_noise_std, pushes, faults, render_mode, episode_s, reward: as in `BulletRobotEnv`.
     """
 
@@ -186,6 +220,11 @@ class ArmReachEnv(BulletRobotEnv):
         target_hold_s: float = 2.0,
         targets: Sequence[Sequence[float]] | None = None,
         initial_spread_rad: float = 0.1,
+        laps: int = 1,
+        payload_kg: float = 0.0,
+        payload_offset_m: Sequence[float] = (0.0, 0.0, 0.0),
+        joint_friction_nm: float | Sequence[float] = 0.0,
+        joint_viscous_nms: float | Sequence[float] = 0.0,
         observation_noise_std: float = 0.0,
         pushes: Sequence[Mapping[str, float]] = (),
         faults: Sequence[Mapping[str, Any]] = (),
@@ -198,7 +237,16 @@ class ArmReachEnv(BulletRobotEnv):
         self.target_hold_s = _check_hold(target_hold_s)
         self.initial_spread_rad = in_range("initial_spread_rad", initial_spread_rad, "a half width", 0.0,
                                            MAX_INITIAL_SPREAD_RAD, "rad")
+        self.laps = _check_laps(laps)
+        self.payload_kg = in_range("payload_kg", payload_kg, "a mass", 0.0, MAX_PAYLOAD_KG, "kg")
+        self.payload_offset_m = _check_offset(payload_offset_m)
+        self.joint_friction_nm = _check_per_joint("joint_friction_nm", joint_friction_nm, MAX_FRICTION_NM, "N m")
+        self.joint_viscous_nms = _check_per_joint("joint_viscous_nms", joint_viscous_nms, MAX_VISCOUS_NMS,
+                                                  "N m s/rad")
+        self._friction = bool(np.any(self.joint_friction_nm) or np.any(self.joint_viscous_nms))
         noise_std = check_noise_std(observation_noise_std)
+        natural_steps = ticks(self.laps * self.n_targets * self.target_hold_s, control_period_s) \
+            if self.laps > 1 and isinstance(control_period_s, (int, float)) and control_period_s > 0 else EPISODE_STEPS
         limits = _urdf_joint_limits()
         self.joint_lower_rad, self.joint_upper_rad, self.joint_torque_limits_nm, self.joint_speed_limits = limits
         self.joint_names = JOINT_NAMES
@@ -212,7 +260,7 @@ class ArmReachEnv(BulletRobotEnv):
             physics_period_s=PHYSICS_PERIOD_S, control_period_s=control_period_s, max_substeps=MAX_SUBSTEPS,
             sensors=self._sensors(noise_std), actuators=actuators, state_names=STATE_NAMES,
             observation_low=low, observation_high=high, observation_noise_std=noise_std, pushes=pushes,
-            faults=faults, render_mode=render_mode, default_episode_steps=EPISODE_STEPS,
+            faults=faults, render_mode=render_mode, default_episode_steps=natural_steps,
             episode_s=episode_s, reward=reward)
         self.task = TASK
         self._substeps_per_target = ticks(self.target_hold_s, PHYSICS_PERIOD_S)
@@ -220,10 +268,19 @@ class ArmReachEnv(BulletRobotEnv):
         self.spacing_redraws = 0  # of the last reset: drawn targets too close to an earlier one
 
         client = self.scene.client_id
-        self._body = self.scene.load_data_urdf(URDF)
+        if self.payload_kg > 0.0:
+            self._body = _load_with_payload(client, self.payload_kg, self.payload_offset_m)
+            self._model_scene: BulletScene | None = BulletScene(PHYSICS_PERIOD_S)  # the nominal arm, never stepped
+            self._model_body = self._model_scene.load_data_urdf(URDF)
+            self._model_client = self._model_scene.client_id
+        else:
+            self._body = self.scene.load_data_urdf(URDF)
+            self._model_scene = None
+            self._model_body, self._model_client = self._body, client
         for link in range(-1, pybullet.getNumJoints(self._body, physicsClientId=client)):
             pybullet.changeDynamics(self._body, link, linearDamping=0.0, angularDamping=0.0,
                                     physicsClientId=client)
+        self._joint_torques = np.zeros(N_JOINTS)  # the command plus friction, per substep
         self.scene.disable_joint_motors(self._body, ARM_JOINTS)
         pybullet.setJointMotorControlArray(
             self._body, FINGER_JOINTS, pybullet.POSITION_CONTROL, targetPositions=[FINGER_OPENING_M] * 2,
@@ -275,9 +332,19 @@ class ArmReachEnv(BulletRobotEnv):
         return self._target_q.copy()
 
     @property
+    def window_index(self) -> int:
+        """The target window of the latest observation, 0 .. laps * n_targets - 1 (lap * n_targets + i)."""
+        return min(self.substep // self._substeps_per_target, self.laps * self.n_targets - 1)
+
+    @property
     def target_index(self) -> int:
         """The index of the target shown in the latest observation."""
-        return min(self.substep // self._substeps_per_target, self.n_targets - 1)
+        return self.window_index % self.n_targets
+
+    @property
+    def lap_index(self) -> int:
+        """The lap of the latest observation, 0 .. laps - 1."""
+        return self.window_index // self.n_targets
 
     def reference(self, out: np.ndarray) -> None:
         """The joint-space set point [q* of the current target (7), zeros (7)]."""
@@ -300,7 +367,8 @@ class ArmReachEnv(BulletRobotEnv):
                     "rms_torque_fraction": None, "path_length_m": None, "targets_reached": 0,
                     "final_distance_per_target_m": [], "time_to_reach_per_target_s": []}
         distance = np.linalg.norm(observation[:, OBS_EE] - observation[:, OBS_TARGET], axis=1)
-        window = np.minimum(np.floor(time_s / self.target_hold_s + 1e-9).astype(np.int64), self.n_targets - 1)
+        window = np.minimum(np.floor(time_s / self.target_hold_s + 1e-9).astype(np.int64),
+                            self.laps * self.n_targets - 1)
         finals: list[float | None] = []
         reach_times: list[float | None] = []
         for i in range(int(window.max()) + 1):
@@ -350,10 +418,11 @@ class ArmReachEnv(BulletRobotEnv):
         qd_out[:] = observation[OBS_QD]
 
     def mass_matrix(self, q: np.ndarray, out: np.ndarray) -> None:
-        """M(q) (7x7, kg m^2) of the nominal arm, fingers locked, into `out` (PyBullet's model)."""
+        """M(q) (7x7, kg m^2) of the nominal arm (no payload), fingers locked, into `out` (PyBullet's
+        model)."""
         q9 = self._q9
         q9[:N_JOINTS] = q.tolist()
-        matrix = pybullet.calculateMassMatrix(self._body, q9, physicsClientId=self.scene.client_id)
+        matrix = pybullet.calculateMassMatrix(self._model_body, q9, physicsClientId=self._model_client)
         for i in range(N_JOINTS):
             out[i] = matrix[i][:N_JOINTS]
 
@@ -363,9 +432,27 @@ class ArmReachEnv(BulletRobotEnv):
         q9, qd9 = self._q9, self._qd9
         q9[:N_JOINTS] = q.tolist()
         qd9[:N_JOINTS] = qd.tolist()
-        torques = pybullet.calculateInverseDynamics(self._body, q9, qd9, self._zeros9,
-                                                    physicsClientId=self.scene.client_id)
+        torques = pybullet.calculateInverseDynamics(self._model_body, q9, qd9, self._zeros9,
+                                                    physicsClientId=self._model_client)
         out[:] = torques[:N_JOINTS]
+
+    def payload_gravity_torques(self, q: np.ndarray, mass_kg: float, offset_m: Sequence[float],
+                                out: np.ndarray) -> None:
+        """J(q)^T m g (7, N m) into `out`: the joint torques that hold a point mass `mass_kg` at `offset_m`
+        (end-effector frame) from the end effector still against gravity, at joint positions q (the
+        nominal model's Jacobian of that point; what the plant's payload adds to h(q, 0))."""
+        q9 = self._q9
+        q9[:N_JOINTS] = q.tolist()
+        linear = pybullet.calculateJacobian(self._model_body, EE_LINK, [float(v) for v in offset_m], q9,
+                                            self._zeros9, self._zeros9, physicsClientId=self._model_client)[0]
+        weight = mass_kg * STANDARD_GRAVITY_M_S2
+        out[:] = [weight * linear[2][i] for i in range(N_JOINTS)]  # J^T (0, 0, m g)
+
+    def close(self) -> None:
+        """Disconnect the PyBullet servers (the plant's and the nominal model's; safe to call twice)."""
+        super().close()
+        if getattr(self, "_model_scene", None) is not None:
+            self._model_scene.close()
 
     def operating_point(self) -> tuple[np.ndarray, np.ndarray]:
         """The ready pose at rest, with the normalised torque that holds it against gravity."""
@@ -382,8 +469,18 @@ class ArmReachEnv(BulletRobotEnv):
     # ---- hooks of BulletRobotEnv ----
 
     def _apply_command(self, command: np.ndarray) -> None:
+        """The command, plus the joint friction torques of the current joint speeds when there is friction."""
+        client = self.scene.client_id
+        if self._friction:
+            qd = np.array([joint[1] for joint in pybullet.getJointStates(self._body, ARM_JOINTS,
+                                                                         physicsClientId=client)])
+            torques = self._joint_torques
+            np.multiply(self.joint_viscous_nms, qd, out=torques)
+            torques += self.joint_friction_nm * np.tanh(qd / COULOMB_SMOOTHING_RAD_S)
+            np.subtract(command, torques, out=torques)
+            command = torques
         pybullet.setJointMotorControlArray(self._body, ARM_JOINTS, pybullet.TORQUE_CONTROL, forces=command,
-                                           physicsClientId=self.scene.client_id)
+                                           physicsClientId=client)
 
     def _apply_push(self, force_n: float) -> None:
         """A horizontal force along world +y at the end effector."""
@@ -442,6 +539,7 @@ class ArmReachEnv(BulletRobotEnv):
         observation, reward, terminated, truncated, info = super().step(action)
         index = self.target_index
         info["target_index"] = index
+        info["lap_index"] = self.lap_index
         info["distance_m"] = math.dist(self._ee, self._target_points[index])
         return observation, reward, terminated, truncated, info
 
@@ -451,6 +549,12 @@ class ArmReachEnv(BulletRobotEnv):
     def _is_success(self) -> bool:
         """The end effector within 1 cm of the current target (true state) when the episode ends."""
         return not self.terminated and math.dist(self._ee, self._target_points[self.target_index]) <= REACHED_M
+
+    def __getstate__(self) -> dict[str, Any]:
+        """As `BulletRobotEnv`'s, without the nominal model's server either (the copy builds its own)."""
+        state = super().__getstate__()
+        state.pop("_model_scene", None)
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -538,6 +642,33 @@ class ArmReachEnv(BulletRobotEnv):
         return tuple(sensors)
 
 
+def _load_with_payload(client: int, mass_kg: float, offset_m: np.ndarray) -> int:
+    """The Panda with a payload: the URDF's `panda_grasptarget` link (massless there) given the payload's
+    mass, its centre of mass at `offset_m` in the link's frame and a solid sphere's inertia, loaded from an
+    edited copy of the URDF (mesh paths made absolute; the copy is deleted once loaded)."""
+    directory = os.path.join(pybullet_data.getDataPath(), os.path.dirname(URDF))
+    with open(os.path.join(pybullet_data.getDataPath(), URDF)) as file:
+        text = file.read()
+    pattern = re.compile(r'(<link name="panda_grasptarget">\s*<inertial>\s*)<origin rpy="0 0 0" xyz="0 0 0"/>'
+                         r'\s*<mass value="0.0"/>')
+    if pattern.search(text) is None:  # pragma: no cover - pybullet_data's URDF has been the same for years
+        raise RuntimeError(f"{URDF}: panda_grasptarget's inertial element is not the expected massless one")
+    x, y, z = (repr(float(v)) for v in offset_m)
+    text = pattern.sub(lambda m: f'{m.group(1)}<origin rpy="0 0 0" xyz="{x} {y} {z}"/><mass value="{mass_kg!r}"/>',
+                       text)
+    text = text.replace('filename="package://', f'filename="{directory}{os.sep}')
+    handle, path = tempfile.mkstemp(suffix=".urdf", prefix="neuroctl_panda_payload_")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        body = pybullet.loadURDF(path, useFixedBase=True, physicsClientId=client)
+    finally:
+        os.unlink(path)
+    inertia = 0.4 * mass_kg * PAYLOAD_RADIUS_M**2
+    pybullet.changeDynamics(body, EE_LINK, localInertiaDiagonal=[inertia] * 3, physicsClientId=client)
+    return body
+
+
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -600,6 +731,37 @@ def _check_n_targets(value: Any, explicit: np.ndarray | None) -> int:
     if explicit is not None and value != len(explicit):
         raise invalid("n_targets", f"must be None or len(targets) = {len(explicit)} when targets are given", value)
     return int(value)
+
+
+def _check_laps(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_LAPS:
+        raise invalid("laps", f"must be an integer in [1, {MAX_LAPS}]", value)
+    return int(value)
+
+
+def _check_offset(value: Any) -> np.ndarray:
+    expected = (f"must be [x, y, z] in m (end-effector frame), each in [-{MAX_PAYLOAD_OFFSET_M:g}, "
+                f"{MAX_PAYLOAD_OFFSET_M:g}]")
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, np.ndarray)) or len(value) != 3:
+        raise invalid("payload_offset_m", expected, value)
+    offset = np.array([real("payload_offset_m", v, expected) for v in value])
+    if np.any(np.abs(offset) > MAX_PAYLOAD_OFFSET_M):
+        raise invalid("payload_offset_m", expected, value)
+    return offset
+
+
+def _check_per_joint(name: str, value: Any, high: float, unit: str) -> np.ndarray:
+    """One number for every joint, or one per joint, each in [0, high]."""
+    expected = f"must be a number or {N_JOINTS} numbers, each in [0, {high:g}] {unit}"
+    if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, (str, bytes)):
+        if len(value) != N_JOINTS:
+            raise invalid(name, expected, value)
+        values = np.array([real(name, v, expected) for v in value])
+    else:
+        values = np.full(N_JOINTS, real(name, value, expected))
+    if np.any(values < 0.0) or np.any(values > high):
+        raise invalid(name, expected, value)
+    return values
 
 
 def _check_hold(value: Any) -> float:

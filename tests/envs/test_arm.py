@@ -99,6 +99,8 @@ def pd_episode(env, seed):
     {"render_mode": "rgb_array", "observation_noise_std": 0.001, "control_period_s": 0.002, "n_targets": 5,
      "target_hold_s": 0.5, "pushes": [{"start_s": 0.0, "duration_s": 0.05, "force_n": 5.0}]},
     {"targets": [[0.5, 0.0, 0.4], [0.4, 0.3, 0.2]], "control_period_s": 0.01},
+    {"payload_kg": 2.0, "payload_offset_m": [0.0, 0.02, 0.05], "joint_friction_nm": 0.5,
+     "joint_viscous_nms": [0.1] * 7, "laps": 3, "n_targets": 2, "target_hold_s": 0.5},
 ])
 def test_check_env_passes_without_warnings(kwargs):
     env = gymnasium.make(ENV_ID, **kwargs)
@@ -388,7 +390,118 @@ def test_a_push_moves_the_end_effector_along_plus_y(make_env):
     ({"initial_spread_rad": -0.1}, "initial_spread_rad"),
     ({"observation_noise_std": -1.0}, "observation_noise_std"),
     ({"render_mode": "human"}, "render_mode"),
+    ({"laps": 0}, "laps"),
+    ({"laps": 1.0}, "laps"),
+    ({"payload_kg": -0.1}, "payload_kg"),
+    ({"payload_kg": 5.5}, "payload_kg"),
+    ({"payload_kg": "2"}, "payload_kg"),
+    ({"payload_offset_m": [0.0, 0.0]}, "payload_offset_m"),
+    ({"payload_offset_m": [0.0, 0.0, 0.3]}, "payload_offset_m"),
+    ({"payload_offset_m": 0.1}, "payload_offset_m"),
+    ({"joint_friction_nm": -1.0}, "joint_friction_nm"),
+    ({"joint_friction_nm": [1.0] * 6}, "joint_friction_nm"),
+    ({"joint_viscous_nms": 11.0}, "joint_viscous_nms"),
+    ({"joint_viscous_nms": float("nan")}, "joint_viscous_nms"),
 ])
 def test_bad_kwargs_name_the_kwarg(kwargs, name):
     with pytest.raises(ValueError, match=rf"^{name}: "):
         ArmReachEnv(**kwargs)
+
+
+def hold_with_nominal_gravity(env, seed, ticks=500):
+    """Hold the reset pose with the nominal model's gravity torques h(q, 0) for `ticks` ms; returns the
+    largest joint drift (rad) and the end effector's drop (m, positive downwards)."""
+    obs, _ = env.reset(seed=seed)
+    start, ee_start = obs[:7].copy(), obs[14:17].copy()
+    q, qd, gravity = np.zeros(7), np.zeros(7), np.zeros(7)
+    for _ in range(ticks):
+        env.joint_state(obs, q, qd)
+        env.bias_torques(q, np.zeros(7), gravity)
+        obs, *_ = env.step(gravity / env.joint_torque_limits_nm)
+    return float(np.max(np.abs(obs[:7] - start))), float(ee_start[2] - obs[16])
+
+
+def test_a_payload_makes_nominal_gravity_compensation_sag_and_the_model_stays_nominal(make_env):
+    """The nominal model holds the unloaded arm to < 1 mrad over 0.5 s; with 2 kg at the end effector
+    the same compensation lets it sag (measured: 0.79 rad of joint drift, the end effector 0.38 m
+    lower), because M(q) and h(q, qd) are the nominal arm's (a second, unstepped PyBullet server)."""
+    nominal, loaded = make_env(), make_env(payload_kg=2.0, payload_offset_m=[0.0, 0.0, 0.05])
+    assert hold_with_nominal_gravity(nominal, 2)[0] < 1e-3
+    drift, drop = hold_with_nominal_gravity(loaded, 2)
+    assert drift > 0.1 and drop > 0.05
+    rng = np.random.default_rng(0)
+    m0, m1, h0, h1 = np.zeros((7, 7)), np.zeros((7, 7)), np.zeros(7), np.zeros(7)
+    for _ in range(5):
+        q, qd = READY_POSE_RAD + rng.uniform(-0.5, 0.5, 7), rng.uniform(-1.0, 1.0, 7)
+        nominal.mass_matrix(q, m0), loaded.mass_matrix(q, m1)
+        nominal.bias_torques(q, qd, h0), loaded.bias_torques(q, qd, h1)
+        np.testing.assert_array_equal(m0, m1)
+        np.testing.assert_array_equal(h0, h1)
+
+
+def test_the_plant_carries_the_payload_and_its_gravity_torque_is_jtmg(make_env):
+    """The loaded plant's own inverse dynamics exceed the nominal model's by J^T m g at the payload's
+    centre of mass (payload_gravity_torques), and those torques added hold the loaded arm still."""
+    env = make_env(payload_kg=3.0, payload_offset_m=[0.01, -0.02, 0.05])
+    q = READY_POSE_RAD + 0.2
+    q9, zeros = list(q) + [0.04, 0.04], [0.0] * 9
+    plant = np.array(pybullet.calculateInverseDynamics(env._body, q9, zeros, zeros,
+                                                       physicsClientId=env.scene.client_id))[:7]
+    nominal, payload = np.zeros(7), np.zeros(7)
+    env.bias_torques(q, np.zeros(7), nominal)
+    env.payload_gravity_torques(q, 3.0, [0.01, -0.02, 0.05], payload)
+    np.testing.assert_allclose(plant - nominal, payload, atol=1e-9)
+    assert abs(payload[1]) > 5.0  # the shoulder carries it
+    obs, _ = env.reset(seed=2)
+    start = obs[:7].copy()
+    qq, qd = np.zeros(7), np.zeros(7)
+    for _ in range(500):
+        env.joint_state(obs, qq, qd)
+        env.bias_torques(qq, np.zeros(7), nominal)
+        env.payload_gravity_torques(qq, 3.0, [0.01, -0.02, 0.05], payload)
+        obs, *_ = env.step((nominal + payload) / env.joint_torque_limits_nm)
+    assert np.max(np.abs(obs[:7] - start)) < 1e-3
+
+
+def test_joint_friction_slows_a_falling_arm(make_env):
+    """Viscous and Coulomb friction are the plant's: the same free fall moves the joints less."""
+    drifts = []
+    for kwargs in ({}, {"joint_viscous_nms": 5.0}, {"joint_friction_nm": [5.0] * 4 + [1.0] * 3}):
+        env = make_env(**kwargs)
+        obs, _ = env.reset(seed=2)
+        start = obs[:7].copy()
+        for _ in range(200):
+            obs, *_ = env.step(np.zeros(7))
+        drifts.append(np.max(np.abs(obs[:7] - start)))
+    assert drifts[1] < 0.8 * drifts[0] and drifts[2] < 0.8 * drifts[0]
+
+
+def test_laps_repeat_the_target_sequence(make_env):
+    env = make_env(n_targets=2, target_hold_s=0.01, laps=3)
+    assert env.episode_steps == 60
+    env.reset(seed=4)
+    seen, laps = [], []
+    truncated = False
+    while not truncated:
+        _, _, _, truncated, info = env.step(np.zeros(7))
+        seen.append(info["target_index"]), laps.append(info["lap_index"])
+    windows = [seen[k] for k in range(8, 60, 10)]  # info: the target after the step
+    assert windows == [0, 1, 0, 1, 0, 1] and laps[-1] == 2 and laps[0] == 0
+    assert make_env(n_targets=2, target_hold_s=0.01).episode_steps == 12000  # laps=1: unchanged
+
+
+def test_a_loaded_env_pickles_into_an_independent_copy(make_env):
+    import pickle
+
+    env = make_env(payload_kg=2.0, joint_viscous_nms=0.5, laps=2, n_targets=2)
+    env.reset(seed=3)
+    for _ in range(5):
+        env.step(np.zeros(7))
+    copy = pickle.loads(pickle.dumps(env))
+    try:
+        assert copy._model_scene.client_id not in (env._model_scene.client_id, env.scene.client_id)
+        np.testing.assert_array_equal(copy.state, env.state)
+        a, b = env.step(np.zeros(7))[0], copy.step(np.zeros(7))[0]
+        np.testing.assert_allclose(a, b, atol=1e-6)  # as test_pickling: the solver's warm start is not state
+    finally:
+        copy.close()
