@@ -19,6 +19,7 @@ from neuroctl.network.description import (
     Output,
 )
 from neuroctl.network.lif import gain_bias, lif_rate
+from neuroctl.network.nengo_import import NengoImport, from_nengo
 from neuroctl.network.recurrent import random_recurrent_network
 from neuroctl.network.simulator import SpikingNetwork
 

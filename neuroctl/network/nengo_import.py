@@ -1,0 +1,600 @@
+"""`from_nengo`: a Nengo model -> a neuroctl network on the numba kernel, with Nengo's BUILT parameters.
+
+    with nengo.Network(seed=0) as model:
+        stimulus = nengo.Node(lambda t: np.sin(2 * np.pi * t))
+        a, b = nengo.Ensemble(100, 1), nengo.Ensemble(100, 1)
+        nengo.Connection(stimulus, a)
+        nengo.Connection(a, b, function=np.square)
+        probe = nengo.Probe(b, synapse=0.01)
+    with nengo.Simulator(model, dt=0.001) as sim:
+        imported = from_nengo(sim)           # sim's built encoders, gains, biases, decoders, initial voltages
+        sim.run(2.0)
+    y = imported.run(2000)[probe]            # like sim.data[probe]: (steps, dimensions)
+
+What converts (anything else raises `ValueError` naming the object):
+
+- `nengo.Ensemble` with `nengo.LIF` neurons (exactly LIF: amplitude 1, min_voltage 0): its built gains,
+  biases, encoders (`sim.data[ens]`) and initial voltages and refractory times.
+- `nengo.Connection` between ensembles / their `.neurons` (decoded, neuron-to-neuron, decoded-to-neurons,
+  weight solvers), with its built weights (transform @ decoders, `sim.data[conn].weights`), Dense or no
+  transform, pre/post slices, and a `nengo.Lowpass` synapse. neuroctl filters the synaptic current of each
+  postsynaptic neuron (one exponential synapse per neuron), which equals Nengo's filtering of each
+  connection's output only when every filtered connection into an ensemble has the same tau: mixed taus
+  into one ensemble are an error. Lowpass(0) is a one-step delay, as in Nengo.
+- Input `nengo.Node`s (no incoming connections) whose output is a constant, a function of time `f(t)`, or
+  values the caller passes to `run(inputs={node: ...})`; their connections into ensembles may be
+  unfiltered (synapse=None: the kernel's direct input current) or Lowpass (added to the postsynaptic
+  current after each step, exactly as Nengo's update-mode filter).
+- Outputs: `nengo.Probe`s (synapse None or Lowpass) on an ensemble's decoded output (the probe's own built
+  decoders), on `.neurons` (output/spikes), on a connection's output (from an ensemble), and on nodes: an
+  input node (its values) or a passthrough output node (output=None, fed only by ensembles: the sum of its
+  filtered inputs, read one step late as Nengo does, since the node reads its update-mode filters before
+  they update).
+
+Not converted: other neuron types (AdaptiveLIF, LIFRate, RectifiedLinear, Direct...), synapses other than
+Lowpass (Alpha, LinearFilter, Triangle), learning rules (PES is not supported yet: the network package has
+no learning API), Sparse/Convolution transforms, passthrough nodes between ensembles, nodes with input
+that compute a function (`f(t, x)`), Process outputs, node-to-node connections, probes of `input`,
+`scaled_encoders` or with `sample_every`. Ensemble arrays and other networks convert if what they contain
+does (`nengo.networks.EnsembleArray` uses passthrough nodes for its input and output: error).
+
+Timing: one `run` step is one Nengo step of the same dt. Nengo step k (t = k dt) computes the neurons
+from the currents filtered up to step k-1 and then updates the filters with step k's spikes and node
+values; the kernel does the same: a spike in substep k reaches the postsynaptic current in substep k+1,
+and a Lowpass input's value u(k dt) is added to the current after substep k. A probe's value at step k
+is its filter after step k's spikes (no offset); a passthrough node's is one step older (as in Nengo).
+So with the same built parameters both simulators integrate the same equations; they differ only by
+rounding (the kernel's synaptic weights are float32) and by the kernel's exact spike-time threshold
+crossing, which is Nengo's too (same formula), so spikes agree until a rounding difference flips one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import scipy.sparse
+
+from neuroctl.activity import ACTIVITY_FIELDS, DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+from neuroctl.network.arrays import (
+    BIAS,
+    N_PARAMS,
+    RC_FACTOR,
+    REFRACTORY,
+    SYN_CURRENT,
+    SYN_DECAY,
+    SYN_WEIGHT_DTYPE,
+    TAU_RC,
+    TAU_REF,
+    TRACE_DECAY,
+    TRACE_INCREMENT,
+    VOLTAGE,
+    BuiltEnsemble,
+    BuiltNetwork,
+    csr_arrays,
+    new_state,
+    synapse_index_dtype,
+)
+from neuroctl.network.jit import cached_njit
+from neuroctl.network.kernel import (
+    STATIC_CURRENT,
+    _deliver,
+    _finish,
+    _flagged,
+    _integrate,
+    csr_matvec,
+    flag_length,
+    kernel_arguments,
+)
+
+InputValues = np.ndarray | Callable[[float], object] | float
+
+
+def _nengo():
+    try:
+        import nengo
+    except ImportError as exc:  # pragma: no cover - nengo is in the test extra
+        raise ImportError(f"from_nengo needs nengo ({exc}); pip install nengo") from None
+    return nengo
+
+
+@dataclass(frozen=True)
+class _Readout:
+    """One output block: rows decoded from spikes (rows, n) (or from an input node), filtered."""
+
+    rows: np.ndarray | None  # (size, n) current-free weights per spike (already / dt); None: an input node
+    decay: float  # exp(-dt / tau) of its Lowpass (0 for synapse None)
+    delayed: bool  # read before this step's filter update (passthrough nodes)
+    input_columns: slice | None = None  # input node: its columns of the input table
+
+
+def _lowpass_tau(obj: Any, synapse: Any) -> float | None:
+    """tau of a Lowpass synapse, None for no synapse; ValueError for any other synapse."""
+    nengo = _nengo()
+    if synapse is None:
+        return None
+    if type(synapse) is not nengo.Lowpass:
+        raise ValueError(f"{obj}: synapse {type(synapse).__name__} is not supported; neuroctl runs Lowpass "
+                         "(exponential) synapses or none")
+    return float(synapse.tau)
+
+
+def _decay(tau: float | None, dt: float) -> float:
+    return 0.0 if not tau else float(np.exp(-dt / tau))
+
+
+def _indices(size: int, sl: Any) -> np.ndarray:
+    return np.atleast_1d(np.arange(size)[sl])
+
+
+class NengoImport:
+    """A Nengo model converted by `from_nengo`: its built network, inputs and outputs, and a runner.
+
+    `run(n_steps, inputs)` steps the kernel `n_steps` times (one Nengo step each) in one compiled call and
+    returns {probe: (n_steps, size) array}, like `sim.data[probe]` after `sim.run_steps(n_steps)`; the
+    state carries over between calls (`reset()` goes back to the built initial state). `activity` holds the
+    kernel's counters (SPIKES, SYNAPTIC_EVENTS...) of the last run.
+    """
+
+    def __init__(self, built: BuiltNetwork, initial_state: np.ndarray, injection: scipy.sparse.csr_array,
+                 input_nodes: dict[Any, slice], readouts: dict[Any, _Readout]) -> None:
+        self.built = built
+        self.input_nodes = input_nodes
+        self.probes = tuple(readouts)
+        self._initial_state = initial_state
+        self.state = initial_state.copy()
+        self.activity = np.zeros(len(ACTIVITY_FIELDS), dtype=np.int64)
+        self.time_s = 0.0
+        self._steps_done = 0
+        n, dt = built.n_neurons, built.dt_s
+        self._injection = csr_arrays(injection)
+        spike_rows = [r.rows if r.rows is not None else np.zeros((_size(r), n)) for r in readouts.values()]
+        matrix = np.concatenate(spike_rows, axis=0) if spike_rows else np.zeros((0, n))
+        self._readout_size = matrix.shape[0]
+        self._readout_by_neuron = csr_arrays(scipy.sparse.csr_array(matrix.T))
+        self._decay = np.concatenate([np.full(_size(r), r.decay) for r in readouts.values()] or [np.zeros(0)])
+        self._delayed = np.concatenate([np.full(_size(r), r.delayed) for r in readouts.values()]
+                                       or [np.zeros(0, bool)]).astype(np.uint8)
+        self._readout_state = np.zeros(self._readout_size)
+        self._slices: dict[Any, slice] = {}
+        start = 0
+        for probe, readout in readouts.items():
+            self._slices[probe] = slice(start, start + _size(readout))
+            start += _size(readout)
+        self._node_columns = {p: r.input_columns for p, r in readouts.items() if r.input_columns is not None}
+        self._scratch = np.zeros((2, n))
+        self._flags = np.zeros(flag_length(n), dtype=np.uint8)
+        self._neurons = np.zeros(flag_length(n), dtype=np.int32)
+        self._raster = np.zeros((1, n), dtype=np.uint8)
+        self._no_output = np.zeros(0)
+        self._raw = np.zeros(self._readout_size)
+        self._dt = dt
+
+    @property
+    def input_size(self) -> int:
+        return self.built.input_size
+
+    def reset(self) -> None:
+        """Back to the built initial state (Nengo's initial voltages), time 0, filters empty."""
+        self.state[:] = self._initial_state
+        self._readout_state[:] = 0.0
+        self.activity[:] = 0
+        self.time_s, self._steps_done = 0.0, 0
+
+    def input_table(self, n_steps: int, inputs: Mapping[Any, InputValues] | None = None) -> np.ndarray:
+        """The input nodes' values at steps 1..n_steps after the current one, (n_steps, input_size):
+        `inputs[node]` (an (n_steps, size) array, a constant, or f(t)) or else the node's own output."""
+        inputs = dict(inputs or {})
+        unknown = [node for node in inputs if node not in self.input_nodes]
+        if unknown:
+            raise ValueError(f"{unknown[0]}: not an input node of this network")
+        table = np.zeros((n_steps, self.input_size))
+        times = (self._steps_done + 1 + np.arange(n_steps)) * self._dt
+        for node, columns in self.input_nodes.items():
+            value = inputs.get(node, node.output)
+            width = columns.stop - columns.start
+            if callable(value):
+                table[:, columns] = _tabulate(node, value, times, width)
+            else:
+                array = np.asarray(value, dtype=np.float64)
+                if array.ndim == 2 and array.shape != (n_steps, width):
+                    raise ValueError(f"{node}: values must have shape {(n_steps, width)}, got {array.shape}")
+                table[:, columns] = np.broadcast_to(array.reshape(n_steps, width) if array.ndim == 2
+                                                    else array.ravel(), (n_steps, width))
+        if not np.all(np.isfinite(table)):
+            raise ValueError("input values must be finite")
+        return table
+
+    def run(self, n_steps: int, inputs: Mapping[Any, InputValues] | None = None) -> dict[Any, np.ndarray]:
+        """Step `n_steps` Nengo steps; {probe: (n_steps, size)} (see `input_table` for `inputs`)."""
+        table = self.input_table(n_steps, inputs)
+        out = self.new_output(n_steps)
+        self.run_table(table, out)
+        result = {probe: out[:, sl] for probe, sl in self._slices.items()}
+        for probe, columns in self._node_columns.items():
+            result[probe] = table[:, columns].copy()
+        return result
+
+    def new_output(self, n_steps: int) -> np.ndarray:
+        """A zero output array for `run_table`: (n_steps, readout size), probes side by side."""
+        return np.zeros((n_steps, self._readout_size))
+
+    def run_table(self, table: np.ndarray, out: np.ndarray) -> None:
+        """`run` on a ready input table (n_steps, input_size) into `out` (`new_output(n_steps)`): nothing
+        is allocated (the benchmark's timed call)."""
+        n_steps = table.shape[0]
+        if table.dtype != np.float64 or table.shape != (n_steps, self.input_size) or not table.flags.c_contiguous:
+            raise ValueError(f"table must be C-contiguous float64 with shape (steps, {self.input_size})")
+        if out.dtype != np.float64 or out.shape != (n_steps, self._readout_size) or not out.flags.c_contiguous:
+            raise ValueError(f"out must be C-contiguous float64 with shape {(n_steps, self._readout_size)}")
+        self.activity[:] = 0
+        _run_steps(table, self.state, *kernel_arguments(self.built), self._scratch, self._flags, self._neurons,
+                   self._no_output, self.activity, self._raster, *self._injection, *self._readout_by_neuron,
+                   self._decay, self._delayed, self._readout_state, self._raw, out)
+        self._steps_done += table.shape[0]
+        self.time_s = self._steps_done * self._dt
+
+
+def _tabulate(node: Any, function: Callable[[float], object], times: np.ndarray, width: int) -> np.ndarray:
+    """function(t) at every time, (len(times), width)."""
+    if width == 1:
+        try:
+            return np.fromiter((function(t) for t in times), dtype=np.float64, count=times.size)[:, None]
+        except (TypeError, ValueError):
+            pass  # returns arrays: the general path below
+    values = np.empty((times.size, width))
+    for k, t in enumerate(times):
+        value = np.asarray(function(t), dtype=np.float64).ravel()
+        if value.size not in (1, width):
+            raise ValueError(f"{node}: its function returned {value.size} values, expected {width}")
+        values[k] = value
+    return values
+
+
+def _size(readout: _Readout) -> int:
+    if readout.rows is not None:
+        return readout.rows.shape[0]
+    return readout.input_columns.stop - readout.input_columns.start
+
+
+@cached_njit
+def _run_steps(
+    table: np.ndarray, state: np.ndarray, dt: float, params: np.ndarray,
+    syn_indptr: np.ndarray, syn_indices: np.ndarray, syn_weights: np.ndarray,
+    input_indptr: np.ndarray, input_indices: np.ndarray, input_weights: np.ndarray,
+    decoder_indptr: np.ndarray, decoder_indices: np.ndarray, decoder_weights: np.ndarray,
+    dense_macs_per_substep: int, dense_macs_per_call: int,
+    scratch: np.ndarray, flags: np.ndarray, neurons: np.ndarray, y: np.ndarray, counters: np.ndarray,
+    raster: np.ndarray,
+    inj_indptr: np.ndarray, inj_indices: np.ndarray, inj_weights: np.ndarray,
+    ro_indptr: np.ndarray, ro_indices: np.ndarray, ro_weights: np.ndarray,
+    decay: np.ndarray, delayed: np.ndarray, readout: np.ndarray, raw: np.ndarray, out: np.ndarray,
+) -> None:
+    """Nengo steps k = 0..len(table)-1, each one substep of the kernel (`neuroctl.network.kernel`'s
+    `run_substeps` body: `_integrate`, `_flagged`, `_finish`, `_deliver`) with the unfiltered inputs
+    table[k] as static current; then the Lowpass inputs' share (1 - decay) of table[k] is added to the
+    synaptic currents and the readouts are updated: readout = decay * readout + (1 - decay) *
+    (readout matrix @ spikes / dt), out[k] = readout (or its value before the update where delayed).
+    One call of `run_substeps` per step would cost about 1.5 us more per step (its per-call setup).
+    `decoder_*`, `y` and `raster` are unused (the readouts replace the kernel's decoders)."""
+    static = scratch[STATIC_CURRENT]
+    static[:] = params[BIAS]
+    direct = input_indptr[-1] > 0
+    syn_current = state[SYN_CURRENT]
+    spikes = 0
+    events = 0
+    for k in range(table.shape[0]):
+        if direct:
+            static[:] = params[BIAS]
+            csr_matvec(input_indptr, input_indices, input_weights, table[k], static)
+        _integrate(dt, params, state, scratch, flags)
+        n_spiked = _finish(_flagged(flags, neurons), neurons, params, state, scratch)
+        events += _deliver(n_spiked, neurons, params, state, syn_indptr, syn_indices, syn_weights)
+        spikes += n_spiked
+        csr_matvec(inj_indptr, inj_indices, inj_weights, table[k], syn_current)
+        raw[:] = 0.0
+        for s in range(n_spiked):
+            j = neurons[s]
+            for q in range(ro_indptr[j], ro_indptr[j + 1]):
+                raw[ro_indices[q]] += ro_weights[q]
+        for r in range(readout.shape[0]):
+            before = readout[r]
+            readout[r] = decay[r] * before + (1.0 - decay[r]) * raw[r]
+            out[k, r] = before if delayed[r] else readout[r]
+    n_steps = table.shape[0]
+    counters[SPIKES] += spikes
+    counters[SYNAPTIC_EVENTS] += events
+    counters[NEURON_UPDATES] += state.shape[1] * n_steps
+    counters[DENSE_MACS] += n_steps * (dense_macs_per_substep + dense_macs_per_call)
+
+
+def _built_model(source: Any, dt_s: float | None):
+    """(nengo.builder.Model, its network or None) from a Simulator, a built Model or a Network."""
+    nengo = _nengo()
+    if isinstance(source, nengo.Simulator):
+        return source.model
+    if isinstance(source, nengo.builder.Model):
+        return source
+    if isinstance(source, nengo.Network):
+        model = nengo.builder.Model(dt=0.001 if dt_s is None else float(dt_s))
+        model.build(source)
+        return model
+    raise ValueError(f"{source!r}: expected a nengo.Network, nengo.Simulator or built nengo.builder.Model")
+
+
+def _network_of(model) -> Any:
+    nengo = _nengo()
+    networks = [obj for obj in model.params if isinstance(obj, nengo.Network)]
+    top = [net for net in networks if not any(net is not other and net in other.all_networks for other in networks)]
+    if len(top) != 1:
+        raise ValueError("the nengo model must be built from exactly one top-level network")
+    return top[0]
+
+
+def from_nengo(source: Any, dt_s: float | None = None) -> NengoImport:
+    """Convert a Nengo model to a neuroctl network on the numba kernel, with Nengo's built parameters.
+
+    `source`: a `nengo.Simulator` (its built model: the same parameters as that simulator, the fair
+    comparison), a built `nengo.builder.Model`, or a `nengo.Network` (built here with dt_s, default 1 ms;
+    give the network a seed for reproducible parameters). See the module docstring for what converts;
+    anything else is a `ValueError` naming the object.
+    """
+    nengo = _nengo()
+    model = _built_model(source, dt_s)
+    dt = float(model.dt)
+    if dt_s is not None and not np.isclose(dt_s, dt):
+        raise ValueError(f"dt_s={dt_s} differs from the built model's dt={dt}")
+    network = _network_of(model)
+    return _Converter(nengo, model, network, dt).convert()
+
+
+class _Converter:
+    def __init__(self, nengo, model, network, dt: float) -> None:
+        self.nengo, self.model, self.network, self.dt = nengo, model, network, dt
+
+    def convert(self) -> NengoImport:
+        nengo, model, net, dt = self.nengo, self.model, self.network, self.dt
+        ensembles = list(net.all_ensembles)
+        if not ensembles:
+            raise ValueError(f"{net}: the network has no ensembles")
+        self.start: dict[Any, int] = {}
+        n = 0
+        for ens in ensembles:
+            self._check_ensemble(ens)
+            self.start[ens] = n
+            n += ens.n_neurons
+        self.n = n
+        connections = list(net.all_connections)
+        for conn in connections:
+            if conn.learning_rule_type is not None:
+                rules = conn.learning_rule_type
+                rules = rules.values() if isinstance(rules, dict) else (rules if isinstance(rules, (list, tuple))
+                                                                          else [rules])
+                names = ", ".join(type(rule).__name__ for rule in rules)
+                raise ValueError(f"{conn}: learning rule {names} is not supported (neuroctl has no learning "
+                                 "API yet; PES will convert once it has)")
+        nodes = list(net.all_nodes)
+        incoming = {node: [c for c in connections if c.post_obj is node] for node in nodes}
+        outgoing = {node: [c for c in connections if c.pre_obj is node] for node in nodes}
+        input_nodes, output_nodes = [], []
+        for node in nodes:
+            if incoming[node] and outgoing[node]:
+                raise ValueError(f"{node}: nodes between ensembles (passthrough or function nodes with both "
+                                 "inputs and outputs) are not supported")
+            if incoming[node]:
+                if node.output is not None:
+                    raise ValueError(f"{node}: an output node must be a passthrough node (output=None); a node "
+                                     "computing f(t, x) cannot run inside the kernel")
+                output_nodes.append(node)
+            else:
+                if isinstance(node.output, nengo.Process):
+                    raise ValueError(f"{node}: Process outputs ({type(node.output).__name__}) are not "
+                                     "supported; pass the values with run(inputs={node: ...})")
+                if node.output is None:
+                    raise ValueError(f"{node}: a passthrough node with no input")
+                input_nodes.append(node)
+        columns, width = {}, 0
+        for node in input_nodes:
+            columns[node] = slice(width, width + node.size_out)
+            width += node.size_out
+        self.columns = columns
+
+        synapses: list[scipy.sparse.coo_array] = []  # (post, pre) current impulses areas
+        direct = np.zeros((n, width))
+        filtered = np.zeros((n, width))
+        tau_into: dict[Any, tuple[float, Any]] = {}
+        node_inputs: dict[Any, list[tuple[np.ndarray, float | None]]] = {node: [] for node in output_nodes}
+        conn_readouts: dict[Any, tuple[np.ndarray, float | None]] = {}
+        for conn in connections:
+            if isinstance(conn.pre_obj, nengo.Node) and isinstance(conn.post_obj, nengo.Node):
+                raise ValueError(f"{conn}: node-to-node connections are not supported")
+            tau = _lowpass_tau(conn, conn.synapse)
+            matrix = self._connection_matrix(conn)  # (post rows, pre columns)
+            post = conn.post_obj
+            post_ens = post if isinstance(post, nengo.Ensemble) else getattr(post, "ensemble", None)
+            if isinstance(conn.pre_obj, nengo.Node):
+                cols = columns[conn.pre_obj]
+                rows = slice(self.start[post_ens], self.start[post_ens] + post_ens.n_neurons)
+                if tau is None:
+                    direct[rows, cols] += matrix
+                else:
+                    self._check_tau(tau_into, post_ens, tau, conn)
+                    filtered[rows, cols] += (1.0 - _decay(tau, dt)) * matrix
+                continue
+            pre_ens = conn.pre_obj if isinstance(conn.pre_obj, nengo.Ensemble) else conn.pre_obj.ensemble
+            full = np.zeros((matrix.shape[0], n))
+            full[:, self.start[pre_ens]:self.start[pre_ens] + pre_ens.n_neurons] = matrix
+            conn_readouts[conn] = (full, tau)
+            if isinstance(post, nengo.Node):
+                node_inputs[post].append((full, tau))
+                continue
+            if tau is None:
+                raise ValueError(f"{conn}: synapse=None between ensembles is not supported (the kernel delivers "
+                                 "a spike in the next step; use a Lowpass synapse)")
+            self._check_tau(tau_into, post_ens, tau, conn)
+            block = np.zeros((n, n))
+            block[self.start[post_ens]:self.start[post_ens] + post_ens.n_neurons] = full
+            synapses.append(scipy.sparse.coo_array(block))
+
+        readouts = self._readouts(conn_readouts, node_inputs)
+        params = self._params(ensembles, tau_into)
+        syn_decay = params[SYN_DECAY]
+        impulse = (1.0 - syn_decay) / dt
+        total = scipy.sparse.csr_array((n, n))
+        for block in synapses:
+            total = total + scipy.sparse.csr_array(block)
+        pre_post = scipy.sparse.csr_array(total.T) @ scipy.sparse.diags_array(impulse)
+        syn_indptr, syn_indices, syn_weights = csr_arrays(pre_post, SYN_WEIGHT_DTYPE)
+        input_csr = csr_arrays(scipy.sparse.csr_array(direct))
+        no_decoders = csr_arrays(scipy.sparse.csr_array((0, n)))
+        built_ensembles = tuple(self._built_ensemble(ens) for ens in ensembles)
+        dense_per_substep = int(sum(np.count_nonzero(np.asarray(b.sum(axis=1)).ravel())
+                                    * np.count_nonzero(np.asarray(b.sum(axis=0)).ravel()) for b in synapses))
+        built = BuiltNetwork(
+            dt, params, syn_indptr, syn_indices.astype(synapse_index_dtype(n)), syn_weights,
+            *input_csr, *no_decoders,
+            dense_macs_per_substep=dense_per_substep,
+            dense_macs_per_call=int(np.count_nonzero(direct.any(axis=0)) * n),
+            ensembles=built_ensembles, input_size=width,
+        )
+        state = new_state(n)
+        for ens in ensembles:
+            sl = slice(self.start[ens], self.start[ens] + ens.n_neurons)
+            signals = model.sig[ens.neurons]
+            state[VOLTAGE, sl] = signals["voltage"].initial_value
+            state[REFRACTORY, sl] = np.maximum(np.asarray(signals["refractory_time"].initial_value) - dt, 0.0)
+        return NengoImport(built, state, scipy.sparse.csr_array(filtered), columns, readouts)
+
+    def _check_ensemble(self, ens) -> None:
+        nengo = self.nengo
+        neuron = ens.neuron_type
+        if type(neuron) is not nengo.LIF:
+            raise ValueError(f"{ens}: neuron type {type(neuron).__name__} is not supported; neuroctl runs LIF")
+        if neuron.amplitude != 1.0 or neuron.min_voltage != 0.0:
+            raise ValueError(f"{ens}: LIF with amplitude {neuron.amplitude} and min_voltage {neuron.min_voltage} "
+                             "is not supported; neuroctl runs amplitude 1, min_voltage 0")
+        if self.dt > neuron.tau_ref:
+            raise ValueError(f"{ens}: dt {self.dt} s exceeds tau_ref {neuron.tau_ref} s (the kernel fires at "
+                             "most one spike per neuron per step)")
+
+    def _check_tau(self, tau_into: dict, ens, tau: float, conn) -> None:
+        if ens in tau_into and not np.isclose(tau_into[ens][0], tau, rtol=1e-12, atol=0.0):
+            raise ValueError(f"{conn}: synapse tau {tau} s into {ens} differs from {tau_into[ens][0]} s of "
+                             f"{tau_into[ens][1]}; neuroctl filters each neuron's input with one synapse")
+        tau_into[ens] = (tau, conn)
+
+    def _connection_matrix(self, conn) -> np.ndarray:
+        """The connection as a matrix from its pre's output (decoded: pre's neurons' spikes, area 1) to its
+        post: post neurons' current (ensembles and .neurons) or the node's input."""
+        nengo, model = self.nengo, self.model
+        transform = conn.transform
+        if not isinstance(transform, (nengo.Dense, nengo.transforms.NoTransform)):
+            raise ValueError(f"{conn}: transform {type(transform).__name__} is not supported (Dense or none)")
+        weights = model.params[conn].weights
+        pre, post = conn.pre_obj, conn.post_obj
+        decoded = isinstance(pre, nengo.Ensemble)
+        if decoded:
+            in_size = pre.n_neurons
+        else:
+            in_size = pre.size_out
+        pre_index = np.arange(in_size) if decoded else _indices(in_size, conn.pre_slice)
+        mid = len(pre_index) if not decoded else None
+        if weights is None:
+            w = np.eye(mid)
+        else:
+            w = np.asarray(weights, dtype=np.float64)
+            if w.ndim < 2:
+                size = mid if mid is not None else conn.size_out
+                w = np.diag(np.broadcast_to(w, (size,)))
+        matrix = np.zeros((w.shape[0], in_size))
+        matrix[:, pre_index] += w
+        weight_solver = decoded and isinstance(post, nengo.Ensemble) and conn.solver.weights
+        if weight_solver:  # the built weights already include post's scaled encoders (post slice applied)
+            return matrix
+        post_size = post.size_in
+        full = np.zeros((post_size, in_size))
+        np.add.at(full, _indices(post_size, conn.post_slice), matrix)
+        if isinstance(post, nengo.Ensemble):
+            return model.params[post].scaled_encoders @ full
+        if isinstance(post, nengo.ensemble.Neurons):
+            return model.params[post.ensemble].gain[:, None] * full
+        return full  # a node's input
+
+    def _readouts(self, conn_readouts: dict, node_inputs: dict) -> dict[Any, _Readout]:
+        nengo, model, dt = self.nengo, self.model, self.dt
+        hidden = {c.post_obj: c for c in model.params if isinstance(c, nengo.Connection)
+                  and isinstance(c.post_obj, nengo.Probe)}
+        readouts: dict[Any, _Readout] = {}
+        for probe in self.network.all_probes:
+            if probe.sample_every is not None and not np.isclose(probe.sample_every, dt):
+                raise ValueError(f"{probe}: sample_every is not supported (every step is recorded)")
+            tau = _lowpass_tau(probe, probe.synapse)
+            target = probe.obj
+            if isinstance(target, nengo.Ensemble) and probe.attr == "decoded_output":
+                conn = hidden[probe]
+                full = self._connection_matrix_to_probe(conn)
+                readouts[probe] = _Readout(full / dt, _decay(tau, dt), tau is not None)
+            elif isinstance(target, nengo.ensemble.Neurons) and probe.attr in ("output", "spikes"):
+                ens = target.ensemble
+                rows = np.zeros((ens.n_neurons, self.n))
+                rows[:, self.start[ens]:self.start[ens] + ens.n_neurons] = np.eye(ens.n_neurons)
+                rows = rows[_indices(ens.n_neurons, probe.slice)] if probe.slice is not None else rows
+                readouts[probe] = _Readout(rows / dt, _decay(tau, dt), tau is not None)
+            elif isinstance(target, nengo.Connection) and probe.attr == "output" and target in conn_readouts:
+                full, conn_tau = conn_readouts[target]
+                if tau is not None:
+                    raise ValueError(f"{probe}: a synapse on a connection probe is not supported (the "
+                                     "connection's own synapse filters it)")
+                readouts[probe] = _Readout(full / dt, _decay(conn_tau, dt), False)
+            elif isinstance(target, nengo.Node) and probe.attr == "output" and target in node_inputs:
+                parts = node_inputs[target]
+                if tau is not None:
+                    raise ValueError(f"{probe}: a synapse on an output node's probe is not supported")
+                taus = {conn_tau for _, conn_tau in parts}
+                if len(taus) != 1:
+                    raise ValueError(f"{probe}: the connections into {target} must share one synapse")
+                [conn_tau] = taus
+                readouts[probe] = _Readout(sum(full for full, _ in parts) / dt, _decay(conn_tau, dt),
+                                           conn_tau is not None)
+            elif isinstance(target, nengo.Node) and probe.attr == "output" and target in self.columns:
+                if tau is not None:
+                    raise ValueError(f"{probe}: a synapse on an input node's probe is not supported")
+                readouts[probe] = _Readout(None, 0.0, False, self.columns[target])
+            else:
+                raise ValueError(f"{probe}: probing {probe.attr!r} of {target} is not supported")
+            if probe.slice is not None and not isinstance(target, nengo.ensemble.Neurons):
+                raise ValueError(f"{probe}: probe slices are not supported")
+        return readouts
+
+    def _connection_matrix_to_probe(self, conn) -> np.ndarray:
+        """A probe's hidden decoded connection: (d, n) decoders over all neurons (area-1 spikes)."""
+        weights = np.atleast_2d(np.asarray(self.model.params[conn].weights, dtype=np.float64))
+        ens = conn.pre_obj
+        full = np.zeros((weights.shape[0], self.n))
+        full[:, self.start[ens]:self.start[ens] + ens.n_neurons] = weights
+        return full
+
+    def _params(self, ensembles: list, tau_into: dict) -> np.ndarray:
+        dt = self.dt
+        params = np.empty((N_PARAMS, self.n))
+        for ens in ensembles:
+            sl = slice(self.start[ens], self.start[ens] + ens.n_neurons)
+            built = self.model.params[ens]
+            tau = tau_into.get(ens, (0.005, None))[0]
+            params[BIAS, sl] = built.bias
+            params[TAU_RC, sl] = ens.neuron_type.tau_rc
+            params[TAU_REF, sl] = ens.neuron_type.tau_ref
+            params[RC_FACTOR, sl] = -np.expm1(-dt / ens.neuron_type.tau_rc)
+            params[SYN_DECAY, sl] = _decay(tau, dt)
+            params[TRACE_DECAY, sl] = np.exp(-dt / 0.01)  # the kernel's readout traces are unused here
+            params[TRACE_INCREMENT, sl] = -np.expm1(-dt / 0.01) / dt
+        return params
+
+    def _built_ensemble(self, ens) -> BuiltEnsemble:
+        built = self.model.params[ens]
+        sl = slice(self.start[ens], self.start[ens] + ens.n_neurons)
+        radius = np.full(ens.dimensions, float(ens.radius))
+        return BuiltEnsemble(sl, np.asarray(built.encoders), radius, np.asarray(built.gain), np.asarray(built.bias),
+                             float(ens.neuron_type.tau_rc), float(ens.neuron_type.tau_ref),
+                             np.asarray(built.eval_points))
