@@ -392,7 +392,9 @@ class _Converter:
                     raise ValueError(f"{node}: Process outputs ({type(node.output).__name__}) are not "
                                      "supported; pass the values with run(inputs={node: ...})")
                 if node.output is None:
-                    raise ValueError(f"{node}: a passthrough node with no input")
+                    raise ValueError(f"{node}: passthrough nodes (output=None) are only supported as outputs "
+                                     "fed by ensembles (an EnsembleArray's input and output are passthrough "
+                                     "nodes: connect to its ensembles instead)")
                 input_nodes.append(node)
         columns, width = {}, 0
         for node in input_nodes:
@@ -410,7 +412,7 @@ class _Converter:
             if isinstance(conn.pre_obj, nengo.Node) and isinstance(conn.post_obj, nengo.Node):
                 raise ValueError(f"{conn}: node-to-node connections are not supported")
             tau = _lowpass_tau(conn, conn.synapse)
-            matrix = self._connection_matrix(conn)  # (post rows, pre columns)
+            matrix, weighted = self._connection_matrix(conn)  # (post rows, pre columns), (size_out, pre)
             post = conn.post_obj
             post_ens = post if isinstance(post, nengo.Ensemble) else getattr(post, "ensemble", None)
             if isinstance(conn.pre_obj, nengo.Node):
@@ -425,7 +427,9 @@ class _Converter:
             pre_ens = conn.pre_obj if isinstance(conn.pre_obj, nengo.Ensemble) else conn.pre_obj.ensemble
             full = np.zeros((matrix.shape[0], n))
             full[:, self.start[pre_ens]:self.start[pre_ens] + pre_ens.n_neurons] = matrix
-            conn_readouts[conn] = (full, tau)
+            own = np.zeros((weighted.shape[0], n))
+            own[:, self.start[pre_ens]:self.start[pre_ens] + pre_ens.n_neurons] = weighted
+            conn_readouts[conn] = (own, tau)
             if isinstance(post, nengo.Node):
                 node_inputs[post].append((full, tau))
                 continue
@@ -485,8 +489,9 @@ class _Converter:
         tau_into[ens] = (tau, conn)
 
     def _connection_matrix(self, conn) -> np.ndarray:
-        """The connection as a matrix from its pre's output (decoded: pre's neurons' spikes, area 1) to its
-        post: post neurons' current (ensembles and .neurons) or the node's input."""
+        """The connection as matrices from its pre's output (decoded: pre's neurons' spikes, area 1) to (its
+        post: post neurons' current (ensembles and .neurons) or the node's input; its own output, Nengo's
+        `weighted` signal, before the post slice)."""
         nengo, model = self.nengo, self.model
         transform = conn.transform
         if not isinstance(transform, (nengo.Dense, nengo.transforms.NoTransform)):
@@ -511,15 +516,15 @@ class _Converter:
         matrix[:, pre_index] += w
         weight_solver = decoded and isinstance(post, nengo.Ensemble) and conn.solver.weights
         if weight_solver:  # the built weights already include post's scaled encoders (post slice applied)
-            return matrix
+            return matrix, matrix
         post_size = post.size_in
         full = np.zeros((post_size, in_size))
         np.add.at(full, _indices(post_size, conn.post_slice), matrix)
         if isinstance(post, nengo.Ensemble):
-            return model.params[post].scaled_encoders @ full
+            return model.params[post].scaled_encoders @ full, matrix
         if isinstance(post, nengo.ensemble.Neurons):
-            return model.params[post.ensemble].gain[:, None] * full
-        return full  # a node's input
+            return model.params[post.ensemble].gain[:, None] * full, matrix
+        return full, matrix  # a node's input
 
     def _readouts(self, conn_readouts: dict, node_inputs: dict) -> dict[Any, _Readout]:
         nengo, model, dt = self.nengo, self.model, self.dt
