@@ -5,13 +5,20 @@ For each network size every simulator is started on the same `KernelWorkload`, t
 Reported per simulator: seconds per step (p50/p99/max/mean over the rounds), neuron updates/s and
 synaptic events/s (at the rate that simulator measured), build and compile times; per peer, the speedup
 of neuroctl round by round (peer's time / neuroctl's time), and whether the suite's targets are met.
+
+`nengo_models`: small Nengo models (communication channel, squaring, integrator; `NENGO_MODELS`) built
+once by Nengo and converted with `neuroctl.network.from_nengo` (the same built parameters), then stepped
+by Nengo's reference simulator and by the kernel, interleaved round by round, at the suite's dt. A
+neuroctl sample includes tabulating the input node's f(t) for its steps (Nengo evaluates it in its step).
 BLAS is held to one thread (threadpoolctl) in this process and in Brian2's: the loop runs on one core.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -25,6 +32,8 @@ from neuroctl.bench.tables import Table
 from neuroctl.bench.timing import interleave, paired_ratio, stats
 from neuroctl.bench.workload import KernelWorkload, NeuronModel, StepCounts, make_workload
 from neuroctl.config import range_field
+
+NengoModelName = Literal["communication_channel", "squaring", "integrator"]
 
 Peer = Literal["nengo", "brian2", "numpy"]
 Brian2Target = Literal["cython", "cpp_standalone", "numpy"]
@@ -55,6 +64,13 @@ class SpeedupTarget:
 
 
 @dataclass(frozen=True)
+class NengoModelSpec:
+    model: NengoModelName = range_field(doc="a model of NENGO_MODELS, imported with from_nengo")
+    steps: int = range_field(1000, min=1, max=10_000_000, doc="simulated steps per timed sample")
+    min_speedup: float = range_field(20.0, min=0.0, min_exclusive=True, doc="Nengo's time per step / neuroctl's")
+
+
+@dataclass(frozen=True)
 class KernelSuite:
     repeat: int = range_field(10, min=1, max=100_000, doc="interleaved rounds (samples per simulator)")
     networks: list[NetworkSpec] = range_field([NetworkSpec(1000, 0.1)])
@@ -68,6 +84,7 @@ class KernelSuite:
     tau_syn_s: float = range_field(0.005, min=0.0, min_exclusive=True, max=1.0)
     brian2: Brian2Settings = range_field(Brian2Settings())
     targets: list[SpeedupTarget] = range_field([])
+    nengo_models: list[NengoModelSpec] = range_field([], doc="Nengo models imported with from_nengo")
 
 
 def run(config: KernelSuite, context: SuiteContext) -> SuiteResult:
@@ -83,8 +100,111 @@ def run(config: KernelSuite, context: SuiteContext) -> SuiteResult:
                                      StepCounts(spec.steps, config.warmup_steps, config.rate_steps), config.seed)
             starters = _starters(config, workload, brian2_python, Path(tmp))
             networks.append(_measure(workload, starters, config.repeat, context.progress))
+        models = [_measure_nengo_model(spec, config, context.progress) for spec in config.nengo_models]
     targets = [_evaluate(target, networks) for target in config.targets]
-    return SuiteResult({"networks": networks, "targets": targets}, _tables(networks, targets), machine)
+    tables = _tables(networks, targets) + ([_model_table(models)] if models else [])
+    return SuiteResult({"networks": networks, "targets": targets, "nengo_models": models}, tables, machine)
+
+
+def _communication_channel(nengo, n: int = 100):
+    with nengo.Network(seed=0) as net:
+        u = nengo.Node(lambda t: math.sin(2 * math.pi * t))
+        a, b = nengo.Ensemble(n, 1), nengo.Ensemble(n, 1)
+        nengo.Connection(u, a)
+        nengo.Connection(a, b)
+        nengo.Probe(b, synapse=0.01)
+    return net
+
+
+def _squaring(nengo, n: int = 100):
+    with nengo.Network(seed=1) as net:
+        u = nengo.Node(lambda t: math.sin(2 * math.pi * t))
+        a, b = nengo.Ensemble(n, 1), nengo.Ensemble(n, 1)
+        nengo.Connection(u, a)
+        nengo.Connection(a, b, function=lambda x: x**2)
+        nengo.Probe(b, synapse=0.01)
+    return net
+
+
+def _integrator(nengo, n: int = 200, tau_s: float = 0.1):
+    with nengo.Network(seed=2) as net:
+        u = nengo.Node(lambda t: 0.8 * 2 * math.pi * math.cos(2 * math.pi * t))
+        a = nengo.Ensemble(n, 1)
+        nengo.Connection(u, a, transform=tau_s, synapse=tau_s)
+        nengo.Connection(a, a, synapse=tau_s)
+        nengo.Probe(a, synapse=0.01)
+    return net
+
+
+NENGO_MODELS: dict[str, Callable[[Any], Any]] = {
+    "communication_channel": _communication_channel,  # sin(2 pi t) -> 100 LIF -> 100 LIF, 1-D
+    "squaring": _squaring,  # the same, b represents a**2
+    "integrator": _integrator,  # 200 LIF, recurrent (tau 0.1 s) integrating 0.8 2 pi cos(2 pi t)
+}
+"""name -> function(nengo module) -> nengo.Network, the models of `nengo_models` (seeded)."""
+
+
+def _measure_nengo_model(spec: NengoModelSpec, config: KernelSuite, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Nengo's reference simulator and the imported model, interleaved for `repeat` rounds."""
+    result: dict[str, Any] = {"model": spec.model, "steps_per_sample": spec.steps, "min_speedup": spec.min_speedup}
+    try:
+        import nengo
+    except ImportError as exc:
+        return {**result, "unavailable": f"nengo is not installed ({exc}); pip install -e '.[bench]'"}
+    from neuroctl.network import from_nengo
+
+    progress(f"nengo model {spec.model}: building")
+    network = NENGO_MODELS[spec.model](nengo)
+    started = time.perf_counter()
+    simulator = nengo.Simulator(network, dt=config.dt_s, progress_bar=False)
+    nengo_build_s = time.perf_counter() - started
+    try:
+        started = time.perf_counter()
+        imported = from_nengo(simulator)
+        import_s = time.perf_counter() - started
+        out = imported.new_output(spec.steps)
+        started = time.perf_counter()
+        imported.run_table(imported.input_table(1), imported.new_output(1))
+        compile_s = time.perf_counter() - started
+        simulator.run_steps(config.warmup_steps)
+        imported.run(config.warmup_steps - 1)
+
+        def step_neuroctl() -> float:
+            begun = time.perf_counter()
+            imported.run_table(imported.input_table(spec.steps), out)
+            return (time.perf_counter() - begun) / spec.steps
+
+        def step_nengo() -> float:
+            begun = time.perf_counter()
+            simulator.run_steps(spec.steps)
+            return (time.perf_counter() - begun) / spec.steps
+
+        samples = interleave({"neuroctl": step_neuroctl, "nengo": step_nengo}, config.repeat,
+                             lambda r: progress(f"nengo model {spec.model}: round {r + 1}/{config.repeat}"))
+    finally:
+        simulator.close()
+    ratio = paired_ratio(samples["nengo"], samples["neuroctl"])
+    return {**result, "neurons": imported.built.n_neurons, "synapses": imported.built.n_synapses,
+            "neuroctl_per_step_us": stats(samples["neuroctl"] * 1e6), "nengo_per_step_us": stats(samples["nengo"] * 1e6),
+            "speedup_of_neuroctl": ratio, "met": ratio["p50"] >= spec.min_speedup,
+            "nengo_build_s": nengo_build_s, "import_s": import_s, "compile_s": compile_s,
+            "nengo": f"nengo {nengo.__version__} reference simulator"}
+
+
+def _model_table(models: list[dict[str, Any]]) -> Table:
+    table = Table("Nengo models imported with from_nengo (Nengo's time per step / neuroctl's, paired round by round)",
+                  ["model", "neurons", "synapses", "neuroctl p50 us", "nengo p50 us", "speedup p50", "min",
+                   "at least", "met"])
+    for m in models:
+        if "unavailable" in m:
+            table.add(m["model"], "-", "-", "-", "-", "-", "-", m["min_speedup"], m["unavailable"])
+            continue
+        r = m["speedup_of_neuroctl"]
+        table.add(m["model"], m["neurons"], m["synapses"], m["neuroctl_per_step_us"]["p50"],
+                  m["nengo_per_step_us"]["p50"], r["p50"], r["min"], m["min_speedup"], m["met"])
+    table.notes.append("neuroctl: from_nengo's compiled loop, one kernel substep per Nengo step, the input node's "
+                       "f(t) tabulated inside the timed sample; same dt, same built parameters")
+    return table
 
 
 @contextlib.contextmanager

@@ -93,6 +93,22 @@ def test_nengo_runs_the_same_network(tmp_path):
     assert rows["nengo"]["rate_hz"] == pytest.approx(rows["neuroctl"]["rate_hz"], rel=0.15)
 
 
+def test_kernel_suite_nengo_models(tmp_path):
+    suite = {"kind": "kernel", "repeat": 2, "networks": [{"neurons": 20, "connectivity": 0.2, "steps": 5}],
+             "peers": ["numpy"], "warmup_steps": 5, "rate_steps": 20,
+             "nengo_models": [{"model": "communication_channel", "steps": 50},
+                              {"model": "integrator", "steps": 50, "min_speedup": 1e-6}]}
+    document, md = run(tmp_path, suite)
+    channel, integrator = document["results"]["nengo_models"]
+    for model in (channel, integrator):
+        check_stats(model["neuroctl_per_step_us"])
+        check_stats(model["nengo_per_step_us"])
+        assert model["speedup_of_neuroctl"]["rounds"] == 2 and positive(model["speedup_of_neuroctl"]["p50"])
+    assert (channel["neurons"], integrator["neurons"]) == (200, 200) and channel["min_speedup"] == 20
+    assert integrator["met"] is True
+    assert "| communication_channel | 200 |" in md and "| integrator | 200 |" in md
+
+
 def test_controllers_suite(tmp_path):
     suite = {"kind": "controllers", "repeat": 1, "launch": str(ROOT / "launch" / "cartpole_mpc.yaml"),
              "duration_s": 0.05, "controllers": ALL_CONTROLLERS,
