@@ -1,17 +1,23 @@
 """Activity counters shared by networks, controllers and metrics: what one control tick spent.
 
-Index an int64 array of len(COUNTER_FIELDS) with SPIKES, SYNAPTIC_EVENTS, NEURON_UPDATES, DENSE_MACS and
-CPU_MACS: events sent, events x fan-out delivered, neuron state updates, the multiply-accumulates a
-dense, non-spiking evaluation of the same computation would need (the comparison for energy), and the
-multiply-accumulates of non-spiking work that a controller really executes on a conventional processor
-beside its network (a computed-torque controller's mass matrix, inverse dynamics and torque map).
+Index an int64 array of len(COUNTER_FIELDS) with SPIKES, SYNAPTIC_EVENTS, NEURON_UPDATES, DENSE_MACS,
+CPU_MACS and WEIGHT_UPDATES: events sent, events x fan-out delivered, neuron state updates, the
+multiply-accumulates a dense, non-spiking evaluation of the same computation would need (the comparison
+for energy), the multiply-accumulates of non-spiking work that a controller really executes on a
+conventional processor beside its network (a computed-torque controller's mass matrix, inverse dynamics
+and torque map), and the synaptic weight updates of online learning (PES: n_pre x output size per
+substep for each learning output).
 
-ACTIVITY_FIELDS are the four counts the energy profiles price (`neuroctl.metrics.energy`) and that
-metrics.json reports; COUNTER_FIELDS adds `cpu_macs`, which controllers and the per-tick records carry
-(trajectory.npz `activity` has one column per COUNTER_FIELDS name). Networks (`neuroctl.network`) fill the
-first four only.
+ACTIVITY_FIELDS are the four counts every network fills (`neuroctl.network.SpikingNetwork.activity` has
+their length, so that a controller copies them into `activity[:len(ACTIVITY_FIELDS)]`); a network with
+learned outputs has an `activity` of len(COUNTER_FIELDS) instead (its `cpu_macs` stays 0).
+COUNTER_FIELDS, which controllers and the per-tick records carry (trajectory.npz `activity` has one
+column per COUNTER_FIELDS name) and metrics.json reports (`activity`: `<name>_per_tick`), adds
+`cpu_macs` and `weight_updates` after them (appended: no earlier index moved). PRICED_FIELDS are the
+counts the energy profiles price (`neuroctl.metrics.energy`); `cpu_macs` is priced apart, on the host.
 """
 
-SPIKES, SYNAPTIC_EVENTS, NEURON_UPDATES, DENSE_MACS, CPU_MACS = range(5)
+SPIKES, SYNAPTIC_EVENTS, NEURON_UPDATES, DENSE_MACS, CPU_MACS, WEIGHT_UPDATES = range(6)
 ACTIVITY_FIELDS = ("spikes", "synaptic_events", "neuron_updates", "dense_macs")
-COUNTER_FIELDS = (*ACTIVITY_FIELDS, "cpu_macs")
+COUNTER_FIELDS = (*ACTIVITY_FIELDS, "cpu_macs", "weight_updates")
+PRICED_FIELDS = (*ACTIVITY_FIELDS, "weight_updates")

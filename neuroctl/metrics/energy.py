@@ -12,6 +12,10 @@ Non-spiking work a controller does beside its network on a conventional processo
 computed-torque controller's mass matrix, inverse dynamics and torque map) is charged apart, on the
 `cpu` profile's cost per multiply-accumulate, whatever hardware the network is priced on: the `host`
 entry, and each profile's `energy_with_host_j`.
+
+Online learning (`weight_updates`: PES decoder updates) is charged on the network's hardware, whatever
+kind of controller made them: a profile without a cost for weight updates reports such a run as not
+applicable there.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from typing import Any, Literal
 
 from neuroctl.config import load_yaml, parse, range_field
 from neuroctl.configs import CONFIG_DIR
-from neuroctl.activity import ACTIVITY_FIELDS
+from neuroctl.activity import PRICED_FIELDS
 
 HARDWARE_DIR = CONFIG_DIR / "hardware"
 HOST_PROFILE = "cpu"
 """The profile that prices `cpu_macs`, the non-spiking work beside the network."""
 EVENT_COUNTS = ("spikes", "synaptic_events", "neuron_updates")
 MAC_COUNTS = ("dense_macs",)
+LEARNING_COUNTS = ("weight_updates",)
 
 
 @dataclass(frozen=True)
@@ -49,13 +54,14 @@ class HardwareProfile:
     synaptic_events: OperationCost | None = None
     neuron_updates: OperationCost | None = None
     dense_macs: OperationCost | None = None
+    weight_updates: OperationCost | None = None
     parallel_cores: int = range_field(1, min=1, max=1_000_000)
     barrier_s: float = range_field(0.0, min=0.0, max=1.0)
     barrier_source: str = ""
 
     def __post_init__(self) -> None:
         if self.delay == "modelled":
-            for kind in ACTIVITY_FIELDS:
+            for kind in PRICED_FIELDS:
                 cost = getattr(self, kind)
                 if cost is not None and cost.time_s is None:
                     raise ValueError(f"{kind}: a profile with a modelled delay needs time_s for every operation")
@@ -75,7 +81,7 @@ def tick_energy(profile: HardwareProfile, counts_per_tick: dict[str, float], mea
     """Energy, delay and EDP of one tick on `profile`, or why the workload cannot run there."""
     energy = 0.0
     modelled_time = 0.0
-    for kind in ACTIVITY_FIELDS:
+    for kind in PRICED_FIELDS:
         count = counts_per_tick.get(kind, 0.0)
         cost = getattr(profile, kind)
         if count and cost is None:
@@ -101,8 +107,10 @@ def tick_energy(profile: HardwareProfile, counts_per_tick: dict[str, float], mea
 def charged_counts(activity_per_tick: dict[str, float]) -> dict[str, float]:
     """The operations a controller executes, which its energy is charged for: a network that updates
     neurons executes its events (its dense-equivalent MACs are only the comparison it reports); anything
-    else executes its multiply-accumulates."""
+    else executes its multiply-accumulates. Weight updates (online learning) are executed either way:
+    charged when there are any."""
     kinds = EVENT_COUNTS if activity_per_tick.get("neuron_updates", 0.0) > 0.0 else MAC_COUNTS
+    kinds += tuple(kind for kind in LEARNING_COUNTS if activity_per_tick.get(kind, 0.0) > 0.0)
     return {kind: activity_per_tick.get(kind, 0.0) for kind in kinds}
 
 

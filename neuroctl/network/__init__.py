@@ -6,6 +6,10 @@
     description.output(a, function=lambda x: x**2)
     network = SpikingNetwork(build(description, dt_s=0.001, seed=0))
     y = network.step(np.array([0.5]), n_substeps=10)
+
+A learned output (PES, Nengo's rule): `description.output(a, transform=np.zeros((1, 1)),
+learning_rule=PES(1e-4), label="u")`, then each call `network.set_error("u", decoded - target)` before
+`network.step`; see `neuroctl.network.simulator` for an adaptive arm population.
 """
 
 from neuroctl.network.arrays import BuiltEnsemble, BuiltNetwork
@@ -17,6 +21,7 @@ from neuroctl.network.description import (
     NetworkDescription,
     NeuronConnection,
     Output,
+    PES,
 )
 from neuroctl.network.lif import gain_bias, lif_rate
 from neuroctl.network.nengo_import import NengoImport, from_nengo
@@ -32,6 +37,7 @@ __all__ = [
     "NetworkDescription",
     "NeuronConnection",
     "Output",
+    "PES",
     "SpikingNetwork",
     "build",
     "gain_bias",

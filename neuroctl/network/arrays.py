@@ -13,7 +13,7 @@ measured interleaved in one process), int32 beyond.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -37,6 +37,25 @@ REFRACTORY = 1  # refractory time left, s
 SYN_CURRENT = 2  # filtered synaptic current (dimensionless, like the voltage)
 TRACE = 3  # readout trace: the neuron's spike train filtered to a rate, Hz
 N_STATE = 4
+
+
+# Columns of BuiltNetwork.pes_index (int64, one row per learned output; see `neuroctl.network.kernel.run_substeps_pes`).
+PES_PRE_START = 0  # first presynaptic neuron (the output's ensemble)
+PES_PRE_COUNT = 1  # number of presynaptic neurons, n_pre
+PES_ROW = 2  # first row of y the output writes
+PES_SIZE = 3  # output values (rows), d
+PES_DECODERS = 4  # offset of its (d, n_pre) row-major decoders in the flat decoder array
+PES_ACTIVITY = 5  # offset of its n_pre filtered activities in the flat activity array
+PES_ERROR = 6  # offset of its d values in the error (and filtered output) arrays
+N_PES_INDEX = 7
+
+# Columns of BuiltNetwork.pes_params (float64, one row per learned output).
+PES_ALPHA = 0  # -learning_rate * dt / n_pre (Nengo's SimPES alpha)
+PES_PRE_DECAY = 1  # exp(-dt / pre_synapse): activity filter decay per substep
+PES_PRE_INCREMENT = 2  # (1 - PES_PRE_DECAY) / dt: activity increment per presynaptic spike, 1/s
+PES_OUT_DECAY = 3  # exp(-dt / tau_readout): decoded output filter decay per substep
+PES_OUT_INCREMENT = 4  # (1 - PES_OUT_DECAY) / dt
+N_PES_PARAMS = 5
 
 
 SYN_WEIGHT_DTYPE = np.float32
@@ -94,6 +113,10 @@ class BuiltNetwork:
     - input, CSR by neuron (n rows, columns = input values): J_input = input matrix @ x.
     - decoders, CSR by output value (d_out rows, columns = neurons): y = decoders @ trace.
     - `dense_macs_per_substep`, `dense_macs_per_call`: see `neuroctl.network.kernel.run_substeps`.
+    - learned outputs (PES): their rows of the decoder CSR matrix are empty; `pes_index` (int64,
+      (L, N_PES_INDEX)) and `pes_params` (float64, (L, N_PES_PARAMS)) describe each (columns PES_*),
+      `pes_decoders` (float64, flat) holds their initial decoders, each (d, n_pre) row-major, and
+      `pes_labels` their labels. `run_substeps_pes` runs networks that have any.
     """
 
     dt_s: float
@@ -111,10 +134,35 @@ class BuiltNetwork:
     dense_macs_per_call: int
     ensembles: tuple[BuiltEnsemble, ...]
     input_size: int
+    pes_index: np.ndarray = field(default_factory=lambda: np.zeros((0, N_PES_INDEX), dtype=np.int64))
+    pes_params: np.ndarray = field(default_factory=lambda: np.zeros((0, N_PES_PARAMS)))
+    pes_decoders: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pes_labels: tuple[str, ...] = ()
 
     @property
     def n_neurons(self) -> int:
         return self.neuron_params.shape[1]
+
+    @property
+    def n_learned(self) -> int:
+        """Number of learned (PES) outputs."""
+        return self.pes_index.shape[0]
+
+    @property
+    def error_size(self) -> int:
+        """Length of the error vector: the sizes of the learned outputs, concatenated in their order."""
+        return int(self.pes_index[:, PES_SIZE].sum())
+
+    @property
+    def pes_activity_size(self) -> int:
+        """Length of the flat filtered-activity array: n_pre summed over the learned outputs."""
+        return int(self.pes_index[:, PES_PRE_COUNT].sum())
+
+    @property
+    def weight_updates_per_substep(self) -> int:
+        """Synaptic weight updates of one substep: d x n_pre over the learned outputs with a rate > 0."""
+        learning = self.pes_params[:, PES_ALPHA] != 0.0
+        return int((self.pes_index[learning, PES_SIZE] * self.pes_index[learning, PES_PRE_COUNT]).sum())
 
     @property
     def output_size(self) -> int:

@@ -14,6 +14,20 @@ import scipy.sparse
 from neuroctl.network.arrays import (
     BIAS,
     N_PARAMS,
+    N_PES_INDEX,
+    N_PES_PARAMS,
+    PES_ACTIVITY,
+    PES_ALPHA,
+    PES_DECODERS,
+    PES_ERROR,
+    PES_OUT_DECAY,
+    PES_OUT_INCREMENT,
+    PES_PRE_COUNT,
+    PES_PRE_DECAY,
+    PES_PRE_INCREMENT,
+    PES_PRE_START,
+    PES_ROW,
+    PES_SIZE,
     RC_FACTOR,
     SYN_DECAY,
     TAU_RC,
@@ -53,6 +67,7 @@ def build(description: NetworkDescription, dt_s: float, seed: int = 0) -> BuiltN
     n = params.shape[1]
     synapses = _synapse_matrix(description, ensembles, n) @ scipy.sparse.diags_array(syn_impulse)
     syn_indptr, syn_indices, syn_weights = csr_arrays(synapses, SYN_WEIGHT_DTYPE)
+    pes_index, pes_params, pes_decoders = _learned_outputs(description, ensembles, dt_s)
     return BuiltNetwork(
         dt_s,
         params,
@@ -63,6 +78,10 @@ def build(description: NetworkDescription, dt_s: float, seed: int = 0) -> BuiltN
         dense_macs_per_call=_dense_io_macs(description),
         ensembles=tuple(ensembles[e] for e in description.ensembles),
         input_size=description.input_size,
+        pes_index=pes_index,
+        pes_params=pes_params,
+        pes_decoders=pes_decoders,
+        pes_labels=tuple(node.label for node in description.learned_outputs),
     )
 
 
@@ -154,10 +173,40 @@ def _decoder_matrix(description: NetworkDescription, ensembles: BuiltEnsembles, 
     """(output value, neuron) matrix decoding the outputs from rates (readout traces)."""
     blocks, row = [], 0
     for node in description.outputs:
-        source = ensembles[node.ensemble]
-        blocks.append((row, source.neurons.start, matmul(node.transform, _decoders(source, node.function).T)))
+        if node.learning_rule is None:  # learned outputs are decoded apart (`_learned_outputs`)
+            source = ensembles[node.ensemble]
+            blocks.append((row, source.neurons.start, matmul(node.transform, _decoders(source, node.function).T)))
         row += node.size
     return _block_matrix(blocks, (description.output_size, n))
+
+
+def _learned_outputs(
+    description: NetworkDescription, ensembles: BuiltEnsembles, dt_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pes_index, pes_params, flat initial decoders) of the learned (PES) outputs; see `BuiltNetwork`."""
+    learned = description.learned_outputs
+    index = np.zeros((len(learned), N_PES_INDEX), dtype=np.int64)
+    params = np.zeros((len(learned), N_PES_PARAMS))
+    decoders, offsets = [], [0, 0, 0]  # decoder, activity, error offsets
+    rows = {id(node): r for node, r in zip(description.outputs, np.cumsum([0] + [o.size for o in description.outputs]))}
+    for l, node in enumerate(learned):
+        source, rule = ensembles[node.ensemble], node.learning_rule
+        n_pre = node.ensemble.n_neurons
+        weights = matmul(node.transform, _decoders(source, node.function).T)  # (size, n_pre)
+        decoders.append(np.ascontiguousarray(weights, dtype=np.float64).ravel())
+        index[l, PES_PRE_START], index[l, PES_PRE_COUNT] = source.neurons.start, n_pre
+        index[l, PES_ROW], index[l, PES_SIZE] = rows[id(node)], node.size
+        index[l, PES_DECODERS], index[l, PES_ACTIVITY], index[l, PES_ERROR] = offsets
+        offsets[0] += node.size * n_pre
+        offsets[1] += n_pre
+        offsets[2] += node.size
+        params[l, PES_ALPHA] = -rule.learning_rate * dt_s / n_pre
+        params[l, PES_PRE_DECAY] = np.exp(-dt_s / rule.pre_synapse_s)
+        params[l, PES_PRE_INCREMENT] = _unit_area_impulse(dt_s, np.float64(rule.pre_synapse_s))
+        params[l, PES_OUT_DECAY] = np.exp(-dt_s / node.ensemble.tau_readout_s)
+        params[l, PES_OUT_INCREMENT] = _unit_area_impulse(dt_s, np.float64(node.ensemble.tau_readout_s))
+    flat = np.concatenate(decoders) if decoders else np.zeros(0)
+    return index, params, flat
 
 
 def _dense_synapse_macs(description: NetworkDescription) -> int:

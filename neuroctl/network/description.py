@@ -8,7 +8,9 @@ A `NetworkDescription` holds:
 - `Connection`: an NEF connection: post represents transform @ f(pre's value); built as full weights.
 - `NeuronConnection`: explicit neuron-to-neuron weights, dense or scipy.sparse, shape (post, pre).
 - `Output`: a slice of the network's output vector y, decoded from an ensemble's readout traces:
-  y_slice = transform @ f(ensemble's value).
+  y_slice = transform @ f(ensemble's value). With `learning_rule=PES(...)` its decoders (initially the
+  NEF-solved transform @ decoders^T, shape (size, n_neurons)) learn online from an error the caller sets
+  each call (`SpikingNetwork.set_error`); see `PES` and `neuroctl.network.kernel.run_substeps_pes`.
 
 The input vector concatenates the inputs and the output vector the outputs, in the order they were added.
 All times are in seconds, rates in Hz. Objects compare by identity.
@@ -126,13 +128,44 @@ class NeuronConnection:
     weights: scipy.sparse.csr_array
 
 
+@dataclass(frozen=True)
+class PES:
+    """Prescribed error sensitivity (MacNeil & Eliasmith 2011), Nengo's `nengo.PES`, on a decoded output.
+
+    Every substep of dt, with e the output's error (set by the caller, held over a call) and a the
+    presynaptic spike trains (amplitude 1/dt) filtered by a lowpass of `pre_synapse_s` (Nengo's default
+    5 ms; zero-order hold, a <- exp(-dt/tau) a + (1 - exp(-dt/tau)) spikes/dt):
+
+        decoders += -learning_rate * dt / n_neurons * outer(e, a)        (shape (size, n_neurons))
+
+    exactly Nengo's `SimPES` (including its timing: the spikes of a substep are decoded with the decoders
+    from before that substep's update, and that update uses the activities including that substep's spikes).
+    """
+
+    learning_rate: float = 1e-4
+    pre_synapse_s: float = 0.005
+
+    def __post_init__(self) -> None:
+        rate = self.learning_rate
+        if not (isinstance(rate, (int, float, np.floating, np.integer)) and np.isfinite(rate) and rate >= 0.0):
+            raise ValueError(f"PES learning_rate must be >= 0 and finite, got {rate!r}")
+        tau = self.pre_synapse_s
+        if not (isinstance(tau, (int, float, np.floating, np.integer)) and np.isfinite(tau) and tau > 0.0):
+            raise ValueError(f"PES pre_synapse_s must be > 0 and finite (seconds), got {tau!r}")
+
+
 @dataclass(frozen=True, eq=False)
 class Output:
-    """`transform @ function(ensemble's value)` decoded from the readout traces; `size` values of y."""
+    """`transform @ function(ensemble's value)` decoded from the readout traces; `size` values of y.
+
+    With a `learning_rule` the decoders learn (`PES`); `label` names the output for
+    `SpikingNetwork.set_error` and `SpikingNetwork.learned_decoders`."""
 
     ensemble: Ensemble
     function: Function | None
     transform: np.ndarray
+    learning_rule: PES | None = None
+    label: str = ""
 
     @property
     def size(self) -> int:
@@ -196,15 +229,29 @@ class NetworkDescription:
         return connection
 
     def output(
-        self, ensemble: Ensemble, function: Function | None = None, transform: np.ndarray | None = None
+        self, ensemble: Ensemble, function: Function | None = None, transform: np.ndarray | None = None,
+        learning_rule: PES | None = None, label: str = "",
     ) -> Output:
-        """Decode transform @ function(ensemble's value) into the next values of y (transform: size x size_f)."""
+        """Decode transform @ function(ensemble's value) into the next values of y (transform: size x size_f).
+
+        `learning_rule=PES(...)` makes its decoders learn from an error the caller sets each call
+        (`SpikingNetwork.set_error(label or the Output, error)`); a zero transform (or a function returning
+        zeros) starts them at zero. Labels of learned outputs must be unique."""
         self._check_member(ensemble)
+        if learning_rule is not None and not isinstance(learning_rule, PES):
+            raise ValueError(f"output {label!r}: learning_rule must be a neuroctl.network.PES, got {learning_rule!r}")
+        if learning_rule is not None and label and any(o.label == label for o in self.outputs):
+            raise ValueError(f"output label {label!r} is already used")
         size_f = _function_size(ensemble, function)
         rows = size_f if transform is None else np.atleast_2d(transform).shape[0]
-        node = Output(ensemble, function, _transform(transform, rows, size_f, "output"))
+        node = Output(ensemble, function, _transform(transform, rows, size_f, "output"), learning_rule, label)
         self.outputs.append(node)
         return node
+
+    @property
+    def learned_outputs(self) -> list[Output]:
+        """The outputs with a learning rule, in the order they were added."""
+        return [node for node in self.outputs if node.learning_rule is not None]
 
     @property
     def n_neurons(self) -> int:

@@ -16,15 +16,40 @@ finds them eight flags at a time, `_finish` completes their substep, `_deliver` 
 
 `run_substeps` is itself a compiled function: a controller's own jitted tick can call it (no unboxing
 of its arguments then; from Python each array argument costs about 0.1 us).
+
+`run_substeps_pes` is the same step for networks with learned (PES) outputs: in each substep, after the
+spikes, each learned output's filtered decoded value takes the spikes through its current decoders,
+its presynaptic activities are filtered, and its decoders learn (Nengo's PES, `neuroctl.network.PES`):
+
+    out   <- exp(-dt/tau_readout) out + (1 - exp(-dt/tau_readout))/dt * decoders[:, spiked].sum(axis=1)
+    a     <- exp(-dt/tau_pre) a + (1 - exp(-dt/tau_pre))/dt * spiked
+    decoders += (-learning_rate * dt / n_pre) * outer(error, a)
+
+The error (one vector per call, held over its substeps) is an input: non-finite entries are replaced by
+the entry's last finite value (zero at first) and counted, so no NaN reaches the decoders.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+import math
+
+from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS, WEIGHT_UPDATES
 from neuroctl.network.arrays import (
     BIAS,
+    PES_ACTIVITY,
+    PES_ALPHA,
+    PES_DECODERS,
+    PES_ERROR,
+    PES_OUT_DECAY,
+    PES_OUT_INCREMENT,
+    PES_PRE_COUNT,
+    PES_PRE_DECAY,
+    PES_PRE_INCREMENT,
+    PES_PRE_START,
+    PES_ROW,
+    PES_SIZE,
     RC_FACTOR,
     REFRACTORY,
     SYN_CURRENT,
@@ -206,6 +231,161 @@ def run_substeps(
     counters[SYNAPTIC_EVENTS] += events
     counters[NEURON_UPDATES] += state.shape[1] * n_substeps
     counters[DENSE_MACS] += n_substeps * dense_macs_per_substep + dense_macs_per_call
+
+
+PES_HELD_ERRORS = 0
+"""Index in `run_substeps_pes`'s `pes_counts`: error values found non-finite and held."""
+N_PES_COUNTS = 1
+PES_OUTPUT, PES_HELD = 0, 1
+"""Rows of `run_substeps_pes`'s `pes_signals` (2, error size): filtered decoded outputs, held error."""
+
+
+@cached_njit
+def _hold_errors(error: np.ndarray, held: np.ndarray, pes_counts: np.ndarray) -> None:
+    """held <- error where it is finite (else held keeps its last finite value); count the others."""
+    for e in range(error.shape[0]):
+        value = error[e]
+        if math.isfinite(value):
+            held[e] = value
+        else:
+            pes_counts[PES_HELD_ERRORS] += 1
+
+
+@cached_njit
+def _decode_learned(
+    n_spiked: int, neurons: np.ndarray, pes_index: np.ndarray, pes_params: np.ndarray,
+    decoders: np.ndarray, outputs: np.ndarray,
+) -> None:
+    """Filter each learned output: decay, then add the decoders (current ones) of the neurons that spiked."""
+    for l in range(pes_index.shape[0]):
+        start, n_pre, size = pes_index[l, PES_PRE_START], pes_index[l, PES_PRE_COUNT], pes_index[l, PES_SIZE]
+        offset, out = pes_index[l, PES_DECODERS], pes_index[l, PES_ERROR]
+        decay, increment = pes_params[l, PES_OUT_DECAY], pes_params[l, PES_OUT_INCREMENT]
+        for o in range(size):
+            outputs[out + o] *= decay
+        for s in range(n_spiked):
+            j = neurons[s] - start
+            if 0 <= j < n_pre:
+                for o in range(size):
+                    outputs[out + o] += increment * decoders[offset + o * n_pre + j]
+
+
+@cached_njit
+def _learn(
+    n_spiked: int, neurons: np.ndarray, pes_index: np.ndarray, pes_params: np.ndarray,
+    decoders: np.ndarray, activity: np.ndarray, held: np.ndarray,
+) -> int:
+    """Filter the presynaptic activities and apply one PES update to each learned output; return the
+    weight updates made (d x n_pre per output with a learning rate > 0)."""
+    updates = 0
+    for l in range(pes_index.shape[0]):
+        start, n_pre, size = pes_index[l, PES_PRE_START], pes_index[l, PES_PRE_COUNT], pes_index[l, PES_SIZE]
+        offset, act, err = pes_index[l, PES_DECODERS], pes_index[l, PES_ACTIVITY], pes_index[l, PES_ERROR]
+        decay, increment, alpha = pes_params[l, PES_PRE_DECAY], pes_params[l, PES_PRE_INCREMENT], pes_params[l, PES_ALPHA]
+        a = activity[act : act + n_pre]
+        for i in range(n_pre):
+            a[i] *= decay
+        for s in range(n_spiked):
+            j = neurons[s] - start
+            if 0 <= j < n_pre:
+                a[j] += increment
+        if alpha == 0.0:
+            continue
+        updates += size * n_pre
+        for o in range(size):
+            scale = alpha * held[err + o]
+            if scale != 0.0:  # adding 0 * a changes nothing: a zero error costs no pass
+                row = decoders[offset + o * n_pre : offset + (o + 1) * n_pre]
+                for i in range(n_pre):
+                    row[i] += scale * a[i]
+    return updates
+
+
+@cached_njit
+def run_substeps_pes(
+    x: np.ndarray,
+    n_substeps: int,
+    state: np.ndarray,
+    dt: float,
+    params: np.ndarray,
+    syn_indptr: np.ndarray,
+    syn_indices: np.ndarray,
+    syn_weights: np.ndarray,
+    input_indptr: np.ndarray,
+    input_indices: np.ndarray,
+    input_weights: np.ndarray,
+    decoder_indptr: np.ndarray,
+    decoder_indices: np.ndarray,
+    decoder_weights: np.ndarray,
+    dense_macs_per_substep: int,
+    dense_macs_per_call: int,
+    pes_index: np.ndarray,
+    pes_params: np.ndarray,
+    decoders: np.ndarray,
+    activity: np.ndarray,
+    pes_signals: np.ndarray,
+    error: np.ndarray,
+    pes_counts: np.ndarray,
+    scratch: np.ndarray,
+    flags: np.ndarray,
+    neurons: np.ndarray,
+    y: np.ndarray,
+    counters: np.ndarray,
+    raster: np.ndarray,
+) -> None:
+    """`run_substeps` for a network with learned (PES) outputs (module docstring); the same arguments,
+    and between `dense_macs_per_call` and `scratch`:
+
+    - `pes_index`, `pes_params`: `BuiltNetwork`'s (`pes_arguments`);
+    - `decoders` float64 (flat, `BuiltNetwork.pes_decoders`' layout), learned in place;
+    - `activity` float64 (pes_activity_size,): the filtered presynaptic activities, Hz (state);
+    - `pes_signals` float64 (2, error_size): row PES_OUTPUT the filtered decoded outputs, row PES_HELD
+      the error in use (state);
+    - `error` float64 (error_size,): the error input, read once per call (non-finite entries held);
+    - `pes_counts` int64 (N_PES_COUNTS,): PES_HELD_ERRORS is added to.
+
+    y's learned rows receive the filtered decoded outputs; `counters` must have len(COUNTER_FIELDS):
+    counters[WEIGHT_UPDATES] is added to as well.
+    """
+    record = raster.shape[0] > 0
+    if record:
+        raster[:n_substeps] = 0
+    static = scratch[STATIC_CURRENT]
+    static[:] = params[BIAS]
+    csr_matvec(input_indptr, input_indices, input_weights, x, static)
+    outputs, held = pes_signals[PES_OUTPUT], pes_signals[PES_HELD]
+    _hold_errors(error, held, pes_counts)
+
+    spikes = 0
+    events = 0
+    updates = 0
+    for k in range(n_substeps):
+        _integrate(dt, params, state, scratch, flags)
+        n_spiked = _finish(_flagged(flags, neurons), neurons, params, state, scratch)
+        _decode_learned(n_spiked, neurons, pes_index, pes_params, decoders, outputs)
+        updates += _learn(n_spiked, neurons, pes_index, pes_params, decoders, activity, held)
+        events += _deliver(n_spiked, neurons, params, state, syn_indptr, syn_indices, syn_weights)
+        spikes += n_spiked
+        if record:
+            for s in range(n_spiked):
+                raster[k, neurons[s]] = 1
+
+    y[:] = 0.0
+    csr_matvec(decoder_indptr, decoder_indices, decoder_weights, state[TRACE], y)
+    for l in range(pes_index.shape[0]):
+        row, size, out = pes_index[l, PES_ROW], pes_index[l, PES_SIZE], pes_index[l, PES_ERROR]
+        for o in range(size):
+            y[row + o] = outputs[out + o]
+    counters[SPIKES] += spikes
+    counters[SYNAPTIC_EVENTS] += events
+    counters[NEURON_UPDATES] += state.shape[1] * n_substeps
+    counters[DENSE_MACS] += n_substeps * dense_macs_per_substep + dense_macs_per_call
+    counters[WEIGHT_UPDATES] += updates
+
+
+def pes_arguments(built: BuiltNetwork) -> tuple:
+    """`run_substeps_pes`'s `pes_index`, `pes_params` for `built`."""
+    return (built.pes_index, built.pes_params)
 
 
 def kernel_arguments(built: BuiltNetwork) -> tuple:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS, WEIGHT_UPDATES
 from neuroctl.network.arrays import (
     BIAS,
+    PES_ALPHA,
+    PES_OUT_DECAY,
+    PES_OUT_INCREMENT,
+    PES_PRE_DECAY,
+    PES_PRE_INCREMENT,
     RC_FACTOR,
     REFRACTORY,
     SYN_CURRENT,
@@ -20,6 +25,7 @@ from neuroctl.network.arrays import (
     VOLTAGE,
     BuiltNetwork,
 )
+from neuroctl.network.kernel import PES_HELD, PES_HELD_ERRORS, PES_OUTPUT
 from neuroctl.network.simulator import SpikingNetwork
 
 
@@ -49,15 +55,31 @@ class ReferenceNetwork(SpikingNetwork):
         self._fan_out = np.count_nonzero(self._synapses, axis=1)
         self._inputs = built.input_matrix().toarray()
         self._decoders = built.decoder_matrix().toarray()
+        # per learned output: (pre neurons, y rows, error slice, its decoders view, its activities view)
+        self._pes = []
+        for l in range(built.n_learned):
+            start, n_pre, row, size, _, act, err = (int(v) for v in built.pes_index[l])
+            self._pes.append((slice(start, start + n_pre), slice(row, row + size), slice(err, err + size),
+                              self.learned_decoders(l), self.pes_activity[act : act + n_pre], built.pes_params[l]))
 
     def _run(self, x: np.ndarray, n_substeps: int, raster: np.ndarray) -> None:
         p, s, dt = self.built.neuron_params, self.state, self.built.dt_s
         currents = p[BIAS] + self._inputs @ x
+        outputs, held = self.pes_signals[PES_OUTPUT], self.pes_signals[PES_HELD]
+        finite = np.isfinite(self.error)
+        held[finite] = self.error[finite]
+        self.pes_counts[PES_HELD_ERRORS] += np.count_nonzero(~finite)
         for k in range(n_substeps):
             v, ref, spiked = lif_substep_array(
                 s[VOLTAGE], s[REFRACTORY], currents + s[SYN_CURRENT], dt, p[RC_FACTOR], p[TAU_RC], p[TAU_REF]
             )
             s[VOLTAGE], s[REFRACTORY] = v, ref
+            for pre, _, err, decoders, activity, q in self._pes:  # Nengo's PES step (kernel.run_substeps_pes)
+                outputs[err] = outputs[err] * q[PES_OUT_DECAY] + q[PES_OUT_INCREMENT] * (decoders @ spiked[pre])
+                activity[:] = activity * q[PES_PRE_DECAY] + q[PES_PRE_INCREMENT] * spiked[pre]
+                if q[PES_ALPHA] != 0.0:
+                    decoders += np.outer(q[PES_ALPHA] * held[err], activity)
+                    self.activity[WEIGHT_UPDATES] += decoders.size
             s[SYN_CURRENT] = s[SYN_CURRENT] * p[SYN_DECAY] + spiked @ self._synapses
             s[TRACE] = s[TRACE] * p[TRACE_DECAY] + p[TRACE_INCREMENT] * spiked
             if raster.shape[0]:
@@ -65,5 +87,7 @@ class ReferenceNetwork(SpikingNetwork):
             self.activity[SPIKES] += np.count_nonzero(spiked)
             self.activity[SYNAPTIC_EVENTS] += self._fan_out[spiked].sum()
         self._output[:] = self._decoders @ s[TRACE]
+        for _, rows, err, *_ in self._pes:
+            self._output[rows] = outputs[err]
         self.activity[NEURON_UPDATES] += self.neuron_count * n_substeps
         self.activity[DENSE_MACS] += n_substeps * self.built.dense_macs_per_substep + self.built.dense_macs_per_call
