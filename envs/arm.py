@@ -281,6 +281,7 @@ class ArmReachEnv(BulletRobotEnv):
             pybullet.changeDynamics(self._body, link, linearDamping=0.0, angularDamping=0.0,
                                     physicsClientId=client)
         self._joint_torques = np.zeros(N_JOINTS)  # the command plus friction, per substep
+        self._loaded_models: dict[tuple[float, ...], int | None] = {}  # payload_torques' bodies
         self.scene.disable_joint_motors(self._body, ARM_JOINTS)
         pybullet.setJointMotorControlArray(
             self._body, FINGER_JOINTS, pybullet.POSITION_CONTROL, targetPositions=[FINGER_OPENING_M] * 2,
@@ -448,6 +449,31 @@ class ArmReachEnv(BulletRobotEnv):
         weight = mass_kg * STANDARD_GRAVITY_M_S2
         out[:] = [weight * linear[2][i] for i in range(N_JOINTS)]  # J^T (0, 0, m g)
 
+    def payload_torques(self, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray, mass_kg: float,
+                        offset_m: Sequence[float], out: np.ndarray) -> None:
+        """What a payload of `mass_kg` at `offset_m` (end-effector frame; the env's payload model: a solid
+        sphere of radius 0.04 m) adds to the inverse dynamics at (q, qd, qdd), 7 N m, into `out`: the
+        loaded arm's ID minus the nominal arm's (PyBullet's model of each, never stepped). For a
+        controller that knows the payload (its inertia as well as its weight)."""
+        key = (float(mass_kg), *(float(v) for v in offset_m))
+        if self._model_scene is None:
+            self._model_scene = BulletScene(PHYSICS_PERIOD_S)
+            self._model_client = self._model_scene.client_id
+            self._model_body = self._model_scene.load_data_urdf(URDF)
+        loaded = self._loaded_models.get(key)
+        if loaded is None:
+            loaded = _load_with_payload(self._model_client, key[0], np.array(key[1:])) if key[0] > 0 else None
+            self._loaded_models[key] = loaded
+        if loaded is None:
+            out[:] = 0.0
+            return
+        q9, qd9, qdd9 = list(self._q9), list(self._qd9), [0.0] * 9
+        q9[:N_JOINTS], qd9[:N_JOINTS], qdd9[:N_JOINTS] = q.tolist(), qd.tolist(), qdd.tolist()
+        client = self._model_client
+        with_payload = pybullet.calculateInverseDynamics(loaded, q9, qd9, qdd9, physicsClientId=client)
+        nominal = pybullet.calculateInverseDynamics(self._model_body, q9, qd9, qdd9, physicsClientId=client)
+        out[:] = [with_payload[i] - nominal[i] for i in range(N_JOINTS)]
+
     def close(self) -> None:
         """Disconnect the PyBullet servers (the plant's and the nominal model's; safe to call twice)."""
         super().close()
@@ -554,6 +580,9 @@ class ArmReachEnv(BulletRobotEnv):
         """As `BulletRobotEnv`'s, without the nominal model's server either (the copy builds its own)."""
         state = super().__getstate__()
         state.pop("_model_scene", None)
+        state.pop("_model_client", None)
+        state.pop("_model_body", None)
+        state.pop("_loaded_models", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -24,7 +24,9 @@ One tick, and what is spiking:
      comparison figure).
    - `computed_torque_mpc_dense`: the dense twin of that network: not spiking.
 3. M(q) (`mass_matrix`, the composite-rigid-body algorithm) and h(q, qd) (`bias_torques`, recursive
-   Newton-Euler with qdd = 0) from the simulator, tau = M qdd + h clipped to the torque limits, action
+   Newton-Euler with qdd = 0) from the simulator, tau = M qdd + h (plus the term of `_add_torques`, a
+   hook the adaptive and known-payload controllers of `neuroctl.control.adaptive` fill; nothing here)
+   clipped to the torque limits, action
    tau / limit: not spiking, executed on a conventional processor whatever the planner. Charged as
    CPU_MACS every tick: `DYNAMICS_MACS` below (estimates for the rigid-body algorithms, exact for the
    torque map).
@@ -296,6 +298,11 @@ class ComputedTorqueController(Controller):
         """Set `qdd` and the planner's part of `activity`."""
         raise NotImplementedError
 
+    def _add_torques(self, reference: np.ndarray | None, torque_nm: np.ndarray) -> None:
+        """Hook: add a term to tau = M(q) qdd + h(q, qd) in place, before the clip (an adaptive or a
+        known-payload term, `neuroctl.control.adaptive`); this tick's q, qd, qdd, mass and bias are set.
+        Adds nothing here."""
+
     def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """Returns a reused array (tau / limit): copy it to keep it past the next tick."""
         self._plan(self.joint_state_of(observation), reference)
@@ -303,6 +310,7 @@ class ComputedTorqueController(Controller):
         self.robot.bias_torques(self.q, self.qd, self.bias)
         np.matmul(self.mass, self.qdd, out=self.torque_nm)
         self.torque_nm += self.bias
+        self._add_torques(reference, self.torque_nm)
         np.clip(self.torque_nm, -self.limits_nm, self.limits_nm, out=self.torque_nm)
         np.divide(self.torque_nm, self.limits_nm, out=self._action)
         self.activity[CPU_MACS] = self._cpu_macs

@@ -38,6 +38,15 @@ CONTROLLER_KINDS: dict[str, tuple[str, str, str]] = {
                                     "ComputedTorqueSpikingMPCConfig"),
     "computed_torque_mpc_dense": ("neuroctl.control.computed_torque", "ComputedTorqueDenseMPCController",
                                   "ComputedTorqueDenseMPCConfig"),
+    "computed_torque_pd_known_payload": ("neuroctl.control.adaptive", "ComputedTorquePDKnownPayloadController",
+                                        "ComputedTorquePDKnownPayloadConfig"),
+    "computed_torque_mpc_spiking_known_payload": ("neuroctl.control.adaptive",
+                                                  "ComputedTorqueSpikingMPCKnownPayloadController",
+                                                  "ComputedTorqueSpikingMPCKnownPayloadConfig"),
+    "computed_torque_pd_adaptive": ("neuroctl.control.adaptive", "ComputedTorquePDAdaptiveController",
+                                    "ComputedTorquePDAdaptiveConfig"),
+    "computed_torque_mpc_spiking_adaptive": ("neuroctl.control.adaptive", "ComputedTorqueSpikingMPCAdaptiveController",
+                                             "ComputedTorqueSpikingMPCAdaptiveConfig"),
 }
 
 
