@@ -31,9 +31,9 @@ the entry's last finite value (zero at first) and counted, so no NaN reaches the
 
 from __future__ import annotations
 
-import numpy as np
-
 import math
+
+import numpy as np
 
 from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS, WEIGHT_UPDATES
 from neuroctl.network.arrays import (

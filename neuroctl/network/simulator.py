@@ -137,7 +137,9 @@ class SpikingNetwork:
             return int(key)
         if isinstance(key, str) and key and labels.count(key) == 1:
             return labels.index(key)
-        raise ValueError(f"no learned output {output!r} (learned outputs: {list(labels)})")
+        name = f"labelled {key!r}" if isinstance(key, str) else repr(key)
+        raise ValueError(f"no learned output {name} (learned outputs, by label or index: {list(labels)}; "
+                         f"unlabelled or duplicate labels are reached by index)")
 
     def set_error(self, output: Output | str | int, values: np.ndarray) -> None:
         """Set the error of a learned output (decoded - target, Nengo's convention; its size values),

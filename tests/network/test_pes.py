@@ -165,7 +165,7 @@ def test_bad_errors_are_refused_or_held():
     network = SpikingNetwork(build(learned_network(learning_rate=1e-3), 0.001))
     with pytest.raises(ValueError, match="'u' must have shape \\(3,\\)"):
         network.set_error("u", np.zeros(2))
-    with pytest.raises(ValueError, match="no learned output 'w'"):
+    with pytest.raises(ValueError, match="no learned output labelled 'w'"):
         network.set_error("w", np.zeros(1))
     network.set_error("u", np.array([0.5, -0.2, 0.1]))
     network.step(np.array([0.3, 0.5]), 10)
