@@ -76,10 +76,22 @@ def at_frame(how: str) -> None:
     neuroctl.viz.video.Overlay.draw = signalling_draw
 
 
+class _SignallingProgress:
+    """A progress callback (as `neuroctl.run.progress_printer` returns) that signals at tick TICK."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def __call__(self, k: int, total: int) -> None:
+        if k == TICK:
+            signal_now(self.how)
+
+    def close(self) -> None:
+        pass
+
+
 def at_tick(how: str) -> None:
-    def printer(label, *args, **kwargs):
-        return lambda k, total: signal_now(how) if k == TICK else None
-    neuroctl.run.progress_printer = printer
+    neuroctl.run.progress_printer = lambda label, *args, **kwargs: _SignallingProgress(how)
 
 
 if __name__ == "__main__":
