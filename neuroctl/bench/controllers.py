@@ -25,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from neuroctl.activity import COUNTER_FIELDS
 from neuroctl.bench.episodes import PooledRuns
 from neuroctl.bench.suite import SuiteContext, SuiteResult
 from neuroctl.bench.tables import energy as fmt_energy
 from neuroctl.bench.tables import Table, number
 from neuroctl.bench.timing import paired_ratio, stats
 from neuroctl.config import ConfigError, range_field
-from neuroctl.control.base import ACTIVITY_FIELDS, Controller
+from neuroctl.control.base import Controller
 from neuroctl.control.registry import build_controller, requires_rigid_body
 from neuroctl.launchfile import Launch, linear_model_of, load_launch, make_env
 from neuroctl.metrics.energy import charged_counts, shipped_profiles, tick_energy
@@ -241,7 +242,7 @@ def _tables(data: dict[str, Any], config: ControllersSuite) -> list[Table]:
     stages = Table("Whole tick by stage (measured, us, p50 / p99)", ["controller", *stage_names, "tick p50", "tick p99",
                                                                      "tick max"])
     activity = Table("Activity per controller tick (counted)",
-                     ["controller", *ACTIVITY_FIELDS, "charged for energy"])
+                     ["controller", *COUNTER_FIELDS, "charged for energy"])
     hosted = any(s.get("host_energy_per_tick_j") for s in summaries.values())
     energy = Table("Energy, delay and EDP per tick (energy MODELLED; delay measured here or MODELLED as stated)",
                    ["controller", "profile", "energy", "delay us", "delay", "EDP J s"]
@@ -253,7 +254,7 @@ def _tables(data: dict[str, Any], config: ControllersSuite) -> list[Table]:
         st, tick = s["latency_us"]["stages"], s["latency_us"]["tick"]
         stages.add(name, *(f"{number(st[n]['p50'])} / {number(st[n]['p99'])}" for n in stage_names),
                    tick["p50"], tick["p99"], tick["max"])
-        activity.add(name, *(s["activity_per_tick"][f] for f in ACTIVITY_FIELDS),
+        activity.add(name, *(s["activity_per_tick"][f] for f in COUNTER_FIELDS),
                      ", ".join(s["charged_counts_per_tick"]))
         host_j = s.get("host_energy_per_tick_j")
         for profile, e in s["energy_per_tick"].items():

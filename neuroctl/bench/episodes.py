@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from neuroctl.control.base import ACTIVITY_FIELDS
+from neuroctl.activity import COUNTER_FIELDS
 from neuroctl.run import RunResult
 from neuroctl.runtime.robots import CONTROL_STAGE
 from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED
@@ -53,5 +53,5 @@ class PooledRuns:
     def activity_per_tick(self) -> dict[str, float]:
         """Mean count per controller tick of every activity field, over all runs' ticks."""
         rows = np.concatenate(self.activity)
-        means = rows.mean(axis=0) if rows.size else np.zeros(len(ACTIVITY_FIELDS))
-        return {name: float(value) for name, value in zip(ACTIVITY_FIELDS, means)}
+        means = rows.mean(axis=0) if rows.size else np.zeros(len(COUNTER_FIELDS))
+        return {name: float(value) for name, value in zip(COUNTER_FIELDS, means)}
