@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import neuroctl  # noqa: F401
-from neuroctl.activity import NEURON_UPDATES, SPIKES
+from neuroctl.activity import NEURON_UPDATES, SPIKES, WEIGHT_UPDATES
 from neuroctl.config import ConfigError
 from neuroctl.control.registry import build_controller, load_controller_config
 from neuroctl.envs.arm import ArmReachEnv
@@ -53,6 +53,7 @@ def test_counts_and_reset():
         env.reference(reference)
         observation, *_ = env.step(controller.act(observation.astype(np.float64), reference))
         assert controller.activity[NEURON_UPDATES] == 1000  # the population (PD: no other neurons)
+        assert controller.activity[WEIGHT_UPDATES] == 1000 * 7  # PES: 7 decoders per neuron, one 1 ms substep
         spikes += controller.activity[SPIKES]
     assert spikes > 0 and np.any(controller.adaptive_torque_nm != 0.0)
     controller.reset(0)
