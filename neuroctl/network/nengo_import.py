@@ -31,9 +31,23 @@ What converts (anything else raises `ValueError` naming the object):
   filtered inputs, read one step late as Nengo does, since the node reads its update-mode filters before
   they update).
 
+- PES learning (`nengo.PES(learning_rate, pre_synapse=Lowpass or None)`, one rule per connection) on a
+  decoded connection from an ensemble into an output (passthrough) node, from its built weights (any
+  function / Dense transform), read by probes on the node or the connection; `learned_decoders(conn)` is
+  a live view of its decoders. Its error comes from input nodes (`nengo.Connection(error_node,
+  conn.learning_rule, synapse=None or Lowpass, transform=...)`): a function of time or values passed to
+  `run(inputs=...)`, e.g. output - target computed by the caller from the previous step's output. The
+  update and its timing are Nengo's SimPES: step k decodes its spikes with the decoders from before it,
+  filters the presynaptic activities with them, then decoders += -learning_rate dt / n_pre outer(error_k,
+  activities), error_k being the error filter read before its step-k update (as every Nengo filter).
+  Nengo's `weights` signal applies that update at the start of step k+1: after n steps it equals
+  `learned_decoders` after n-1 (ours are the decoders the next step uses). `activity` then has
+  len(COUNTER_FIELDS) entries, WEIGHT_UPDATES counted (size_out x n_pre per step).
+
 Not converted: other neuron types (AdaptiveLIF, LIFRate, RectifiedLinear, Direct...), synapses other than
-Lowpass (Alpha, LinearFilter, Triangle), learning rules (PES is not supported yet: the network package has
-no learning API), Sparse/Convolution transforms, passthrough nodes between ensembles, nodes with input
+Lowpass (Alpha, LinearFilter, Triangle), learning rules other than PES, PES into an ensemble or from
+.neurons, PES errors computed inside the model (from an ensemble or a node with inputs: the kernel takes
+the error as an input), Sparse/Convolution transforms, passthrough nodes between ensembles, nodes with input
 that compute a function (`f(t, x)`), Process outputs, node-to-node connections, probes of `input`,
 `scaled_encoders` or with `sample_every`. Ensemble arrays and other networks convert if what they contain
 does (`nengo.networks.EnsembleArray` uses passthrough nodes for its input and output: error).
@@ -56,7 +70,15 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import scipy.sparse
 
-from neuroctl.activity import ACTIVITY_FIELDS, DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+from neuroctl.activity import (
+    ACTIVITY_FIELDS,
+    COUNTER_FIELDS,
+    DENSE_MACS,
+    NEURON_UPDATES,
+    SPIKES,
+    SYNAPTIC_EVENTS,
+    WEIGHT_UPDATES,
+)
 from neuroctl.network.arrays import (
     BIAS,
     N_PARAMS,
@@ -107,6 +129,7 @@ class _Readout:
     decay: float  # exp(-dt / tau) of its Lowpass (0 for synapse None)
     delayed: bool  # read before this step's filter update (passthrough nodes)
     input_columns: slice | None = None  # input node: its columns of the input table
+    learned: tuple = ()  # ((learned connection index, (size, its size_out) map), ...): PES outputs read here
 
 
 def _lowpass_tau(obj: Any, synapse: Any) -> float | None:
@@ -138,13 +161,23 @@ class NengoImport:
     """
 
     def __init__(self, built: BuiltNetwork, initial_state: np.ndarray, injection: scipy.sparse.csr_array,
-                 input_nodes: dict[Any, slice], readouts: dict[Any, _Readout]) -> None:
+                 input_nodes: dict[Any, slice], readouts: dict[Any, _Readout],
+                 learned: _Learned | None = None) -> None:
         self.built = built
+        learned = learned if learned is not None else _Learned.empty(built.input_size)
+        self._learned = learned
+        self.learned_connections = learned.connections
+        self.decoders = learned.initial_decoders.copy()
+        self.pes_activity = np.zeros(learned.activity_size)
+        self._error_state = np.zeros(learned.error_matrix.shape[0])
+        self._error = np.zeros(learned.error_size)
+        self._learned_sum = np.zeros(learned.error_size)
         self.input_nodes = input_nodes
         self.probes = tuple(readouts)
         self._initial_state = initial_state
         self.state = initial_state.copy()
-        self.activity = np.zeros(len(ACTIVITY_FIELDS), dtype=np.int64)
+        fields = COUNTER_FIELDS if learned.connections else ACTIVITY_FIELDS
+        self.activity = np.zeros(len(fields), dtype=np.int64)
         self.time_s = 0.0
         self._steps_done = 0
         n, dt = built.n_neurons, built.dt_s
@@ -163,6 +196,11 @@ class NengoImport:
             self._slices[probe] = slice(start, start + _size(readout))
             start += _size(readout)
         self._node_columns = {p: r.input_columns for p, r in readouts.items() if r.input_columns is not None}
+        self._learned_map = np.zeros((self._readout_size, learned.error_size))
+        for probe, readout in readouts.items():
+            for l, block in readout.learned:
+                start, size = learned.index[l, _L_ERR], learned.index[l, _L_SIZE]
+                self._learned_map[self._slices[probe], start:start + size] += block / dt
         self._scratch = np.zeros((2, n))
         self._flags = np.zeros(flag_length(n), dtype=np.uint8)
         self._neurons = np.zeros(flag_length(n), dtype=np.int32)
@@ -179,8 +217,20 @@ class NengoImport:
         """Back to the built initial state (Nengo's initial voltages), time 0, filters empty."""
         self.state[:] = self._initial_state
         self._readout_state[:] = 0.0
+        self.decoders[:] = self._learned.initial_decoders
+        self.pes_activity[:] = 0.0
+        self._error_state[:] = 0.0
         self.activity[:] = 0
         self.time_s, self._steps_done = 0.0, 0
+
+    def learned_decoders(self, conn: Any) -> np.ndarray:
+        """A learned (PES) connection's decoders now, a live (size_out, n_pre) view (Nengo's
+        `sim.signals[sim.model.sig[conn]["weights"]]`)."""
+        if conn not in self.learned_connections:
+            raise ValueError(f"{conn}: not a learned connection of this network")
+        index = self._learned.index[self.learned_connections.index(conn)]
+        start, size, n_pre = index[_L_DECODERS], index[_L_SIZE], index[_L_N_PRE]
+        return self.decoders[start:start + size * n_pre].reshape(size, n_pre)
 
     def input_table(self, n_steps: int, inputs: Mapping[Any, InputValues] | None = None) -> np.ndarray:
         """The input nodes' values at steps 1..n_steps after the current one, (n_steps, input_size):
@@ -231,7 +281,10 @@ class NengoImport:
         self.activity[:] = 0
         _run_steps(table, self.state, *kernel_arguments(self.built), self._scratch, self._flags, self._neurons,
                    self._no_output, self.activity, self._raster, *self._injection, *self._readout_by_neuron,
-                   self._decay, self._delayed, self._readout_state, self._raw, out)
+                   self._decay, self._delayed, self._readout_state, self._raw, out,
+                   self._learned.index, self._learned.params, self.decoders, self.pes_activity, self._learned_map,
+                   self._learned.error_matrix, self._learned.error_target, self._learned.error_decay,
+                   self._learned.error_delayed, self._error_state, self._error, self._learned_sum)
         self._steps_done += table.shape[0]
         self.time_s = self._steps_done * self._dt
 
@@ -270,6 +323,9 @@ def _run_steps(
     inj_indptr: np.ndarray, inj_indices: np.ndarray, inj_weights: np.ndarray,
     ro_indptr: np.ndarray, ro_indices: np.ndarray, ro_weights: np.ndarray,
     decay: np.ndarray, delayed: np.ndarray, readout: np.ndarray, raw: np.ndarray, out: np.ndarray,
+    pes_index: np.ndarray, pes_params: np.ndarray, decoders: np.ndarray, pes_activity: np.ndarray,
+    learned_map: np.ndarray, error_matrix: np.ndarray, error_target: np.ndarray, error_decay: np.ndarray,
+    error_delayed: np.ndarray, error_state: np.ndarray, error: np.ndarray, learned_sum: np.ndarray,
 ) -> None:
     """Nengo steps k = 0..len(table)-1, each one substep of the kernel (`neuroctl.network.kernel`'s
     `run_substeps` body: `_integrate`, `_flagged`, `_finish`, `_deliver`) with the unfiltered inputs
@@ -277,6 +333,11 @@ def _run_steps(
     synaptic currents and the readouts are updated: readout = decay * readout + (1 - decay) *
     (readout matrix @ spikes / dt), out[k] = readout (or its value before the update where delayed).
     One call of `run_substeps` per step would cost about 1.5 us more per step (its per-call setup).
+    Learned (PES) connections, after the spikes: error = the error nodes' filtered values (error_matrix @
+    table[k], each row Lowpass-filtered and read before its update where error_delayed, as Nengo's
+    update-mode filters); raw += learned_map @ (decoders[:, spiked].sum); the presynaptic activities
+    a <- pre_decay a + pre_increment spiked; decoders += alpha outer(error, a) (Nengo's SimPES order:
+    decode with the decoders from before the step, learn with the activities including its spikes).
     `decoder_*`, `y` and `raster` are unused (the readouts replace the kernel's decoders)."""
     static = scratch[STATIC_CURRENT]
     static[:] = params[BIAS]
@@ -284,6 +345,7 @@ def _run_steps(
     syn_current = state[SYN_CURRENT]
     spikes = 0
     events = 0
+    updates = 0
     for k in range(table.shape[0]):
         if direct:
             static[:] = params[BIAS]
@@ -298,6 +360,10 @@ def _run_steps(
             j = neurons[s]
             for q in range(ro_indptr[j], ro_indptr[j + 1]):
                 raw[ro_indices[q]] += ro_weights[q]
+        if pes_index.shape[0] > 0:
+            updates += _learn_step(table[k], n_spiked, neurons, pes_index, pes_params, decoders, pes_activity,
+                                   learned_map, error_matrix, error_target, error_decay, error_delayed,
+                                   error_state, error, learned_sum, raw)
         for r in range(readout.shape[0]):
             before = readout[r]
             readout[r] = decay[r] * before + (1.0 - decay[r]) * raw[r]
@@ -307,6 +373,90 @@ def _run_steps(
     counters[SYNAPTIC_EVENTS] += events
     counters[NEURON_UPDATES] += state.shape[1] * n_steps
     counters[DENSE_MACS] += n_steps * (dense_macs_per_substep + dense_macs_per_call)
+    if counters.shape[0] > WEIGHT_UPDATES:
+        counters[WEIGHT_UPDATES] += updates
+
+
+@cached_njit
+def _learn_step(
+    values: np.ndarray, n_spiked: int, neurons: np.ndarray, pes_index: np.ndarray, pes_params: np.ndarray,
+    decoders: np.ndarray, pes_activity: np.ndarray, learned_map: np.ndarray, error_matrix: np.ndarray,
+    error_target: np.ndarray, error_decay: np.ndarray, error_delayed: np.ndarray, error_state: np.ndarray,
+    error: np.ndarray, learned_sum: np.ndarray, raw: np.ndarray,
+) -> int:
+    """One step of the learned connections (`_run_steps`); returns the weight updates made."""
+    error[:] = 0.0
+    for s in range(error_matrix.shape[0]):
+        value = 0.0
+        for c in range(values.shape[0]):
+            value += error_matrix[s, c] * values[c]
+        before = error_state[s]
+        error_state[s] = error_decay[s] * before + (1.0 - error_decay[s]) * value
+        error[error_target[s]] += before if error_delayed[s] else error_state[s]
+    learned_sum[:] = 0.0
+    updates = 0
+    for l in range(pes_index.shape[0]):
+        start, n_pre, size = pes_index[l, _L_START], pes_index[l, _L_N_PRE], pes_index[l, _L_SIZE]
+        offset, act, err = pes_index[l, _L_DECODERS], pes_index[l, _L_ACTIVITY], pes_index[l, _L_ERR]
+        for s in range(n_spiked):
+            j = neurons[s] - start
+            if 0 <= j < n_pre:
+                for o in range(size):
+                    learned_sum[err + o] += decoders[offset + o * n_pre + j]
+        pre_decay, increment, alpha = pes_params[l, 0], pes_params[l, 1], pes_params[l, 2]
+        a = pes_activity[act:act + n_pre]
+        for i in range(n_pre):
+            a[i] *= pre_decay
+        for s in range(n_spiked):
+            j = neurons[s] - start
+            if 0 <= j < n_pre:
+                a[j] += increment
+        if alpha == 0.0:
+            continue
+        updates += size * n_pre
+        for o in range(size):
+            scale = alpha * error[err + o]
+            if scale != 0.0:
+                row = decoders[offset + o * n_pre:offset + (o + 1) * n_pre]
+                for i in range(n_pre):
+                    row[i] += scale * a[i]
+    for r in range(learned_map.shape[0]):
+        total = 0.0
+        for e in range(learned_map.shape[1]):
+            total += learned_map[r, e] * learned_sum[e]
+        raw[r] += total
+    return updates
+
+
+_L_START, _L_N_PRE, _L_SIZE, _L_DECODERS, _L_ACTIVITY, _L_ERR = range(6)
+"""Columns of `_Learned.index`: pre's first neuron, n_pre, size_out, offsets in decoders / activities / error."""
+
+
+@dataclass(frozen=True)
+class _Learned:
+    """The learned (PES) connections of an import and their error sources (input nodes' columns)."""
+
+    connections: tuple
+    index: np.ndarray  # int64 (L, 6), columns _L_*
+    params: np.ndarray  # (L, 3): pre decay, pre increment (1 - decay) / dt, alpha = -learning_rate dt / n_pre
+    initial_decoders: np.ndarray  # flat, each (size, n_pre) row-major: Nengo's built weights
+    error_matrix: np.ndarray  # (sources, input width): one row per error connection output dimension
+    error_target: np.ndarray  # int64 (sources,): its entry of the error vector
+    error_decay: np.ndarray  # (sources,) its Lowpass decay (0: none)
+    error_delayed: np.ndarray  # uint8 (sources,): read before the filter's update (Lowpass)
+
+    @property
+    def error_size(self) -> int:
+        return int(self.index[:, _L_SIZE].sum())
+
+    @property
+    def activity_size(self) -> int:
+        return int(self.index[:, _L_N_PRE].sum())
+
+    @staticmethod
+    def empty(width: int) -> "_Learned":
+        return _Learned((), np.zeros((0, 6), dtype=np.int64), np.zeros((0, 3)), np.zeros(0), np.zeros((0, width)),
+                        np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.uint8))
 
 
 def _built_model(source: Any, dt_s: float | None):
@@ -366,14 +516,14 @@ class _Converter:
             n += ens.n_neurons
         self.n = n
         connections = list(net.all_connections)
-        for conn in connections:
-            if conn.learning_rule_type is not None:
-                rules = conn.learning_rule_type
-                rules = rules.values() if isinstance(rules, dict) else (rules if isinstance(rules, (list, tuple))
-                                                                          else [rules])
-                names = ", ".join(type(rule).__name__ for rule in rules)
-                raise ValueError(f"{conn}: learning rule {names} is not supported (neuroctl has no learning "
-                                 "API yet; PES will convert once it has)")
+        error_connections = [c for c in connections if isinstance(c.post_obj, nengo.connection.LearningRule)]
+        connections = [c for c in connections if c not in error_connections]
+        learned = [c for c in connections if c.learning_rule_type is not None]
+        for conn in learned:
+            self._check_learned(conn)
+        nodes = list(net.all_nodes)
+        for conn in error_connections:
+            self._check_error_connection(conn, connections)
         nodes = list(net.all_nodes)
         incoming = {node: [c for c in connections if c.post_obj is node] for node in nodes}
         outgoing = {node: [c for c in connections if c.pre_obj is node] for node in nodes}
@@ -429,6 +579,8 @@ class _Converter:
             full[:, self.start[pre_ens]:self.start[pre_ens] + pre_ens.n_neurons] = matrix
             own = np.zeros((weighted.shape[0], n))
             own[:, self.start[pre_ens]:self.start[pre_ens] + pre_ens.n_neurons] = weighted
+            if conn in learned:  # its decoders change: the kernel decodes it (`_Learned`), not the static rows
+                own, full = np.zeros_like(own), np.zeros_like(full)
             conn_readouts[conn] = (own, tau)
             if isinstance(post, nengo.Node):
                 node_inputs[post].append((full, tau))
@@ -441,7 +593,8 @@ class _Converter:
             block[self.start[post_ens]:self.start[post_ens] + post_ens.n_neurons] = full
             synapses.append(scipy.sparse.coo_array(block))
 
-        readouts = self._readouts(conn_readouts, node_inputs)
+        pes = self._learned(learned, error_connections, columns, width)
+        readouts = self._readouts(conn_readouts, node_inputs, learned)
         params = self._params(ensembles, tau_into)
         syn_decay = params[SYN_DECAY]
         impulse = (1.0 - syn_decay) / dt
@@ -468,7 +621,69 @@ class _Converter:
             signals = model.sig[ens.neurons]
             state[VOLTAGE, sl] = signals["voltage"].initial_value
             state[REFRACTORY, sl] = np.maximum(np.asarray(signals["refractory_time"].initial_value) - dt, 0.0)
-        return NengoImport(built, state, scipy.sparse.csr_array(filtered), columns, readouts)
+        return NengoImport(built, state, scipy.sparse.csr_array(filtered), columns, readouts, pes)
+
+    def _check_learned(self, conn) -> None:
+        nengo = self.nengo
+        rules = conn.learning_rule_type
+        rules = list(rules.values()) if isinstance(rules, dict) else (list(rules) if isinstance(rules, (list, tuple))
+                                                                      else [rules])
+        names = ", ".join(type(rule).__name__ for rule in rules)
+        if len(rules) != 1 or type(rules[0]) is not nengo.PES:
+            raise ValueError(f"{conn}: learning rule {names} is not supported (neuroctl learns with one PES rule "
+                             "per connection)")
+        if not isinstance(conn.pre_obj, nengo.Ensemble) or conn.solver.weights:
+            raise ValueError(f"{conn}: learning rule PES is supported on decoded connections from an ensemble "
+                             "(not from .neurons, not with a weight solver)")
+        if not isinstance(conn.post_obj, nengo.Node):
+            raise ValueError(f"{conn}: learning rule PES is supported on connections into an output node "
+                             "(a passthrough node) only; the kernel's synapses between ensembles are fixed")
+        _lowpass_tau(conn, rules[0].pre_synapse)
+
+    def _check_error_connection(self, conn, connections: list) -> None:
+        nengo = self.nengo
+        pre = conn.pre_obj
+        if not isinstance(pre, nengo.Node) or any(c.post_obj is pre for c in connections) or pre.output is None:
+            raise ValueError(f"{conn}: a PES error computed inside the model is not supported (the kernel takes "
+                             "each learned connection's error as an input): give the error by an input node "
+                             "(a function of time, or values passed with run(inputs=...))")
+        if type(conn.post_obj.learning_rule_type) is not nengo.PES:
+            raise ValueError(f"{conn}: only PES errors are supported")
+
+    def _learned(self, learned: list, error_connections: list, columns: dict, width: int) -> _Learned:
+        nengo, dt = self.nengo, self.dt
+        if not learned:
+            return _Learned.empty(width)
+        index, params, decoders = [], [], []
+        dec, act, err = 0, 0, 0
+        offsets = {}
+        for conn in learned:
+            pre = conn.pre_obj
+            w = np.atleast_2d(np.asarray(self.model.params[conn].weights, dtype=np.float64))
+            size, n_pre = w.shape
+            index.append((self.start[pre], n_pre, size, dec, act, err))
+            rule = conn.learning_rule_type
+            decay = _decay(_lowpass_tau(conn, rule.pre_synapse), dt)
+            params.append((decay, (1.0 - decay) / dt, -float(rule.learning_rate) * dt / n_pre))
+            decoders.append(w.ravel())
+            offsets[conn] = err
+            dec, act, err = dec + size * n_pre, act + n_pre, err + size
+        rows, targets, decays, delayed = [], [], [], []
+        for conn in error_connections:
+            learned_conn = conn.post_obj.connection
+            tau = _lowpass_tau(conn, conn.synapse)
+            matrix, _ = self._connection_matrix(conn)  # (error size, node size)
+            cols = columns[conn.pre_obj]
+            for o in range(matrix.shape[0]):
+                row = np.zeros(width)
+                row[cols] = matrix[o]
+                rows.append(row)
+                targets.append(offsets[learned_conn] + o)
+                decays.append(_decay(tau, dt))
+                delayed.append(tau is not None)
+        return _Learned(tuple(learned), np.array(index, dtype=np.int64), np.array(params), np.concatenate(decoders),
+                        np.array(rows).reshape(len(rows), width), np.array(targets, dtype=np.int64),
+                        np.array(decays), np.array(delayed, dtype=np.uint8))
 
     def _check_ensemble(self, ens) -> None:
         nengo = self.nengo
@@ -526,7 +741,7 @@ class _Converter:
             return model.params[post.ensemble].gain[:, None] * full, matrix
         return full, matrix  # a node's input
 
-    def _readouts(self, conn_readouts: dict, node_inputs: dict) -> dict[Any, _Readout]:
+    def _readouts(self, conn_readouts: dict, node_inputs: dict, learned: list = ()) -> dict[Any, _Readout]:
         nengo, model, dt = self.nengo, self.model, self.dt
         hidden = {c.post_obj: c for c in model.params if isinstance(c, nengo.Connection)
                   and isinstance(c.post_obj, nengo.Probe)}
@@ -551,7 +766,8 @@ class _Converter:
                 if tau is not None:
                     raise ValueError(f"{probe}: a synapse on a connection probe is not supported (the "
                                      "connection's own synapse filters it)")
-                readouts[probe] = _Readout(full / dt, _decay(conn_tau, dt), False)
+                maps = ((learned.index(target), np.eye(full.shape[0])),) if target in learned else ()
+                readouts[probe] = _Readout(full / dt, _decay(conn_tau, dt), False, learned=maps)
             elif isinstance(target, nengo.Node) and probe.attr == "output" and target in node_inputs:
                 parts = node_inputs[target]
                 if tau is not None:
@@ -560,8 +776,9 @@ class _Converter:
                 if len(taus) != 1:
                     raise ValueError(f"{probe}: the connections into {target} must share one synapse")
                 [conn_tau] = taus
+                maps = tuple((learned.index(c), self._post_scatter(c)) for c in learned if c.post_obj is target)
                 readouts[probe] = _Readout(sum(full for full, _ in parts) / dt, _decay(conn_tau, dt),
-                                           conn_tau is not None)
+                                           conn_tau is not None, learned=maps)
             elif isinstance(target, nengo.Node) and probe.attr == "output" and target in self.columns:
                 if tau is not None:
                     raise ValueError(f"{probe}: a synapse on an input node's probe is not supported")
@@ -571,6 +788,12 @@ class _Converter:
             if probe.slice is not None and not isinstance(target, nengo.ensemble.Neurons):
                 raise ValueError(f"{probe}: probe slices are not supported")
         return readouts
+
+    def _post_scatter(self, conn) -> np.ndarray:
+        """(post.size_in, conn.size_out): the connection's output into its post's input (post slice)."""
+        scatter = np.zeros((conn.post_obj.size_in, conn.size_out))
+        np.add.at(scatter, _indices(conn.post_obj.size_in, conn.post_slice), np.eye(conn.size_out))
+        return scatter
 
     def _connection_matrix_to_probe(self, conn) -> np.ndarray:
         """A probe's hidden decoded connection: (d, n) decoders over all neurons (area-1 spikes)."""
