@@ -180,7 +180,7 @@ def test_learning_rules_are_named():
 
     def two_rules():
         a = nengo.Ensemble(10, 1, label="a")
-        nengo.Connection(a, nengo.Node(size_in=1), learning_rule_type=[nengo.PES(), nengo.PES()])
+        nengo.Connection(a, nengo.Node(size_in=1), learning_rule_type=[nengo.PES(), nengo.PES(2e-4)])
     assert "learning rule PES, PES is not supported" in error_of(two_rules)
 
 
