@@ -651,7 +651,7 @@ class _Converter:
             raise ValueError(f"{conn}: only PES errors are supported")
 
     def _learned(self, learned: list, error_connections: list, columns: dict, width: int) -> _Learned:
-        nengo, dt = self.nengo, self.dt
+        dt = self.dt
         if not learned:
             return _Learned.empty(width)
         index, params, decoders = [], [], []

@@ -12,10 +12,9 @@ import pybullet
 import pytest
 import scipy.linalg
 
-from neuroctl.envs.cartpole import TASK, CartPoleBalanceEnv
 from gymnasium.utils.env_checker import check_env
 
-from neuroctl.envs.cartpole import CartPoleBalanceEnv
+from neuroctl.envs.cartpole import TASK, CartPoleBalanceEnv
 
 ENV_ID = "neuroctl/CartPoleBalance-v0"
 
