@@ -82,6 +82,17 @@ from neuroctl.activity import (
 from neuroctl.network.arrays import (
     BIAS,
     N_PARAMS,
+    N_PES_INDEX,
+    N_PES_PARAMS,
+    PES_ACTIVITY,
+    PES_ALPHA,
+    PES_DECODERS,
+    PES_ERROR,
+    PES_PRE_COUNT,
+    PES_PRE_DECAY,
+    PES_PRE_INCREMENT,
+    PES_PRE_START,
+    PES_SIZE,
     RC_FACTOR,
     REFRACTORY,
     SYN_CURRENT,
@@ -105,6 +116,7 @@ from neuroctl.network.kernel import (
     _finish,
     _flagged,
     _integrate,
+    _learn,
     csr_matvec,
     flag_length,
     kernel_arguments,
@@ -199,7 +211,7 @@ class NengoImport:
         self._learned_map = np.zeros((self._readout_size, learned.error_size))
         for probe, readout in readouts.items():
             for l, block in readout.learned:
-                start, size = learned.index[l, _L_ERR], learned.index[l, _L_SIZE]
+                start, size = learned.index[l, PES_ERROR], learned.index[l, PES_SIZE]
                 self._learned_map[self._slices[probe], start:start + size] += block / dt
         self._scratch = np.zeros((2, n))
         self._flags = np.zeros(flag_length(n), dtype=np.uint8)
@@ -229,7 +241,7 @@ class NengoImport:
         if conn not in self.learned_connections:
             raise ValueError(f"{conn}: not a learned connection of this network")
         index = self._learned.index[self.learned_connections.index(conn)]
-        start, size, n_pre = index[_L_DECODERS], index[_L_SIZE], index[_L_N_PRE]
+        start, size, n_pre = index[PES_DECODERS], index[PES_SIZE], index[PES_PRE_COUNT]
         return self.decoders[start:start + size * n_pre].reshape(size, n_pre)
 
     def input_table(self, n_steps: int, inputs: Mapping[Any, InputValues] | None = None) -> np.ndarray:
@@ -394,32 +406,15 @@ def _learn_step(
         error_state[s] = error_decay[s] * before + (1.0 - error_decay[s]) * value
         error[error_target[s]] += before if error_delayed[s] else error_state[s]
     learned_sum[:] = 0.0
-    updates = 0
-    for l in range(pes_index.shape[0]):
-        start, n_pre, size = pes_index[l, _L_START], pes_index[l, _L_N_PRE], pes_index[l, _L_SIZE]
-        offset, act, err = pes_index[l, _L_DECODERS], pes_index[l, _L_ACTIVITY], pes_index[l, _L_ERR]
+    for l in range(pes_index.shape[0]):  # decoded with the decoders from before this step's update
+        start, n_pre, size = pes_index[l, PES_PRE_START], pes_index[l, PES_PRE_COUNT], pes_index[l, PES_SIZE]
+        offset, err = pes_index[l, PES_DECODERS], pes_index[l, PES_ERROR]
         for s in range(n_spiked):
             j = neurons[s] - start
             if 0 <= j < n_pre:
                 for o in range(size):
                     learned_sum[err + o] += decoders[offset + o * n_pre + j]
-        pre_decay, increment, alpha = pes_params[l, 0], pes_params[l, 1], pes_params[l, 2]
-        a = pes_activity[act:act + n_pre]
-        for i in range(n_pre):
-            a[i] *= pre_decay
-        for s in range(n_spiked):
-            j = neurons[s] - start
-            if 0 <= j < n_pre:
-                a[j] += increment
-        if alpha == 0.0:
-            continue
-        updates += size * n_pre
-        for o in range(size):
-            scale = alpha * error[err + o]
-            if scale != 0.0:
-                row = decoders[offset + o * n_pre:offset + (o + 1) * n_pre]
-                for i in range(n_pre):
-                    row[i] += scale * a[i]
+    updates = _learn(n_spiked, neurons, pes_index, pes_params, decoders, pes_activity, error)
     for r in range(learned_map.shape[0]):
         total = 0.0
         for e in range(learned_map.shape[1]):
@@ -428,8 +423,6 @@ def _learn_step(
     return updates
 
 
-_L_START, _L_N_PRE, _L_SIZE, _L_DECODERS, _L_ACTIVITY, _L_ERR = range(6)
-"""Columns of `_Learned.index`: pre's first neuron, n_pre, size_out, offsets in decoders / activities / error."""
 
 
 @dataclass(frozen=True)
@@ -437,8 +430,8 @@ class _Learned:
     """The learned (PES) connections of an import and their error sources (input nodes' columns)."""
 
     connections: tuple
-    index: np.ndarray  # int64 (L, 6), columns _L_*
-    params: np.ndarray  # (L, 3): pre decay, pre increment (1 - decay) / dt, alpha = -learning_rate dt / n_pre
+    index: np.ndarray  # int64 (L, N_PES_INDEX), `BuiltNetwork.pes_index`'s columns (PES_ROW unused)
+    params: np.ndarray  # (L, N_PES_PARAMS), `BuiltNetwork.pes_params`' columns (no output filter: PES_OUT_* 0)
     initial_decoders: np.ndarray  # flat, each (size, n_pre) row-major: Nengo's built weights
     error_matrix: np.ndarray  # (sources, input width): one row per error connection output dimension
     error_target: np.ndarray  # int64 (sources,): its entry of the error vector
@@ -447,15 +440,16 @@ class _Learned:
 
     @property
     def error_size(self) -> int:
-        return int(self.index[:, _L_SIZE].sum())
+        return int(self.index[:, PES_SIZE].sum())
 
     @property
     def activity_size(self) -> int:
-        return int(self.index[:, _L_N_PRE].sum())
+        return int(self.index[:, PES_PRE_COUNT].sum())
 
     @staticmethod
     def empty(width: int) -> "_Learned":
-        return _Learned((), np.zeros((0, 6), dtype=np.int64), np.zeros((0, 3)), np.zeros(0), np.zeros((0, width)),
+        return _Learned((), np.zeros((0, N_PES_INDEX), dtype=np.int64), np.zeros((0, N_PES_PARAMS)), np.zeros(0),
+                        np.zeros((0, width)),
                         np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.uint8))
 
 
@@ -661,10 +655,16 @@ class _Converter:
             pre = conn.pre_obj
             w = np.atleast_2d(np.asarray(self.model.params[conn].weights, dtype=np.float64))
             size, n_pre = w.shape
-            index.append((self.start[pre], n_pre, size, dec, act, err))
+            row = np.zeros(N_PES_INDEX, dtype=np.int64)
+            row[[PES_PRE_START, PES_PRE_COUNT, PES_SIZE, PES_DECODERS, PES_ACTIVITY, PES_ERROR]] = (
+                self.start[pre], n_pre, size, dec, act, err)
+            index.append(row)
             rule = conn.learning_rule_type
             decay = _decay(_lowpass_tau(conn, rule.pre_synapse), dt)
-            params.append((decay, (1.0 - decay) / dt, -float(rule.learning_rate) * dt / n_pre))
+            row = np.zeros(N_PES_PARAMS)
+            row[[PES_PRE_DECAY, PES_PRE_INCREMENT, PES_ALPHA]] = (decay, (1.0 - decay) / dt,
+                                                                  -float(rule.learning_rate) * dt / n_pre)
+            params.append(row)
             decoders.append(w.ravel())
             offsets[conn] = err
             dec, act, err = dec + size * n_pre, act + n_pre, err + size
