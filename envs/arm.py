@@ -39,7 +39,7 @@ from xml.etree import ElementTree
 import numpy as np
 
 from neuroctl.envs.bullet import STANDARD_GRAVITY_M_S2, BulletScene, pybullet, pybullet_data  # pybullet's banner silenced there
-from neuroctl.envs.bullet_robot import FRAME_HEIGHT, FRAME_WIDTH, BulletRobotEnv, check_noise_std
+from neuroctl.envs.bullet_robot import FRAME_HEIGHT, FRAME_WIDTH, BulletRobotEnv, PushSite, check_noise_std
 from neuroctl.envs.checks import in_range, invalid, real, ticks
 from neuroctl.envs.robot import Actuator, PlantModel, Sensor, Task
 
@@ -277,6 +277,7 @@ class ArmReachEnv(BulletRobotEnv):
             self._body = self.scene.load_data_urdf(URDF)
             self._model_scene = None
             self._model_body, self._model_client = self._body, client
+        self.push_site = PushSite(self._body, EE_LINK, (0.0, 1.0, 0.0), at_frame_origin=True)  # +y at the grasp point
         for link in range(-1, pybullet.getNumJoints(self._body, physicsClientId=client)):
             pybullet.changeDynamics(self._body, link, linearDamping=0.0, angularDamping=0.0,
                                     physicsClientId=client)
@@ -507,13 +508,6 @@ class ArmReachEnv(BulletRobotEnv):
             command = torques
         pybullet.setJointMotorControlArray(self._body, ARM_JOINTS, pybullet.TORQUE_CONTROL, forces=command,
                                            physicsClientId=client)
-
-    def _apply_push(self, force_n: float) -> None:
-        """A horizontal force along world +y at the end effector."""
-        client = self.scene.client_id
-        position = pybullet.getLinkState(self._body, EE_LINK, physicsClientId=client)[4]
-        pybullet.applyExternalForce(self._body, EE_LINK, (0.0, force_n, 0.0), position, pybullet.WORLD_FRAME,
-                                    physicsClientId=client)
 
     def _read_state(self, out: np.ndarray) -> None:
         """[q, qd] into `out`; for the true state (`out is self.state`) the end effector too."""

@@ -13,7 +13,6 @@ A robot subclass calls `super().__init__(...)` with its sensors and actuators, l
 `self.scene`, and implements the hooks:
 
     _apply_command(command)          every physics substep: the command (actuator units) into PyBullet
-    _apply_push(force_n)             every substep a push acts: its summed force (N) where the robot says
     _read_state(out)                 the true state (model coordinates) into `out`
     _set_state(state)                put the simulation in `state`
     _observe(state, out)             the noise-free float64 observation of `state` into `out`
@@ -26,7 +25,9 @@ A robot subclass calls `super().__init__(...)` with its sensors and actuators, l
     _state_error(state, out)         the task's tracking error of the true state (optional: the
                                      `tracking_error` of the noise-free observation)
 
-and sets `push_description` (where its pushes act) if it takes pushes.
+A robot that takes pushes says where they act: the class attribute `push_description` (None, the
+default: it takes none, and a `pushes` kwarg is refused) and, once its bodies are loaded, `push_site`
+(a `PushSite`: the link and the world direction of the force).
 
 Episodes, info, rewards (every robot):
 - The env truncates itself after `episode_s` seconds (None: the robot's default number of control
@@ -75,6 +76,18 @@ REWARDS = ("default", "task_cost")
 
 
 @dataclass(frozen=True)
+class PushSite:
+    """Where a robot's pushes act: a force of the push's `force_n` along the unit world `direction`, on
+    `link` of `body`, applied at the link's centre of mass (or at its frame origin, `at_frame_origin`:
+    for a massless link such as a grasp point)."""
+
+    body: int
+    link: int
+    direction: tuple[float, float, float]
+    at_frame_origin: bool = False
+
+
+@dataclass(frozen=True)
 class Push:
     """A force of `force_n` N (along the robot's push direction) on the physics substeps k with
     `first_substep <= k < end_substep`, i.e. those that start in [start_s, start_s + duration_s) after
@@ -113,7 +126,8 @@ class BulletRobotEnv(gymnasium.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
     STAGE_NAMES = ("actuate", "physics", "sense")
-    push_description = "push"
+    push_description: str | None = None
+    push_site: PushSite | None = None
 
     def __init__(self, *, physics_period_s: float, control_period_s: float, max_substeps: int,
                  sensors: Sequence[Sensor], actuators: Sequence[Actuator], state_names: Sequence[str],
@@ -127,6 +141,8 @@ class BulletRobotEnv(gymnasium.Env):
         self.control_period_s = float(control_period_s)
         self.observation_noise_std = check_noise_std(observation_noise_std)
         self.pushes = _check_pushes(pushes, physics_period_s)
+        if self.pushes and self.push_description is None:
+            raise invalid("pushes", f"must be empty: {type(self).__name__} takes no pushes", pushes)
         self.render_mode = _check_render_mode(render_mode)
         self.metadata = {**self.metadata, "render_fps": 1.0 / self.control_period_s}
         self.episode_steps = _check_episode(episode_s, self.control_period_s, default_episode_steps)
@@ -271,8 +287,16 @@ class BulletRobotEnv(gymnasium.Env):
             if apply_pushes:
                 force_n = sum(p.force_n for p in self.pushes if p.first_substep <= substep < p.end_substep)
                 if force_n != 0.0:
-                    self._apply_push(force_n)
+                    self._apply_push(force_n, client)
             pybullet.stepSimulation(physicsClientId=client)
+
+    def _apply_push(self, force_n: float, client: int) -> None:
+        """`force_n` N along `push_site.direction` at its link (world frame)."""
+        site = self.push_site
+        link_state = pybullet.getLinkState(site.body, site.link, physicsClientId=client)
+        point = link_state[4] if site.at_frame_origin else link_state[0]
+        force = (force_n * site.direction[0], force_n * site.direction[1], force_n * site.direction[2])
+        pybullet.applyExternalForce(site.body, site.link, force, point, pybullet.WORLD_FRAME, physicsClientId=client)
 
     def get_state(self) -> np.ndarray:
         """A copy of the true state."""
@@ -405,9 +429,6 @@ class BulletRobotEnv(gymnasium.Env):
 
     @abstractmethod
     def _apply_command(self, command: np.ndarray) -> None: ...
-
-    def _apply_push(self, force_n: float) -> None:
-        raise NotImplementedError(f"{type(self).__name__} takes no pushes")
 
     @abstractmethod
     def _read_state(self, out: np.ndarray) -> None: ...

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from neuroctl.envs.bullet import pybullet  # imported there with its banner silenced
-from neuroctl.envs.bullet_robot import FRAME_HEIGHT, FRAME_WIDTH, BulletRobotEnv, check_noise_std
+from neuroctl.envs.bullet_robot import FRAME_HEIGHT, FRAME_WIDTH, BulletRobotEnv, PushSite, check_noise_std
 from neuroctl.envs.checks import invalid, real
 from neuroctl.envs.robot import Actuator, Sensor, Task
 
@@ -170,6 +170,7 @@ class CartPoleBalanceEnv(BulletRobotEnv):
             default_episode_steps=EPISODE_STEPS, episode_s=episode_s, reward=reward)
         self.task = TASK
         self._body = self.scene.load_data_urdf("cartpole.urdf")
+        self.push_site = PushSite(self._body, POLE_LINK, (1.0, 0.0, 0.0))  # along +x at the pole's centre of mass
         self.scene.disable_joint_motors(self._body, (SLIDER_JOINT, HINGE_JOINT))
         pybullet.changeVisualShape(
             self._body, POLE_LINK, rgbaColor=POLE_COLOUR_RGBA, physicsClientId=self.scene.client_id
@@ -205,14 +206,6 @@ class CartPoleBalanceEnv(BulletRobotEnv):
     def _apply_command(self, command: np.ndarray) -> None:
         pybullet.setJointMotorControl2(
             self._body, SLIDER_JOINT, pybullet.TORQUE_CONTROL, force=command[0], physicsClientId=self.scene.client_id
-        )
-
-    def _apply_push(self, force_n: float) -> None:
-        """A horizontal force along +x at the pole's centre of mass (world frame)."""
-        client = self.scene.client_id
-        centre_of_mass = pybullet.getLinkState(self._body, POLE_LINK, physicsClientId=client)[0]
-        pybullet.applyExternalForce(
-            self._body, POLE_LINK, (force_n, 0.0, 0.0), centre_of_mass, pybullet.WORLD_FRAME, physicsClientId=client
         )
 
     def _read_state(self, out: np.ndarray) -> None:

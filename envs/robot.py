@@ -142,8 +142,8 @@ class DeclaredRobot(Protocol):
 class PushedRobot(Protocol):
     push_intervals_s: tuple[tuple[float, float, float], ...]
     """(start_s, end_s, force_n) of each push after a reset."""
-    push_description: str
-    """Where the pushes act, for plot legends ("push on the pole")."""
+    push_description: str | None
+    """Where the pushes act, for plot legends ("push on the pole"); None: the robot takes no pushes."""
 
 
 @runtime_checkable

@@ -58,6 +58,7 @@ never saturate; `torque_margin` < 1 covers the states between samples (and the c
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -294,9 +295,9 @@ class ComputedTorqueController(Controller):
         self.state[self.n_joints:] = self.qd
         return self.state
 
+    @abstractmethod
     def _plan(self, state: np.ndarray, reference: np.ndarray | None) -> None:
         """Set `qdd` and the planner's part of `activity`."""
-        raise NotImplementedError
 
     def _add_torques(self, reference: np.ndarray | None, torque_nm: np.ndarray) -> None:
         """Hook: add a term to tau = M(q) qdd + h(q, qd) in place, before the clip (an adaptive or a

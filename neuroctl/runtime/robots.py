@@ -88,7 +88,7 @@ def describe(env: gymnasium.Env) -> RobotDescription:
         renderable=isinstance(unwrapped, RenderableRobot),
         observation_noise_std=float(unwrapped.observation_noise_std) if declared else 0.0,
         push_intervals_s=tuple(unwrapped.push_intervals_s) if pushed else (),
-        push_description=unwrapped.push_description if pushed else "",
+        push_description=(unwrapped.push_description or "") if pushed else "",
         command_scales=tuple(a.limit if declared else 1.0 for a in actuators))
 
 

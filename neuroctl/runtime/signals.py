@@ -14,6 +14,7 @@ handlers when their block ends.
 from __future__ import annotations
 
 import signal
+from abc import ABC, abstractmethod
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -26,7 +27,7 @@ class Interrupted(KeyboardInterrupt):
         self.signal_number = signal_number
 
 
-class _SignalScope:
+class _SignalScope(ABC):
     """Installs `_handle` for SIGINT and SIGTERM while entered; the previous handlers come back after."""
 
     def __init__(self) -> None:
@@ -45,8 +46,9 @@ class _SignalScope:
             signal.signal(signum, handler)
         self._previous.clear()
 
+    @abstractmethod
     def _handle(self, signum: int, frame: object) -> None:
-        raise NotImplementedError
+        """What a SIGINT/SIGTERM does while entered."""
 
     def _inside_interruptible(self) -> bool:
         return any(isinstance(getattr(h, "__self__", None), Interruptible) for h in self._previous.values())

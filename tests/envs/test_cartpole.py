@@ -601,3 +601,14 @@ def test_scene_refuses_a_period_pybullet_cannot_use():
 )
 def test_valid_edge_kwargs_are_accepted(kwargs):
     CartPoleBalanceEnv(**kwargs).close()
+
+
+def test_a_robot_without_a_push_site_refuses_pushes():
+    """A BulletRobotEnv that declares no push_description takes no pushes: a clear error, not a crash
+    at the first push."""
+    class Unpushable(CartPoleBalanceEnv):
+        push_description = None
+
+    with pytest.raises(ValueError, match=r"^pushes: must be empty: Unpushable takes no pushes"):
+        Unpushable(pushes=[{"start_s": 0.0, "duration_s": 0.1, "force_n": 1.0}])
+    Unpushable().close()  # without pushes it is a working robot
