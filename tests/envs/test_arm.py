@@ -1,6 +1,7 @@
 """neuroctl/ArmReach-v0: gymnasium conformance, targets and IK, the rigid-body model against the simulator,
 a joint-space PD reaching every target, task metrics, frames, the linear model, pushes, bad kwargs."""
 
+import functools
 import os
 import re
 import warnings
@@ -24,17 +25,9 @@ ALLOWED_WARNINGS: list[tuple[str, str]] = []  # (substring, reason) of checker w
 
 
 @pytest.fixture
-def make_env():
-    envs = []
-
-    def make(**kwargs):
-        env = ArmReachEnv(**kwargs)
-        envs.append(env)
-        return env
-
-    yield make
-    for env in envs:
-        env.close()
+def make_env(build_closed):
+    """Build ArmReachEnv instances, closed after the test."""
+    return functools.partial(build_closed, ArmReachEnv)
 
 
 @pytest.fixture(scope="module")

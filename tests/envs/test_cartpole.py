@@ -1,5 +1,6 @@
 """neuroctl/CartPoleBalance-v0: gymnasium conformance, the simulated plant, and its linear model."""
 
+import functools
 import math
 import re
 import subprocess
@@ -23,18 +24,9 @@ ALLOWED_WARNINGS: list[tuple[str, str]] = []
 
 
 @pytest.fixture
-def make_env():
-    """Build CartPoleBalanceEnv instances and close them (each owns a PyBullet server) after the test."""
-    envs = []
-
-    def make(**kwargs):
-        env = CartPoleBalanceEnv(**kwargs)
-        envs.append(env)
-        return env
-
-    yield make
-    for env in envs:
-        env.close()
+def make_env(build_closed):
+    """Build CartPoleBalanceEnv instances, closed after the test."""
+    return functools.partial(build_closed, CartPoleBalanceEnv)
 
 
 def action(value):
