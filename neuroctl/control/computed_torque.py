@@ -272,6 +272,7 @@ class ComputedTorqueController(Controller):
         self.bias = np.zeros(n)
         self.torque_nm = np.zeros(n)
         self._held = np.zeros(observation_size)
+        self._finite = np.zeros(observation_size, dtype=bool)
         self._action = np.zeros(n)
         self._cpu_macs = dynamics_macs(n)
 
@@ -289,7 +290,7 @@ class ComputedTorqueController(Controller):
 
     def joint_state_of(self, observation: np.ndarray) -> np.ndarray:
         """[q, qd] (a reused array) from the observation, non-finite readings held at their last value."""
-        np.copyto(self._held, observation, where=np.isfinite(observation))
+        np.copyto(self._held, observation, where=np.isfinite(observation, out=self._finite))
         self.robot.joint_state(self._held, self.q, self.qd)
         self.state[: self.n_joints] = self.q
         self.state[self.n_joints:] = self.qd
