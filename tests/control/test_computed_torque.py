@@ -100,3 +100,24 @@ def test_acceleration_bounds_keep_torques_within_the_limits(env):
         robot.mass_matrix(q, mass)
         robot.bias_torques(q, qd, bias)
         assert np.all(np.abs(mass @ qdd + bias) <= robot.joint_torque_limits_nm)
+
+
+@pytest.mark.parametrize("name", ["arm_pd", "arm_mpc"])
+def test_non_finite_joint_readings_never_reach_the_torques(env, name):
+    """NaN and inf in the joint readings (a faulty sensor past the monitor's hands) are held at their last
+    finite value: the action stays finite and within [-1, 1], the same as for the held reading."""
+    controller = build(env, name)
+    observation, _ = env.reset(seed=0)
+    observation = np.asarray(observation, dtype=np.float64)
+    reference = np.zeros(controller.reference_size)
+    env.unwrapped.reference(reference)
+    faulty = observation.copy()
+    faulty[[1, 3]] = np.nan
+    faulty[9] = np.inf
+    actions = {}
+    for second in ("faulty", "clean"):
+        controller.reset(0)
+        controller.act(observation, reference)  # the last finite readings
+        actions[second] = controller.act(faulty if second == "faulty" else observation, reference).copy()
+    assert np.all(np.isfinite(actions["faulty"])) and np.all(np.abs(actions["faulty"]) <= 1.0)
+    np.testing.assert_allclose(actions["faulty"], actions["clean"], atol=1e-9)
