@@ -5,8 +5,9 @@ dimension, in the sensor's units) to a fixed-size output (`n_outputs` values of 
 
 - `PopulationEncoder`: NEF population coding: a population of LIF neurons per dimension, tuned over the
   range; output = spike counts per neuron over a window; decode = least-squares decoders x rates.
-- `SigmaDeltaEncoder`: send-on-delta: a graded event (the change) per dimension whenever the value moved
-  by more than theta from the last sent reference; decode = running sum of the events.
+- `SigmaDeltaEncoder`: send-on-delta: one sigma-delta neuron per dimension (`neuroctl.network.sigma_delta`),
+  a graded event (the change) whenever the value moved by more than theta from the last value sent;
+  decode = running sum of the events.
 - `PoissonEncoder`: rate coding: Poisson spike counts per dimension over a window, rate linear in the
   value over [0, max_rate_hz]; decode = counts / (max_rate_hz * window) mapped back to the range.
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from neuroctl.network import NetworkDescription, SpikingNetwork, build
 from neuroctl.network.jit import cached_njit
+from neuroctl.network.sigma_delta import sigma_delta_step
 
 
 @cached_njit
@@ -39,22 +41,6 @@ def sanitize(values: np.ndarray, low: np.ndarray, high: np.ndarray, last_good: n
             flagged += 1
         out[i] = last_good[i]
     return flagged
-
-
-@cached_njit
-def sigma_delta_events(values: np.ndarray, reference: np.ndarray, theta: np.ndarray, out: np.ndarray) -> int:
-    """out[i] = values[i] - reference[i] where that exceeds theta[i] in magnitude (and the reference moves
-    by it), else 0; return the number of events."""
-    events = 0
-    for i in range(values.shape[0]):
-        change = values[i] - reference[i]
-        if abs(change) > theta[i]:
-            reference[i] += change
-            out[i] = change
-            events += 1
-        else:
-            out[i] = 0.0
-    return events
 
 
 @cached_njit
@@ -198,9 +184,9 @@ class SigmaDeltaEncoder(Encoder):
     """Send-on-delta coding: per dimension, a graded event carrying the change (float64, in the sensor's
     units) whenever the value moved by more than `theta` from the last sent reference, 0 otherwise.
 
-    The reference starts at the midpoint and moves by each event, so `decode` (the midpoint plus the sum
-    of the events since reset) equals the encoder's reference: within theta of the sanitized value at
-    every step. A still sensor sends nothing.
+    The reference (the neurons' last sent values) starts at the midpoint and becomes the value at each
+    event, so `decode` (the midpoint plus the sum of the events since reset) equals it up to rounding:
+    within theta of the sanitized value at every step. A still sensor sends nothing.
     """
 
     dtype = np.dtype(np.float64)
@@ -228,7 +214,7 @@ class SigmaDeltaEncoder(Encoder):
         return self.decoded.copy()
 
     def _encode(self, values: np.ndarray, out: np.ndarray) -> None:
-        self.last_event_count = sigma_delta_events(values, self.reference, self.theta, out)
+        self.last_event_count = sigma_delta_step(values, self.reference, self.theta, out)
 
     def _reset(self, seed: int | None) -> None:
         self.reference[:] = self.midpoint

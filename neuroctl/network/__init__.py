@@ -1,5 +1,14 @@
 """Spiking networks: LIF neurons, NEF description and builder, the numba kernel and its numpy reference.
 
+The parts, each with its step function, its numpy reference and its counters (`neuroctl.activity`):
+
+- neurons: LIF (`lif`, run by `kernel`), sigma-delta (`sigma_delta`: graded events carrying a change),
+  gradient neurons (`gradient`: sigma-delta neurons running proximal gradient on a QP, the spiking MPC's);
+- connections: sparse (CSR by presynaptic neuron, event-driven, `kernel`), dense (`dense`), decoded
+  (NEF decoders, `builder`);
+- every network records spikes as one uint8 raster convention: a row per substep (or round of
+  events), a column per neuron, 1 where it sent an event.
+
     description = NetworkDescription()
     a = description.ensemble(100, 1)
     description.input(a)

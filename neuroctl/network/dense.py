@@ -1,0 +1,49 @@
+"""Dense connections: every presynaptic neuron reaches every postsynaptic one, stored as a full matrix.
+
+Two ways to run one, for the two kinds of network that use them:
+
+- event-driven (`deliver_dense`): a presynaptic event carrying d (a spike, d = 1, or a sigma-delta
+  event, d = the change) adds d x its row of fan-out weights to the receivers' accumulators,
+  `accumulators += d * weights_by_pre[pre]`: n_post synaptic events per event;
+- dense (`dense_product`), the non-spiking twin: `out += weights_by_post @ values`, every
+  product every step: n_post x n_pre multiply-accumulates.
+
+An accumulator that receives every event of a pre neuron equals the dense product with the pre neuron's
+`sent` value (`neuroctl.network.sigma_delta`), up to rounding. The layouts: `weights_by_pre` (n_pre,
+n_post), row j the fan-out of neuron j, read contiguously per event; `weights_by_post` (n_post, n_pre),
+row i the fan-in of neuron i, read contiguously per output. A symmetric matrix is both.
+
+Counters (`neuroctl.activity`): SYNAPTIC_EVENTS += n_post per event delivered; DENSE_MACS += n_post x
+n_pre per dense product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroctl.network.jit import cached_njit
+
+
+@cached_njit
+def deliver_dense(weights_by_pre: np.ndarray, pre: int, change: float, accumulators: np.ndarray) -> None:
+    """accumulators += change * weights_by_pre[pre] (one event of neuron `pre`)."""
+    row = weights_by_pre[pre]
+    for i in range(accumulators.shape[0]):
+        accumulators[i] += row[i] * change
+
+
+@cached_njit
+def dense_product(weights_by_post: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
+    """out[i] += sum_j weights_by_post[i, j] values[j], added to out[i] in j order."""
+    for i in range(out.shape[0]):
+        total = out[i]
+        for j in range(values.shape[0]):
+            total += weights_by_post[i, j] * values[j]
+        out[i] = total
+
+
+def deliver_dense_reference(
+    weights_by_pre: np.ndarray, events: np.ndarray, accumulators: np.ndarray
+) -> np.ndarray:
+    """numpy reference of delivering a layer's events (one per pre neuron, 0.0 = none): the new accumulators."""
+    return accumulators + events @ weights_by_pre
