@@ -39,21 +39,27 @@ TRACE = 3  # readout trace: the neuron's spike train filtered to a rate, Hz
 N_STATE = 4
 
 
-# Columns of BuiltNetwork.pes_index (int64, one row per learned output; see `neuroctl.network.kernel.run_substeps_pes`).
+# Columns of a decoded-connection index (int64, one row per connection): BuiltNetwork.pes_index (learned
+# outputs and connections; see `neuroctl.network.kernel.run_substeps_pes`) and BuiltNetwork.fac_index
+# (fixed factored connections: PES_ROW and PES_ACTIVITY unused).
 PES_PRE_START = 0  # first presynaptic neuron (the output's ensemble)
 PES_PRE_COUNT = 1  # number of presynaptic neurons, n_pre
-PES_ROW = 2  # first row of y the output writes
-PES_SIZE = 3  # output values (rows), d
+PES_ROW = 2  # first row of y the output writes (-1: a connection into an ensemble, no output)
+PES_SIZE = 3  # decoded values, d
 PES_DECODERS = 4  # offset of its (d, n_pre) row-major decoders in the flat decoder array
 PES_ACTIVITY = 5  # offset of its n_pre filtered activities in the flat activity array
-PES_ERROR = 6  # offset of its d values in the error (and filtered output) arrays
-N_PES_INDEX = 7
+PES_ERROR = 6  # offset of its d values in the error and filtered value arrays
+PES_POST_START = 7  # first postsynaptic neuron (0 for an output)
+PES_POST_COUNT = 8  # number of postsynaptic neurons, n_post (0 for an output)
+PES_ENCODERS = 9  # offset of its (n_post, d) row-major encoders in the flat encoder array
+N_PES_INDEX = 10
 
-# Columns of BuiltNetwork.pes_params (float64, one row per learned output).
+# Columns of a decoded-connection parameter array (float64, one row per connection): BuiltNetwork.pes_params,
+# BuiltNetwork.fac_params (PES_OUT_* only).
 PES_ALPHA = 0  # -learning_rate * dt / n_pre (Nengo's SimPES alpha)
 PES_PRE_DECAY = 1  # exp(-dt / pre_synapse): activity filter decay per substep
 PES_PRE_INCREMENT = 2  # (1 - PES_PRE_DECAY) / dt: activity increment per presynaptic spike, 1/s
-PES_OUT_DECAY = 3  # exp(-dt / tau_readout): decoded output filter decay per substep
+PES_OUT_DECAY = 3  # decoded value filter decay per substep: exp(-dt / tau_readout) (output), exp(-dt / tau_syn) (connection)
 PES_OUT_INCREMENT = 4  # (1 - PES_OUT_DECAY) / dt
 N_PES_PARAMS = 5
 
@@ -113,10 +119,16 @@ class BuiltNetwork:
     - input, CSR by neuron (n rows, columns = input values): J_input = input matrix @ x.
     - decoders, CSR by output value (d_out rows, columns = neurons): y = decoders @ trace.
     - `dense_macs_per_substep`, `dense_macs_per_call`: see `neuroctl.network.kernel.run_substeps`.
-    - learned outputs (PES): their rows of the decoder CSR matrix are empty; `pes_index` (int64,
-      (L, N_PES_INDEX)) and `pes_params` (float64, (L, N_PES_PARAMS)) describe each (columns PES_*),
-      `pes_decoders` (float64, flat) holds their initial decoders, each (d, n_pre) row-major, and
-      `pes_labels` their labels. `run_substeps_pes` runs networks that have any.
+    - factored connections (`neuroctl.network.kernel`'s module docstring): `fac_index` (int64,
+      (F, N_PES_INDEX)) and `fac_params` (float64, (F, N_PES_PARAMS)) describe each (columns PES_*),
+      `fac_decoders` (flat) holds their decoders, each (d, n_pre) row-major, and `fac_encoders` (flat)
+      their encoders, each (n_post, d) row-major: post's gain * encoders / radius (@ transform).
+    - learned outputs and connections (PES): a learned output's rows of the decoder CSR matrix are
+      empty; `pes_index` (int64, (L, N_PES_INDEX)) and `pes_params` (float64, (L, N_PES_PARAMS))
+      describe each (columns PES_*; outputs first, then connections), `pes_decoders` (float64, flat)
+      holds their initial decoders, each (d, n_pre) row-major, `pes_encoders` (flat) the learned
+      connections' encoders (as `fac_encoders`) and `pes_labels` their labels. `run_substeps_pes` runs
+      networks that have any.
     """
 
     dt_s: float
@@ -138,6 +150,11 @@ class BuiltNetwork:
     pes_params: np.ndarray = field(default_factory=lambda: np.zeros((0, N_PES_PARAMS)))
     pes_decoders: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pes_labels: tuple[str, ...] = ()
+    pes_encoders: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fac_index: np.ndarray = field(default_factory=lambda: np.zeros((0, N_PES_INDEX), dtype=np.int64))
+    fac_params: np.ndarray = field(default_factory=lambda: np.zeros((0, N_PES_PARAMS)))
+    fac_decoders: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fac_encoders: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n_neurons(self) -> int:
@@ -163,6 +180,11 @@ class BuiltNetwork:
         """Synaptic weight updates of one substep: d x n_pre over the learned outputs with a rate > 0."""
         learning = self.pes_params[:, PES_ALPHA] != 0.0
         return int((self.pes_index[learning, PES_SIZE] * self.pes_index[learning, PES_PRE_COUNT]).sum())
+
+    @property
+    def fac_value_size(self) -> int:
+        """Length of the factored connections' filtered decoded values: d summed over them."""
+        return int(self.fac_index[:, PES_SIZE].sum())
 
     @property
     def output_size(self) -> int:

@@ -5,7 +5,11 @@ A `NetworkDescription` holds:
 - `Ensemble`: a population of LIF neurons representing a vector in NEF style.
 - `Input`: a slice of the network's input vector x, fed into an ensemble as current,
   J = gain * (e . (transform @ x_slice / radius)) + bias.
-- `Connection`: an NEF connection: post represents transform @ f(pre's value); built as full weights.
+- `Connection`: an NEF connection: post represents transform @ f(pre's value); built as full weights
+  (post's encoders @ decoders, n_post x n_pre) or factored (a d-vector decoded from pre's spikes, sent
+  through post's encoders: cheaper when spikes x n_post > spikes x d + n_post x d per substep), as
+  `factored` says or, by default, whichever the builder estimates cheaper. With `learning_rule=PES(...)`
+  its decoders learn from an error the caller sets (`SpikingNetwork.set_error`), as a learned output's.
 - `NeuronConnection`: explicit neuron-to-neuron weights, dense or scipy.sparse, shape (post, pre).
 - `Output`: a slice of the network's output vector y, decoded from an ensemble's readout traces:
   y_slice = transform @ f(ensemble's value). With `learning_rule=PES(...)` its decoders (initially the
@@ -106,12 +110,25 @@ class Input:
 
 @dataclass(frozen=True, eq=False)
 class Connection:
-    """NEF connection: post represents transform @ function(pre's value); transform is (post.dimensions x size_out)."""
+    """NEF connection: post represents transform @ function(pre's value); transform is (post.dimensions x size_out).
+
+    `factored`: True for a factored connection, False for full weights, None for the cheaper (`build`).
+    A learned connection (`learning_rule`) is factored; its decoders, initially the NEF-solved
+    transform @ decoders^T, (post.dimensions, n_pre), learn with `PES` from the error of post's value
+    (decoded - target), and `label` names it for `SpikingNetwork.set_error`."""
 
     pre: Ensemble
     post: Ensemble
     function: Function | None
     transform: np.ndarray
+    factored: bool | None = None
+    learning_rule: PES | None = None
+    label: str = ""
+
+    @property
+    def size(self) -> int:
+        """Values its learned decoders decode (post.dimensions)."""
+        return self.transform.shape[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,12 +223,19 @@ class NetworkDescription:
         return node
 
     def connect(
-        self, pre: Ensemble, post: Ensemble, function: Function | None = None, transform: np.ndarray | None = None
+        self, pre: Ensemble, post: Ensemble, function: Function | None = None, transform: np.ndarray | None = None,
+        factored: bool | None = None, learning_rule: PES | None = None, label: str = "",
     ) -> Connection:
-        """Make post represent transform @ function(pre's value), with full weights from NEF decoders."""
+        """Make post represent transform @ function(pre's value), with weights from NEF decoders: full,
+        factored, or (factored None) the cheaper; `learning_rule=PES(...)` makes it learn (then factored)."""
         self._check_member(pre, post)
+        if factored not in (None, True, False):
+            raise ValueError(f"connection {label!r}: factored must be True, False or None, got {factored!r}")
+        self._check_learning_rule("connection", learning_rule, label)
+        if learning_rule is not None and factored is False:
+            raise ValueError(f"connection {label!r}: a learned connection is factored (factored=False given)")
         matrix = _transform(transform, post.dimensions, _function_size(pre, function), "connection")
-        connection = Connection(pre, post, function, matrix)
+        connection = Connection(pre, post, function, matrix, factored, learning_rule, label)
         self.connections.append(connection)
         return connection
 
@@ -238,10 +262,7 @@ class NetworkDescription:
         (`SpikingNetwork.set_error(label or the Output, error)`); a zero transform (or a function returning
         zeros) starts them at zero. Labels of learned outputs must be unique."""
         self._check_member(ensemble)
-        if learning_rule is not None and not isinstance(learning_rule, PES):
-            raise ValueError(f"output {label!r}: learning_rule must be a neuroctl.network.PES, got {learning_rule!r}")
-        if learning_rule is not None and label and any(o.label == label for o in self.outputs):
-            raise ValueError(f"output label {label!r} is already used")
+        self._check_learning_rule("output", learning_rule, label)
         size_f = _function_size(ensemble, function)
         rows = size_f if transform is None else np.atleast_2d(transform).shape[0]
         node = Output(ensemble, function, _transform(transform, rows, size_f, "output"), learning_rule, label)
@@ -252,6 +273,21 @@ class NetworkDescription:
     def learned_outputs(self) -> list[Output]:
         """The outputs with a learning rule, in the order they were added."""
         return [node for node in self.outputs if node.learning_rule is not None]
+
+    @property
+    def learned(self) -> list[Output | Connection]:
+        """What learns: the learned outputs, then the learned connections, each in the order added (the
+        order of `BuiltNetwork.pes_index` and of the error vector)."""
+        connections = [c for c in self.connections if c.learning_rule is not None]
+        return [*self.learned_outputs, *connections]
+
+    def _check_learning_rule(self, what: str, learning_rule: PES | None, label: str) -> None:
+        if learning_rule is None:
+            return
+        if not isinstance(learning_rule, PES):
+            raise ValueError(f"{what} {label!r}: learning_rule must be a neuroctl.network.PES, got {learning_rule!r}")
+        if label and any(node.label == label for node in self.learned):
+            raise ValueError(f"learned {what} label {label!r} is already used")
 
     @property
     def n_neurons(self) -> int:

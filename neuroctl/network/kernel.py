@@ -2,13 +2,21 @@
 
 One substep:
 
-    J_i = bias_i + (input matrix @ x)_i + I_syn_i          (the input part is computed once per call)
+    J_i = base_i + I_syn_i + (encoders @ value)_i           (base = bias + input matrix @ x, once per call)
     LIF substep of every neuron with J_i                    (`neuroctl.network.lif`)
     I_syn_i *= exp(-dt / tau_syn_i);  trace_i *= exp(-dt / tau_readout_i)
     for every neuron j that spiked (event-driven: cost ~ spikes x fan-out):
         trace_j += (1 - exp(-dt / tau_readout_j)) / dt;  I_syn_post += syn_weight for each synapse (j, post)
 
 so a spike reaches its targets' currents in the next substep. After the K substeps y = decoders @ trace.
+
+A factored decoded connection (pre -> post, d values; `BuiltNetwork.fac_index`) replaces its n_post x n_pre
+weights encoders @ decoders by its d-vector decoded value, filtered with post's synapse:
+
+    value <- exp(-dt/tau_syn) value + (1 - exp(-dt/tau_syn))/dt * decoders[:, spiked].sum(axis=1)
+
+(spikes x d additions) and the encoder term above (n_post x d multiply-accumulates per substep): the
+synaptic filter is linear, so I_syn + encoders @ value is the current the full weights would give.
 
 The pass over all neurons (`_integrate`) has no branch and no call: it runs the common case and
 flags, in a byte per neuron, the few neurons that spiked or ended their refractory period. `_flagged`
@@ -17,14 +25,17 @@ finds them eight flags at a time, `_finish` completes their substep, `_deliver` 
 `run_substeps` is itself a compiled function: a controller's own jitted tick can call it (no unboxing
 of its arguments then; from Python each array argument costs about 0.1 us).
 
-`run_substeps_pes` is the same step for networks with learned (PES) outputs: in each substep, after the
-spikes, each learned output's filtered decoded value takes the spikes through its current decoders,
-its presynaptic activities are filtered, and its decoders learn (Nengo's PES, `neuroctl.network.PES`):
+`run_substeps_pes` is the same step for networks with learned (PES) outputs or connections: in each
+substep, after the spikes, each learned output's (or connection's) filtered decoded value takes the
+spikes through its current decoders, its presynaptic activities are filtered, and its decoders learn
+(Nengo's PES, `neuroctl.network.PES`):
 
-    out   <- exp(-dt/tau_readout) out + (1 - exp(-dt/tau_readout))/dt * decoders[:, spiked].sum(axis=1)
+    out   <- exp(-dt/tau) out + (1 - exp(-dt/tau))/dt * decoders[:, spiked].sum(axis=1)
     a     <- exp(-dt/tau_pre) a + (1 - exp(-dt/tau_pre))/dt * spiked
     decoders += (-learning_rate * dt / n_pre) * outer(error, a)
 
+(tau: the output's readout filter, or the post ensemble's synapse for a connection, whose value then
+drives post through its encoders as a factored connection's does).
 The error (one vector per call, held over its substeps) is an input: non-finite entries are replaced by
 the entry's last finite value (zero at first) and counted, so no NaN reaches the decoders.
 """
@@ -41,9 +52,12 @@ from neuroctl.network.arrays import (
     PES_ACTIVITY,
     PES_ALPHA,
     PES_DECODERS,
+    PES_ENCODERS,
     PES_ERROR,
     PES_OUT_DECAY,
     PES_OUT_INCREMENT,
+    PES_POST_COUNT,
+    PES_POST_START,
     PES_PRE_COUNT,
     PES_PRE_DECAY,
     PES_PRE_INCREMENT,
@@ -65,8 +79,10 @@ from neuroctl.network.arrays import (
 from neuroctl.network.jit import cached_njit, prefetch
 from neuroctl.network.lif import lif_finish, lif_integrate
 
-STATIC_CURRENT, DRIVE = 0, 1
-"""Rows of the kernel's float scratch (2, n): bias + input current, and this substep's total current J."""
+STATIC_CURRENT, DRIVE, BASE_CURRENT = 0, 1, 2
+"""Rows of the kernel's float scratch (SCRATCH_ROWS, n): this substep's current besides the synaptic one
+(base + factored connections'), this substep's total current J, and bias + input current."""
+SCRATCH_ROWS = 3
 
 
 PREFETCH_LINES = 16
@@ -167,6 +183,18 @@ def _deliver(
 
 
 @cached_njit
+def _static_current(
+    x: np.ndarray, params: np.ndarray, input_indptr: np.ndarray, input_indices: np.ndarray,
+    input_weights: np.ndarray, scratch: np.ndarray,
+) -> None:
+    """Base current <- bias + input matrix @ x, and the static current <- base (`_encode` adds to it)."""
+    base = scratch[BASE_CURRENT]
+    base[:] = params[BIAS]
+    csr_matvec(input_indptr, input_indices, input_weights, x, base)
+    scratch[STATIC_CURRENT, :] = base
+
+
+@cached_njit
 def run_substeps(
     x: np.ndarray,
     n_substeps: int,
@@ -184,6 +212,11 @@ def run_substeps(
     decoder_weights: np.ndarray,
     dense_macs_per_substep: int,
     dense_macs_per_call: int,
+    fac_index: np.ndarray,
+    fac_params: np.ndarray,
+    fac_decoders: np.ndarray,
+    fac_encoders: np.ndarray,
+    fac_values: np.ndarray,
     scratch: np.ndarray,
     flags: np.ndarray,
     neurons: np.ndarray,
@@ -193,14 +226,19 @@ def run_substeps(
 ) -> None:
     """Run `n_substeps` substeps of `dt` seconds with the input `x` held; write the decoded outputs into `y`.
 
-    `state` (N_STATE, n) is updated in place; `dt` to `dense_macs_per_call` are `BuiltNetwork`'s
-    (`kernel_arguments`). Scratch, contents free: `scratch` float64 (2, n), `neurons` int32
+    `state` (N_STATE, n) is updated in place; `dt` to `fac_encoders` are `BuiltNetwork`'s
+    (`kernel_arguments`); `fac_values` float64 (fac_value_size,) the factored connections' filtered
+    decoded values (state). Scratch, contents free: `scratch` float64 (SCRATCH_ROWS, n), `neurons` int32
     (flag_length(n),); `flags` uint8 (flag_length(n),) must be zero beyond n. `raster` uint8 (>= n_substeps, n) receives
     1 where a neuron spiked (its first n_substeps rows are rewritten); pass a (0, n) array to record nothing.
 
     `counters` (int64, indexed by `neuroctl.control.base` SPIKES...) is ADDED to:
     - SPIKES: spikes emitted;
-    - SYNAPTIC_EVENTS: synaptic deliveries, the sum over spikes of the spiking neuron's fan-out;
+    - SYNAPTIC_EVENTS: synaptic deliveries, the sum over spikes of the spiking neuron's fan-out (its
+      synapses), plus for each factored connection d per spike of a pre neuron (adding its decoders to
+      the decoded value) and n_post x d per substep (the encoder multiply-accumulates: the value sent
+      to every post neuron as a graded event, as the d values of a factored connection would travel on
+      neuromorphic hardware);
     - NEURON_UPDATES: n x n_substeps;
     - DENSE_MACS: the multiply-accumulates a dense, non-spiking evaluation of the same network needs:
       n_substeps x dense_macs_per_substep (every connection as a full n_pre x n_post block, whatever
@@ -210,15 +248,16 @@ def run_substeps(
     record = raster.shape[0] > 0
     if record:
         raster[:n_substeps] = 0
-    static = scratch[STATIC_CURRENT]
-    static[:] = params[BIAS]
-    csr_matvec(input_indptr, input_indices, input_weights, x, static)
+    _static_current(x, params, input_indptr, input_indices, input_weights, scratch)
 
     spikes = 0
     events = 0
     for k in range(n_substeps):
+        _rest_encoded(fac_index, scratch)
+        events += _encode(fac_index, fac_encoders, fac_values, scratch)
         _integrate(dt, params, state, scratch, flags)
         n_spiked = _finish(_flagged(flags, neurons), neurons, params, state, scratch)
+        events += _decode(n_spiked, neurons, fac_index, fac_params, fac_decoders, fac_values)
         events += _deliver(n_spiked, neurons, params, state, syn_indptr, syn_indices, syn_weights)
         spikes += n_spiked
         if record:
@@ -252,22 +291,56 @@ def _hold_errors(error: np.ndarray, held: np.ndarray, pes_counts: np.ndarray) ->
 
 
 @cached_njit
-def _decode_learned(
-    n_spiked: int, neurons: np.ndarray, pes_index: np.ndarray, pes_params: np.ndarray,
-    decoders: np.ndarray, outputs: np.ndarray,
-) -> None:
-    """Filter each learned output: decay, then add the decoders (current ones) of the neurons that spiked."""
-    for l in range(pes_index.shape[0]):
-        start, n_pre, size = pes_index[l, PES_PRE_START], pes_index[l, PES_PRE_COUNT], pes_index[l, PES_SIZE]
-        offset, out = pes_index[l, PES_DECODERS], pes_index[l, PES_ERROR]
-        decay, increment = pes_params[l, PES_OUT_DECAY], pes_params[l, PES_OUT_INCREMENT]
+def _decode(
+    n_spiked: int, neurons: np.ndarray, index: np.ndarray, params: np.ndarray, decoders: np.ndarray,
+    values: np.ndarray,
+) -> int:
+    """Filter each decoded connection's value (columns PES_*): decay, then add the decoders (current ones)
+    of the neurons that spiked; return the additions into values that drive ensembles (d per spike of a
+    connection with postsynaptic neurons; an output's are not synaptic events)."""
+    events = 0
+    for l in range(index.shape[0]):
+        start, n_pre, size = index[l, PES_PRE_START], index[l, PES_PRE_COUNT], index[l, PES_SIZE]
+        offset, out = index[l, PES_DECODERS], index[l, PES_ERROR]
+        decay, increment = params[l, PES_OUT_DECAY], params[l, PES_OUT_INCREMENT]
+        counted = size if index[l, PES_POST_COUNT] > 0 else 0
         for o in range(size):
-            outputs[out + o] *= decay
+            values[out + o] *= decay
         for s in range(n_spiked):
             j = neurons[s] - start
             if 0 <= j < n_pre:
+                events += counted
                 for o in range(size):
-                    outputs[out + o] += increment * decoders[offset + o * n_pre + j]
+                    values[out + o] += increment * decoders[offset + o * n_pre + j]
+    return events
+
+
+@cached_njit
+def _rest_encoded(index: np.ndarray, scratch: np.ndarray) -> None:
+    """Static current <- base current over each decoded connection's postsynaptic neurons (`_encode` adds
+    to it: run this for every connection first)."""
+    static, base = scratch[STATIC_CURRENT], scratch[BASE_CURRENT]
+    for l in range(index.shape[0]):
+        start, count = index[l, PES_POST_START], index[l, PES_POST_COUNT]
+        static[start : start + count] = base[start : start + count]
+
+
+@cached_njit
+def _encode(index: np.ndarray, encoders: np.ndarray, values: np.ndarray, scratch: np.ndarray) -> int:
+    """Static current of each decoded connection's postsynaptic neurons += encoders @ its value; return
+    the multiply-accumulates (n_post x d per connection)."""
+    static = scratch[STATIC_CURRENT]
+    macs = 0
+    for l in range(index.shape[0]):
+        start, count, size = index[l, PES_POST_START], index[l, PES_POST_COUNT], index[l, PES_SIZE]
+        offset, value = index[l, PES_ENCODERS], index[l, PES_ERROR]
+        for i in range(count):
+            total = 0.0
+            for o in range(size):
+                total += encoders[offset + i * size + o] * values[value + o]
+            static[start + i] += total
+        macs += count * size
+    return macs
 
 
 @cached_njit
@@ -319,8 +392,14 @@ def run_substeps_pes(
     decoder_weights: np.ndarray,
     dense_macs_per_substep: int,
     dense_macs_per_call: int,
+    fac_index: np.ndarray,
+    fac_params: np.ndarray,
+    fac_decoders: np.ndarray,
+    fac_encoders: np.ndarray,
+    fac_values: np.ndarray,
     pes_index: np.ndarray,
     pes_params: np.ndarray,
+    pes_encoders: np.ndarray,
     decoders: np.ndarray,
     activity: np.ndarray,
     pes_signals: np.ndarray,
@@ -333,10 +412,10 @@ def run_substeps_pes(
     counters: np.ndarray,
     raster: np.ndarray,
 ) -> None:
-    """`run_substeps` for a network with learned (PES) outputs (module docstring); the same arguments,
-    and between `dense_macs_per_call` and `scratch`:
+    """`run_substeps` for a network with learned (PES) outputs or connections (module docstring); the same
+    arguments, and between `fac_values` and `scratch`:
 
-    - `pes_index`, `pes_params`: `BuiltNetwork`'s (`pes_arguments`);
+    - `pes_index`, `pes_params`, `pes_encoders`: `BuiltNetwork`'s (`pes_arguments`);
     - `decoders` float64 (flat, `BuiltNetwork.pes_decoders`' layout), learned in place;
     - `activity` float64 (pes_activity_size,): the filtered presynaptic activities, Hz (state);
     - `pes_signals` float64 (2, error_size): row PES_OUTPUT the filtered decoded outputs, row PES_HELD
@@ -345,14 +424,13 @@ def run_substeps_pes(
     - `pes_counts` int64 (N_PES_COUNTS,): PES_HELD_ERRORS is added to.
 
     y's learned rows receive the filtered decoded outputs; `counters` must have len(COUNTER_FIELDS):
-    counters[WEIGHT_UPDATES] is added to as well.
+    counters[WEIGHT_UPDATES] is added to as well. A learned connection's synaptic events are counted as a
+    factored connection's.
     """
     record = raster.shape[0] > 0
     if record:
         raster[:n_substeps] = 0
-    static = scratch[STATIC_CURRENT]
-    static[:] = params[BIAS]
-    csr_matvec(input_indptr, input_indices, input_weights, x, static)
+    _static_current(x, params, input_indptr, input_indices, input_weights, scratch)
     outputs, held = pes_signals[PES_OUTPUT], pes_signals[PES_HELD]
     _hold_errors(error, held, pes_counts)
 
@@ -360,9 +438,14 @@ def run_substeps_pes(
     events = 0
     updates = 0
     for k in range(n_substeps):
+        _rest_encoded(fac_index, scratch)
+        _rest_encoded(pes_index, scratch)
+        events += _encode(fac_index, fac_encoders, fac_values, scratch)
+        events += _encode(pes_index, pes_encoders, outputs, scratch)
         _integrate(dt, params, state, scratch, flags)
         n_spiked = _finish(_flagged(flags, neurons), neurons, params, state, scratch)
-        _decode_learned(n_spiked, neurons, pes_index, pes_params, decoders, outputs)
+        events += _decode(n_spiked, neurons, fac_index, fac_params, fac_decoders, fac_values)
+        events += _decode(n_spiked, neurons, pes_index, pes_params, decoders, outputs)
         updates += _learn(n_spiked, neurons, pes_index, pes_params, decoders, activity, held)
         events += _deliver(n_spiked, neurons, params, state, syn_indptr, syn_indices, syn_weights)
         spikes += n_spiked
@@ -374,8 +457,9 @@ def run_substeps_pes(
     csr_matvec(decoder_indptr, decoder_indices, decoder_weights, state[TRACE], y)
     for l in range(pes_index.shape[0]):
         row, size, out = pes_index[l, PES_ROW], pes_index[l, PES_SIZE], pes_index[l, PES_ERROR]
-        for o in range(size):
-            y[row + o] = outputs[out + o]
+        if row >= 0:
+            for o in range(size):
+                y[row + o] = outputs[out + o]
     counters[SPIKES] += spikes
     counters[SYNAPTIC_EVENTS] += events
     counters[NEURON_UPDATES] += state.shape[1] * n_substeps
@@ -384,12 +468,12 @@ def run_substeps_pes(
 
 
 def pes_arguments(built: BuiltNetwork) -> tuple:
-    """`run_substeps_pes`'s `pes_index`, `pes_params` for `built`."""
-    return (built.pes_index, built.pes_params)
+    """`run_substeps_pes`'s `pes_index`, `pes_params`, `pes_encoders` for `built`."""
+    return (built.pes_index, built.pes_params, built.pes_encoders)
 
 
 def kernel_arguments(built: BuiltNetwork) -> tuple:
-    """`run_substeps`'s arguments from `dt` to `dense_macs_per_call` (the built network's part), for `built`."""
+    """`run_substeps`'s arguments from `dt` to `fac_encoders` (the built network's part), for `built`."""
     return (
         built.dt_s,
         built.neuron_params,
@@ -404,4 +488,8 @@ def kernel_arguments(built: BuiltNetwork) -> tuple:
         built.decoder_weights,
         built.dense_macs_per_substep,
         built.dense_macs_per_call,
+        built.fac_index,
+        built.fac_params,
+        built.fac_decoders,
+        built.fac_encoders,
     )

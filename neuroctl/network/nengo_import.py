@@ -84,14 +84,14 @@ from neuroctl.network.arrays import (
     N_PARAMS,
     N_PES_INDEX,
     N_PES_PARAMS,
-    PES_ACTIVITY,
     PES_ALPHA,
     PES_DECODERS,
     PES_ERROR,
+    PES_OUT_DECAY,
+    PES_OUT_INCREMENT,
     PES_PRE_COUNT,
     PES_PRE_DECAY,
     PES_PRE_INCREMENT,
-    PES_PRE_START,
     PES_SIZE,
     RC_FACTOR,
     REFRACTORY,
@@ -109,14 +109,19 @@ from neuroctl.network.arrays import (
     new_state,
     synapse_index_dtype,
 )
+from neuroctl.network.builder import DecodedRow, decoded_table, factored_is_cheaper
 from neuroctl.network.jit import cached_njit
 from neuroctl.network.kernel import (
-    STATIC_CURRENT,
+    SCRATCH_ROWS,
+    _decode,
     _deliver,
+    _encode,
     _finish,
     _flagged,
     _integrate,
     _learn,
+    _rest_encoded,
+    _static_current,
     csr_matvec,
     flag_length,
     kernel_arguments,
@@ -183,7 +188,8 @@ class NengoImport:
         self.pes_activity = np.zeros(learned.activity_size)
         self._error_state = np.zeros(learned.error_matrix.shape[0])
         self._error = np.zeros(learned.error_size)
-        self._learned_sum = np.zeros(learned.error_size)
+        self._learned_values = np.zeros(learned.error_size)
+        self.fac_values = np.zeros(built.fac_value_size)
         self.input_nodes = input_nodes
         self.probes = tuple(readouts)
         self._initial_state = initial_state
@@ -213,7 +219,7 @@ class NengoImport:
             for l, block in readout.learned:
                 start, size = learned.index[l, PES_ERROR], learned.index[l, PES_SIZE]
                 self._learned_map[self._slices[probe], start:start + size] += block / dt
-        self._scratch = np.zeros((2, n))
+        self._scratch = np.zeros((SCRATCH_ROWS, n))
         self._flags = np.zeros(flag_length(n), dtype=np.uint8)
         self._neurons = np.zeros(flag_length(n), dtype=np.int32)
         self._raster = np.zeros((1, n), dtype=np.uint8)
@@ -229,6 +235,8 @@ class NengoImport:
         """Back to the built initial state (Nengo's initial voltages), time 0, filters empty."""
         self.state[:] = self._initial_state
         self._readout_state[:] = 0.0
+        self.fac_values[:] = 0.0
+        self._learned_values[:] = 0.0
         self.decoders[:] = self._learned.initial_decoders
         self.pes_activity[:] = 0.0
         self._error_state[:] = 0.0
@@ -291,12 +299,13 @@ class NengoImport:
         if out.dtype != np.float64 or out.shape != (n_steps, self._readout_size) or not out.flags.c_contiguous:
             raise ValueError(f"out must be C-contiguous float64 with shape {(n_steps, self._readout_size)}")
         self.activity[:] = 0
-        _run_steps(table, self.state, *kernel_arguments(self.built), self._scratch, self._flags, self._neurons,
-                   self._no_output, self.activity, self._raster, *self._injection, *self._readout_by_neuron,
-                   self._decay, self._delayed, self._readout_state, self._raw, out,
-                   self._learned.index, self._learned.params, self.decoders, self.pes_activity, self._learned_map,
-                   self._learned.error_matrix, self._learned.error_target, self._learned.error_decay,
-                   self._learned.error_delayed, self._error_state, self._error, self._learned_sum)
+        _run_steps(table, self.state, *kernel_arguments(self.built), self.fac_values, self._scratch, self._flags,
+                   self._neurons, self._no_output, self.activity, self._raster, *self._injection,
+                   *self._readout_by_neuron, self._decay, self._delayed, self._readout_state, self._raw, out,
+                   self._learned.index, self._learned.params, self._learned.encoders, self.decoders,
+                   self.pes_activity, self._learned_map, self._learned.error_matrix, self._learned.error_target,
+                   self._learned.error_decay, self._learned.error_delayed, self._error_state, self._error,
+                   self._learned_values)
         self._steps_done += table.shape[0]
         self.time_s = self._steps_done * self._dt
 
@@ -330,40 +339,49 @@ def _run_steps(
     input_indptr: np.ndarray, input_indices: np.ndarray, input_weights: np.ndarray,
     decoder_indptr: np.ndarray, decoder_indices: np.ndarray, decoder_weights: np.ndarray,
     dense_macs_per_substep: int, dense_macs_per_call: int,
+    fac_index: np.ndarray, fac_params: np.ndarray, fac_decoders: np.ndarray, fac_encoders: np.ndarray,
+    fac_values: np.ndarray,
     scratch: np.ndarray, flags: np.ndarray, neurons: np.ndarray, y: np.ndarray, counters: np.ndarray,
     raster: np.ndarray,
     inj_indptr: np.ndarray, inj_indices: np.ndarray, inj_weights: np.ndarray,
     ro_indptr: np.ndarray, ro_indices: np.ndarray, ro_weights: np.ndarray,
     decay: np.ndarray, delayed: np.ndarray, readout: np.ndarray, raw: np.ndarray, out: np.ndarray,
-    pes_index: np.ndarray, pes_params: np.ndarray, decoders: np.ndarray, pes_activity: np.ndarray,
-    learned_map: np.ndarray, error_matrix: np.ndarray, error_target: np.ndarray, error_decay: np.ndarray,
-    error_delayed: np.ndarray, error_state: np.ndarray, error: np.ndarray, learned_sum: np.ndarray,
+    pes_index: np.ndarray, pes_params: np.ndarray, pes_encoders: np.ndarray, decoders: np.ndarray,
+    pes_activity: np.ndarray, learned_map: np.ndarray, error_matrix: np.ndarray, error_target: np.ndarray,
+    error_decay: np.ndarray, error_delayed: np.ndarray, error_state: np.ndarray, error: np.ndarray,
+    learned_values: np.ndarray,
 ) -> None:
     """Nengo steps k = 0..len(table)-1, each one substep of the kernel (`neuroctl.network.kernel`'s
-    `run_substeps` body: `_integrate`, `_flagged`, `_finish`, `_deliver`) with the unfiltered inputs
-    table[k] as static current; then the Lowpass inputs' share (1 - decay) of table[k] is added to the
-    synaptic currents and the readouts are updated: readout = decay * readout + (1 - decay) *
-    (readout matrix @ spikes / dt), out[k] = readout (or its value before the update where delayed).
-    One call of `run_substeps` per step would cost about 1.5 us more per step (its per-call setup).
+    `run_substeps` body: `_encode` of the factored connections, `_integrate`, `_flagged`, `_finish`,
+    `_decode`, `_deliver`) with the unfiltered inputs table[k] as base current; then the Lowpass inputs'
+    share (1 - decay) of table[k] is added to the synaptic currents and the readouts are updated: readout
+    = decay * readout + (1 - decay) * (readout matrix @ spikes / dt), out[k] = readout (or its value
+    before the update where delayed). One call of `run_substeps` per step would cost about 1.5 us more
+    per step (its per-call setup).
     Learned (PES) connections, after the spikes: error = the error nodes' filtered values (error_matrix @
     table[k], each row Lowpass-filtered and read before its update where error_delayed, as Nengo's
-    update-mode filters); raw += learned_map @ (decoders[:, spiked].sum); the presynaptic activities
-    a <- pre_decay a + pre_increment spiked; decoders += alpha outer(error, a) (Nengo's SimPES order:
-    decode with the decoders from before the step, learn with the activities including its spikes).
-    `decoder_*`, `y` and `raster` are unused (the readouts replace the kernel's decoders)."""
-    static = scratch[STATIC_CURRENT]
-    static[:] = params[BIAS]
+    update-mode filters); learned_values take the spikes through the decoders (`_decode`: an output's is
+    decoders[:, spiked].sum, unfiltered, and raw += learned_map @ it; a connection into an ensemble's is
+    its synapse's filtered value, which drives post through its encoders from the next step on); the
+    presynaptic activities a <- pre_decay a + pre_increment spiked; decoders += alpha outer(error, a)
+    (Nengo's SimPES order: decode with the decoders from before the step, learn with the activities
+    including its spikes). `decoder_*`, `y` and `raster` are unused (the readouts replace the kernel's
+    decoders)."""
     direct = input_indptr[-1] > 0
     syn_current = state[SYN_CURRENT]
     spikes = 0
     events = 0
     updates = 0
     for k in range(table.shape[0]):
-        if direct:
-            static[:] = params[BIAS]
-            csr_matvec(input_indptr, input_indices, input_weights, table[k], static)
+        if direct or k == 0:
+            _static_current(table[k], params, input_indptr, input_indices, input_weights, scratch)
+        _rest_encoded(fac_index, scratch)
+        _rest_encoded(pes_index, scratch)
+        events += _encode(fac_index, fac_encoders, fac_values, scratch)
+        events += _encode(pes_index, pes_encoders, learned_values, scratch)
         _integrate(dt, params, state, scratch, flags)
         n_spiked = _finish(_flagged(flags, neurons), neurons, params, state, scratch)
+        events += _decode(n_spiked, neurons, fac_index, fac_params, fac_decoders, fac_values)
         events += _deliver(n_spiked, neurons, params, state, syn_indptr, syn_indices, syn_weights)
         spikes += n_spiked
         csr_matvec(inj_indptr, inj_indices, inj_weights, table[k], syn_current)
@@ -373,9 +391,10 @@ def _run_steps(
             for q in range(ro_indptr[j], ro_indptr[j + 1]):
                 raw[ro_indices[q]] += ro_weights[q]
         if pes_index.shape[0] > 0:
-            updates += _learn_step(table[k], n_spiked, neurons, pes_index, pes_params, decoders, pes_activity,
-                                   learned_map, error_matrix, error_target, error_decay, error_delayed,
-                                   error_state, error, learned_sum, raw)
+            _errors(table[k], error_matrix, error_target, error_decay, error_delayed, error_state, error)
+            events += _decode(n_spiked, neurons, pes_index, pes_params, decoders, learned_values)
+            updates += _learn(n_spiked, neurons, pes_index, pes_params, decoders, pes_activity, error)
+            _matvec(learned_map, learned_values, raw)
         for r in range(readout.shape[0]):
             before = readout[r]
             readout[r] = decay[r] * before + (1.0 - decay[r]) * raw[r]
@@ -390,13 +409,12 @@ def _run_steps(
 
 
 @cached_njit
-def _learn_step(
-    values: np.ndarray, n_spiked: int, neurons: np.ndarray, pes_index: np.ndarray, pes_params: np.ndarray,
-    decoders: np.ndarray, pes_activity: np.ndarray, learned_map: np.ndarray, error_matrix: np.ndarray,
-    error_target: np.ndarray, error_decay: np.ndarray, error_delayed: np.ndarray, error_state: np.ndarray,
-    error: np.ndarray, learned_sum: np.ndarray, raw: np.ndarray,
-) -> int:
-    """One step of the learned connections (`_run_steps`); returns the weight updates made."""
+def _errors(
+    values: np.ndarray, error_matrix: np.ndarray, error_target: np.ndarray, error_decay: np.ndarray,
+    error_delayed: np.ndarray, error_state: np.ndarray, error: np.ndarray,
+) -> None:
+    """The learned connections' errors of one step (`_run_steps`): each error source row of error_matrix
+    @ values, Lowpass-filtered (read before its update where delayed), summed into its error entry."""
     error[:] = 0.0
     for s in range(error_matrix.shape[0]):
         value = 0.0
@@ -405,24 +423,16 @@ def _learn_step(
         before = error_state[s]
         error_state[s] = error_decay[s] * before + (1.0 - error_decay[s]) * value
         error[error_target[s]] += before if error_delayed[s] else error_state[s]
-    learned_sum[:] = 0.0
-    for l in range(pes_index.shape[0]):  # decoded with the decoders from before this step's update
-        start, n_pre, size = pes_index[l, PES_PRE_START], pes_index[l, PES_PRE_COUNT], pes_index[l, PES_SIZE]
-        offset, err = pes_index[l, PES_DECODERS], pes_index[l, PES_ERROR]
-        for s in range(n_spiked):
-            j = neurons[s] - start
-            if 0 <= j < n_pre:
-                for o in range(size):
-                    learned_sum[err + o] += decoders[offset + o * n_pre + j]
-    updates = _learn(n_spiked, neurons, pes_index, pes_params, decoders, pes_activity, error)
-    for r in range(learned_map.shape[0]):
+
+
+@cached_njit
+def _matvec(matrix: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """out += matrix @ x (a dense matrix, accumulated)."""
+    for r in range(matrix.shape[0]):
         total = 0.0
-        for e in range(learned_map.shape[1]):
-            total += learned_map[r, e] * learned_sum[e]
-        raw[r] += total
-    return updates
-
-
+        for c in range(matrix.shape[1]):
+            total += matrix[r, c] * x[c]
+        out[r] += total
 
 
 @dataclass(frozen=True)
@@ -431,8 +441,10 @@ class _Learned:
 
     connections: tuple
     index: np.ndarray  # int64 (L, N_PES_INDEX), `BuiltNetwork.pes_index`'s columns (PES_ROW unused)
-    params: np.ndarray  # (L, N_PES_PARAMS), `BuiltNetwork.pes_params`' columns (no output filter: PES_OUT_* 0)
+    params: np.ndarray  # (L, N_PES_PARAMS), `BuiltNetwork.pes_params`' columns (PES_OUT_*: into a node decay 0
+    #                     and increment 1, the raw decoded sum; into an ensemble its synapse's filter)
     initial_decoders: np.ndarray  # flat, each (size, n_pre) row-major: Nengo's built weights
+    encoders: np.ndarray  # flat: the connections into ensembles' (n_post, size) encoders (`BuiltNetwork.pes_encoders`)
     error_matrix: np.ndarray  # (sources, input width): one row per error connection output dimension
     error_target: np.ndarray  # int64 (sources,): its entry of the error vector
     error_decay: np.ndarray  # (sources,) its Lowpass decay (0: none)
@@ -449,7 +461,7 @@ class _Learned:
     @staticmethod
     def empty(width: int) -> "_Learned":
         return _Learned((), np.zeros((0, N_PES_INDEX), dtype=np.int64), np.zeros((0, N_PES_PARAMS)), np.zeros(0),
-                        np.zeros((0, width)),
+                        np.zeros(0), np.zeros((0, width)),
                         np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.uint8))
 
 
@@ -496,6 +508,7 @@ def from_nengo(source: Any, dt_s: float | None = None) -> NengoImport:
 class _Converter:
     def __init__(self, nengo, model, network, dt: float) -> None:
         self.nengo, self.model, self.network, self.dt = nengo, model, network, dt
+        self._built: dict[Any, BuiltEnsemble] = {}
 
     def convert(self) -> NengoImport:
         nengo, model, net, dt = self.nengo, self.model, self.network, self.dt
@@ -552,6 +565,8 @@ class _Converter:
         tau_into: dict[Any, tuple[float, Any]] = {}
         node_inputs: dict[Any, list[tuple[np.ndarray, float | None]]] = {node: [] for node in output_nodes}
         conn_readouts: dict[Any, tuple[np.ndarray, float | None]] = {}
+        self.learned = learned
+        factored, factored_dense = [], 0  # fixed factored connections' rows, their dense MACs per step
         for conn in connections:
             if isinstance(conn.pre_obj, nengo.Node) and isinstance(conn.post_obj, nengo.Node):
                 raise ValueError(f"{conn}: node-to-node connections are not supported")
@@ -582,6 +597,10 @@ class _Converter:
             if tau is None:
                 raise ValueError(f"{conn}: synapse=None between ensembles is not supported (the kernel delivers "
                                  "a spike in the next step; use a Lowpass synapse)")
+            if self._factored(conn):  # its own value filter: any tau
+                factored += [] if conn in learned else [self._decoded_row(conn)]
+                factored_dense += pre_ens.n_neurons * post_ens.n_neurons
+                continue
             self._check_tau(tau_into, post_ens, tau, conn)
             block = np.zeros((n, n))
             block[self.start[post_ens]:self.start[post_ens] + post_ens.n_neurons] = full
@@ -600,14 +619,17 @@ class _Converter:
         input_csr = csr_arrays(scipy.sparse.csr_array(direct))
         no_decoders = csr_arrays(scipy.sparse.csr_array((0, n)))
         built_ensembles = tuple(self._built_ensemble(ens) for ens in ensembles)
-        dense_per_substep = int(sum(np.count_nonzero(np.asarray(b.sum(axis=1)).ravel())
-                                    * np.count_nonzero(np.asarray(b.sum(axis=0)).ravel()) for b in synapses))
+        dense_per_substep = factored_dense + int(sum(np.count_nonzero(np.asarray(b.sum(axis=1)).ravel())
+                                                     * np.count_nonzero(np.asarray(b.sum(axis=0)).ravel())
+                                                     for b in synapses))
+        fac_index, fac_params, fac_decoders, fac_encoders = decoded_table(factored)
         built = BuiltNetwork(
             dt, params, syn_indptr, syn_indices.astype(synapse_index_dtype(n)), syn_weights,
             *input_csr, *no_decoders,
             dense_macs_per_substep=dense_per_substep,
             dense_macs_per_call=int(np.count_nonzero(direct.any(axis=0)) * n),
             ensembles=built_ensembles, input_size=width,
+            fac_index=fac_index, fac_params=fac_params, fac_decoders=fac_decoders, fac_encoders=fac_encoders,
         )
         state = new_state(n)
         for ens in ensembles:
@@ -629,9 +651,9 @@ class _Converter:
         if not isinstance(conn.pre_obj, nengo.Ensemble) or conn.solver.weights:
             raise ValueError(f"{conn}: learning rule PES is supported on decoded connections from an ensemble "
                              "(not from .neurons, not with a weight solver)")
-        if not isinstance(conn.post_obj, nengo.Node):
-            raise ValueError(f"{conn}: learning rule PES is supported on connections into an output node "
-                             "(a passthrough node) only; the kernel's synapses between ensembles are fixed")
+        if not isinstance(conn.post_obj, (nengo.Node, nengo.Ensemble)):
+            raise ValueError(f"{conn}: learning rule PES is supported on decoded connections into an output "
+                             "node (a passthrough node) or an ensemble (not into .neurons)")
         _lowpass_tau(conn, rules[0].pre_synapse)
 
     def _check_error_connection(self, conn, connections: list) -> None:
@@ -648,26 +670,18 @@ class _Converter:
         dt = self.dt
         if not learned:
             return _Learned.empty(width)
-        index, params, decoders = [], [], []
-        dec, act, err = 0, 0, 0
-        offsets = {}
+        rows, offsets, error = [], {}, 0
         for conn in learned:
-            pre = conn.pre_obj
-            w = np.atleast_2d(np.asarray(self.model.params[conn].weights, dtype=np.float64))
-            size, n_pre = w.shape
-            row = np.zeros(N_PES_INDEX, dtype=np.int64)
-            row[[PES_PRE_START, PES_PRE_COUNT, PES_SIZE, PES_DECODERS, PES_ACTIVITY, PES_ERROR]] = (
-                self.start[pre], n_pre, size, dec, act, err)
-            index.append(row)
             rule = conn.learning_rule_type
             decay = _decay(_lowpass_tau(conn, rule.pre_synapse), dt)
-            row = np.zeros(N_PES_PARAMS)
-            row[[PES_PRE_DECAY, PES_PRE_INCREMENT, PES_ALPHA]] = (decay, (1.0 - decay) / dt,
-                                                                  -float(rule.learning_rate) * dt / n_pre)
-            params.append(row)
-            decoders.append(w.ravel())
-            offsets[conn] = err
-            dec, act, err = dec + size * n_pre, act + n_pre, err + size
+            row = self._decoded_row(conn)
+            params = row[2]
+            params[[PES_PRE_DECAY, PES_PRE_INCREMENT, PES_ALPHA]] = (decay, (1.0 - decay) / dt,
+                                                                     -float(rule.learning_rate) * dt / conn.pre_obj.n_neurons)
+            rows.append(row)
+            offsets[conn] = error
+            error += row[1].shape[0]
+        index, params, decoders, encoders = decoded_table(rows)
         rows, targets, decays, delayed = [], [], [], []
         for conn in error_connections:
             learned_conn = conn.post_obj.connection
@@ -681,9 +695,35 @@ class _Converter:
                 targets.append(offsets[learned_conn] + o)
                 decays.append(_decay(tau, dt))
                 delayed.append(tau is not None)
-        return _Learned(tuple(learned), np.array(index, dtype=np.int64), np.array(params), np.concatenate(decoders),
-                        np.array(rows).reshape(len(rows), width), np.array(targets, dtype=np.int64),
+        return _Learned(tuple(learned), index, params, decoders, encoders, np.array(rows).reshape(len(rows), width), np.array(targets, dtype=np.int64),
                         np.array(decays), np.array(delayed, dtype=np.uint8))
+
+    def _decoded_row(self, conn) -> DecodedRow:
+        """A decoded connection from an ensemble as a `decoded_table` row: Nengo's built weights (size_out,
+        n_pre) as decoders; into an ensemble, its synapse's filter and post's scaled encoders (post slice
+        applied) as encoders; into a node, the raw decoded sum (decay 0, increment 1)."""
+        pre, post = conn.pre_obj, conn.post_obj
+        weights = np.atleast_2d(np.asarray(self.model.params[conn].weights, dtype=np.float64))
+        params = np.zeros(N_PES_PARAMS)
+        if isinstance(post, self.nengo.Ensemble):
+            decay = _decay(_lowpass_tau(conn, conn.synapse), self.dt)
+            params[PES_OUT_DECAY], params[PES_OUT_INCREMENT] = decay, (1.0 - decay) / self.dt
+            encoders = self.model.params[post].scaled_encoders @ self._post_scatter(conn)
+            return self._built_ensemble(pre), weights, params, self._built_ensemble(post), encoders, -1
+        params[PES_OUT_INCREMENT] = 1.0
+        return self._built_ensemble(pre), weights, params, None, None, -1
+
+    def _factored(self, conn) -> bool:
+        """Whether a decoded ensemble -> ensemble connection runs factored: learned, or cheaper at pre's mean
+        rate over its eval points (`neuroctl.network.builder.factored_is_cheaper`)."""
+        nengo = self.nengo
+        if not (isinstance(conn.pre_obj, nengo.Ensemble) and isinstance(conn.post_obj, nengo.Ensemble)) \
+                or conn.solver.weights:
+            return False
+        if conn in self.learned:
+            return True
+        spikes = self.dt * float(self._built_ensemble(conn.pre_obj).sample_rates.mean(axis=0).sum())
+        return factored_is_cheaper(spikes, conn.post_obj.n_neurons, conn.size_out)
 
     def _check_ensemble(self, ens) -> None:
         nengo = self.nengo
@@ -766,6 +806,9 @@ class _Converter:
                 if tau is not None:
                     raise ValueError(f"{probe}: a synapse on a connection probe is not supported (the "
                                      "connection's own synapse filters it)")
+                if target in learned and isinstance(target.post_obj, nengo.Ensemble):
+                    raise ValueError(f"{probe}: probing a learned connection into an ensemble is not supported "
+                                     "(probe its post ensemble)")
                 maps = ((learned.index(target), np.eye(full.shape[0])),) if target in learned else ()
                 readouts[probe] = _Readout(full / dt, _decay(conn_tau, dt), False, learned=maps)
             elif isinstance(target, nengo.Node) and probe.attr == "output" and target in node_inputs:
@@ -820,6 +863,12 @@ class _Converter:
         return params
 
     def _built_ensemble(self, ens) -> BuiltEnsemble:
+        """`ens` as a `BuiltEnsemble` (Nengo's built gains, biases, encoders and eval points); one per ensemble."""
+        if ens not in self._built:
+            self._built[ens] = self._new_built_ensemble(ens)
+        return self._built[ens]
+
+    def _new_built_ensemble(self, ens) -> BuiltEnsemble:
         built = self.model.params[ens]
         sl = slice(self.start[ens], self.start[ens] + ens.n_neurons)
         radius = np.full(ens.dimensions, float(ens.radius))

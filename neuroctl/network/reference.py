@@ -8,11 +8,21 @@ import numpy as np
 from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS, WEIGHT_UPDATES
 from neuroctl.network.arrays import (
     BIAS,
+    PES_ACTIVITY,
     PES_ALPHA,
+    PES_DECODERS,
+    PES_ENCODERS,
+    PES_ERROR,
     PES_OUT_DECAY,
     PES_OUT_INCREMENT,
+    PES_POST_COUNT,
+    PES_POST_START,
+    PES_PRE_COUNT,
     PES_PRE_DECAY,
     PES_PRE_INCREMENT,
+    PES_PRE_START,
+    PES_ROW,
+    PES_SIZE,
     RC_FACTOR,
     REFRACTORY,
     SYN_CURRENT,
@@ -55,27 +65,41 @@ class ReferenceNetwork(SpikingNetwork):
         self._fan_out = np.count_nonzero(self._synapses, axis=1)
         self._inputs = built.input_matrix().toarray()
         self._decoders = built.decoder_matrix().toarray()
-        # per learned output: (pre neurons, y rows, error slice, its decoders view, its activities view)
+        # per decoded connection: (pre neurons, post neurons, its decoders, its encoders, its value, its parameters)
+        self._factored = _decoded(built.fac_index, built.fac_params, built.fac_decoders, built.fac_encoders,
+                                  self.fac_values)
+        # per learned output or connection: the same, then (y rows or None, error slice, activities view)
+        learned = _decoded(built.pes_index, built.pes_params, self.decoders, built.pes_encoders,
+                           self.pes_signals[PES_OUTPUT])
         self._pes = []
-        for l in range(built.n_learned):
-            start, n_pre, row, size, _, act, err = (int(v) for v in built.pes_index[l])
-            self._pes.append((slice(start, start + n_pre), slice(row, row + size), slice(err, err + size),
-                              self.learned_decoders(l), self.pes_activity[act : act + n_pre], built.pes_params[l]))
+        for connection, index in zip(learned, built.pes_index):
+            row, size, err, act = (int(index[c]) for c in (PES_ROW, PES_SIZE, PES_ERROR, PES_ACTIVITY))
+            rows = slice(row, row + size) if row >= 0 else None
+            activity = self.pes_activity[act : act + int(index[PES_PRE_COUNT])]
+            self._pes.append((*connection, rows, slice(err, err + size), activity))
 
     def _run(self, x: np.ndarray, n_substeps: int, raster: np.ndarray) -> None:
         p, s, dt = self.built.neuron_params, self.state, self.built.dt_s
-        currents = p[BIAS] + self._inputs @ x
-        outputs, held = self.pes_signals[PES_OUTPUT], self.pes_signals[PES_HELD]
+        base = p[BIAS] + self._inputs @ x
+        held = self.pes_signals[PES_HELD]
         finite = np.isfinite(self.error)
         held[finite] = self.error[finite]
         self.pes_counts[PES_HELD_ERRORS] += np.count_nonzero(~finite)
+        connections = [c[:6] for c in self._factored + self._pes]
         for k in range(n_substeps):
+            currents = base.copy()
+            for _, post, _, encoders, value, _ in connections:  # factored: the encoders' current
+                currents[post] += encoders @ value
+                self.activity[SYNAPTIC_EVENTS] += encoders.size
             v, ref, spiked = lif_substep_array(
                 s[VOLTAGE], s[REFRACTORY], currents + s[SYN_CURRENT], dt, p[RC_FACTOR], p[TAU_RC], p[TAU_REF]
             )
             s[VOLTAGE], s[REFRACTORY] = v, ref
-            for pre, _, err, decoders, activity, q in self._pes:  # Nengo's PES step (kernel.run_substeps_pes)
-                outputs[err] = outputs[err] * q[PES_OUT_DECAY] + q[PES_OUT_INCREMENT] * (decoders @ spiked[pre])
+            for pre, post, decoders, _, value, q in connections:  # the decoded values take the spikes
+                value[:] = value * q[PES_OUT_DECAY] + q[PES_OUT_INCREMENT] * (decoders @ spiked[pre])
+                if post.stop > post.start:
+                    self.activity[SYNAPTIC_EVENTS] += np.count_nonzero(spiked[pre]) * value.size
+            for pre, _, decoders, _, _, q, _, err, activity in self._pes:  # Nengo's PES step (kernel.run_substeps_pes)
                 activity[:] = activity * q[PES_PRE_DECAY] + q[PES_PRE_INCREMENT] * spiked[pre]
                 if q[PES_ALPHA] != 0.0:
                     decoders += np.outer(q[PES_ALPHA] * held[err], activity)
@@ -87,7 +111,23 @@ class ReferenceNetwork(SpikingNetwork):
             self.activity[SPIKES] += np.count_nonzero(spiked)
             self.activity[SYNAPTIC_EVENTS] += self._fan_out[spiked].sum()
         self._output[:] = self._decoders @ s[TRACE]
-        for _, rows, err, *_ in self._pes:
-            self._output[rows] = outputs[err]
+        for *_, value, _, rows, _, _ in self._pes:
+            if rows is not None:
+                self._output[rows] = value
         self.activity[NEURON_UPDATES] += self.neuron_count * n_substeps
         self.activity[DENSE_MACS] += n_substeps * self.built.dense_macs_per_substep + self.built.dense_macs_per_call
+
+
+def _decoded(index: np.ndarray, params: np.ndarray, decoders: np.ndarray, encoders: np.ndarray,
+             values: np.ndarray) -> list[tuple]:
+    """Per decoded connection (columns PES_*): (pre slice, post slice, (d, n_pre) decoders view, (n_post, d)
+    encoders, value view, parameter row)."""
+    table = []
+    for row, q in zip(index, params):
+        start, n_pre, size, offset, value = (int(row[c]) for c in (PES_PRE_START, PES_PRE_COUNT, PES_SIZE,
+                                                                     PES_DECODERS, PES_ERROR))
+        post, n_post, enc = (int(row[c]) for c in (PES_POST_START, PES_POST_COUNT, PES_ENCODERS))
+        table.append((slice(start, start + n_pre), slice(post, post + n_post),
+                      decoders[offset : offset + size * n_pre].reshape(size, n_pre),
+                      encoders[enc : enc + n_post * size].reshape(n_post, size), values[value : value + size], q))
+    return table

@@ -1,7 +1,7 @@
 """`SpikingNetwork`: a built network, its state, and one kernel call per `step`.
 
-A network with learned (PES) outputs is stepped by `run_substeps_pes`; the caller sets each learned
-output's error before a step. An adaptive population (1000 LIF neurons, 14 joint states in, 7 learned
+A network with learned (PES) outputs or connections is stepped by `run_substeps_pes`; the caller sets
+each one's error before a step. An adaptive population (1000 LIF neurons, 14 joint states in, 7 learned
 torques out, one kernel call of K substeps per control tick)::
 
     from neuroctl.network import PES, NetworkDescription, SpikingNetwork, build
@@ -35,10 +35,11 @@ from neuroctl.network.arrays import (
     BuiltNetwork,
     new_state,
 )
-from neuroctl.network.description import Output
+from neuroctl.network.description import Connection, Output
 from neuroctl.network.kernel import (
     N_PES_COUNTS,
     PES_HELD_ERRORS,
+    SCRATCH_ROWS,
     flag_length,
     kernel_arguments,
     pes_arguments,
@@ -55,12 +56,15 @@ class SpikingNetwork:
     counts of the last `step`: len(ACTIVITY_FIELDS) of them, or len(COUNTER_FIELDS) for a network with
     learned outputs (then WEIGHT_UPDATES is counted; CPU_MACS stays 0). Nothing is allocated per step.
 
-    Learned (PES) outputs: `error` (error_size,) is the error input, the learned outputs' errors
-    concatenated in their order (`set_error` writes one output's part, checked; writing `error`
-    directly is allowed too); `decoders` (flat) their decoders, learned in place (`learned_decoders`
-    gives one output's as a (d, n_pre) view); `pes_activity` the filtered presynaptic activities;
-    `pes_signals` (2, error_size) the filtered decoded outputs and the error in use (a non-finite error
-    value is replaced by that entry's last finite one, zero at first, and counted in `held_errors`).
+    `fac_values` (fac_value_size,) holds the factored connections' filtered decoded values (state).
+
+    Learned (PES) outputs and connections (`NetworkDescription.learned`'s order): `error` (error_size,)
+    is the error input, their errors concatenated in that order (`set_error` writes one's part, checked;
+    writing `error` directly is allowed too); `decoders` (flat) their decoders, learned in place
+    (`learned_decoders` gives one's as a (d, n_pre) view); `pes_activity` the filtered presynaptic
+    activities; `pes_signals` (2, error_size) the filtered decoded values and the error in use (a
+    non-finite error value is replaced by that entry's last finite one, zero at first, and counted in
+    `held_errors`).
     """
 
     def __init__(self, built: BuiltNetwork) -> None:
@@ -71,7 +75,8 @@ class SpikingNetwork:
         fields = COUNTER_FIELDS if self._learning else ACTIVITY_FIELDS  # WEIGHT_UPDATES is in COUNTER_FIELDS only
         self.activity = np.zeros(len(fields), dtype=np.int64)
         self._output = np.zeros(built.output_size)
-        self._scratch = np.zeros((2, n))
+        self._scratch = np.zeros((SCRATCH_ROWS, n))
+        self.fac_values = np.zeros(built.fac_value_size)
         self._flags = np.zeros(flag_length(n), dtype=np.uint8)
         self._neurons = np.zeros(flag_length(n), dtype=np.int32)
         self._no_raster = np.zeros((0, n), dtype=np.uint8)
@@ -85,7 +90,7 @@ class SpikingNetwork:
         pes = (*pes_arguments(built), self.decoders, self.pes_activity, self.pes_signals, self.error,
                self.pes_counts) if self._learning else ()
         self._arguments = (
-            self.state, *kernel_arguments(built), *pes,
+            self.state, *kernel_arguments(built), self.fac_values, *pes,
             self._scratch, self._flags, self._neurons, self._output, self.activity,
         )
 
@@ -123,26 +128,29 @@ class SpikingNetwork:
             self.state[VOLTAGE] = np.random.default_rng(seed).random(self.neuron_count)
         self.activity[:] = 0
         self._output[:] = 0.0
+        self.fac_values[:] = 0.0
         self.decoders[:] = self.built.pes_decoders
         self.pes_activity[:] = 0.0
         self.pes_signals[:] = 0.0
         self.error[:] = 0.0
         self.pes_counts[:] = 0
 
-    def _learned(self, output: Output | str | int) -> int:
-        """The index of a learned output, by label, `Output` (matched by label) or index."""
+    def _learned(self, output: Output | Connection | str | int) -> int:
+        """The index of a learned output or connection, by label, `Output` or `Connection` (matched by
+        label) or index."""
         labels = self.built.pes_labels
-        key = output.label if isinstance(output, Output) else output
+        key = output.label if isinstance(output, (Output, Connection)) else output
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < len(labels):
             return int(key)
         if isinstance(key, str) and key and labels.count(key) == 1:
             return labels.index(key)
         name = f"labelled {key!r}" if isinstance(key, str) else repr(key)
-        raise ValueError(f"no learned output {name} (learned outputs, by label or index: {list(labels)}; "
-                         f"unlabelled or duplicate labels are reached by index)")
+        raise ValueError(f"no learned output {name} (learned outputs and connections, by label or index: "
+                         f"{list(labels)}; unlabelled or duplicate labels are reached by index)")
 
-    def set_error(self, output: Output | str | int, values: np.ndarray) -> None:
-        """Set the error of a learned output (decoded - target, Nengo's convention; its size values),
+    def set_error(self, output: Output | Connection | str | int, values: np.ndarray) -> None:
+        """Set the error of a learned output or connection (decoded - target, Nengo's convention; its size
+        values; a connection's: of post's value),
         used by the next steps until set again. Non-finite values are held by the kernel (the entry's last
         finite value) and counted in `held_errors`."""
         l = self._learned(output)
@@ -153,8 +161,8 @@ class SpikingNetwork:
                              f"got {values.shape}")
         self.error[start : start + size] = values
 
-    def learned_decoders(self, output: Output | str | int) -> np.ndarray:
-        """A learned output's decoders, a live (size, n_pre) view: y_part ~ decoders @ rates."""
+    def learned_decoders(self, output: Output | Connection | str | int) -> np.ndarray:
+        """A learned output's (or connection's) decoders, a live (size, n_pre) view: value ~ decoders @ rates."""
         l = self._learned(output)
         index = self.built.pes_index[l]
         start, size, n_pre = index[PES_DECODERS], index[PES_SIZE], index[PES_PRE_COUNT]

@@ -6,8 +6,9 @@ import pytest
 from neuroctl.network import NetworkDescription, random_recurrent_network
 
 
-def mixed_network(tau_ref_s: float = 0.002, seed: int = 0) -> NetworkDescription:
-    """Inputs, NEF connections (identity and x^2), sparse random recurrent weights and outputs."""
+def mixed_network(tau_ref_s: float = 0.002, seed: int = 0, factored: bool | None = None) -> NetworkDescription:
+    """Inputs, NEF connections (x0 x1 / 2 and x^2; `factored` as given: None lets the builder choose, and it
+    factors both), sparse random recurrent weights and outputs."""
     rng = np.random.default_rng(seed)
     description = NetworkDescription()
     a = description.ensemble(60, 2, radius=(1.0, 2.0), max_rates_hz=(150.0, 300.0), tau_ref_s=tau_ref_s, label="a")
@@ -17,8 +18,8 @@ def mixed_network(tau_ref_s: float = 0.002, seed: int = 0) -> NetworkDescription
     )
     description.input(a)
     description.input(c, transform=[[0.5, -0.5, 1.0]])
-    description.connect(a, b, function=lambda x: x[0] * x[1] / 2.0)
-    description.connect(b, c, function=lambda x: x**2)
+    description.connect(a, b, function=lambda x: x[0] * x[1] / 2.0, factored=factored)
+    description.connect(b, c, function=lambda x: x**2, factored=factored)
     weights = rng.normal(0.0, 0.02, (60, 50)) * (rng.random((60, 50)) < 0.1)
     description.connect_neurons(c, a, weights)
     description.output(a)

@@ -5,7 +5,18 @@ import pytest
 import scipy.sparse
 
 from neuroctl.network import NetworkDescription, build
-from neuroctl.network.arrays import SYN_DECAY, TRACE_DECAY, TRACE_INCREMENT
+from neuroctl.network.arrays import (
+    PES_OUT_DECAY,
+    PES_OUT_INCREMENT,
+    PES_POST_COUNT,
+    PES_POST_START,
+    PES_PRE_COUNT,
+    PES_PRE_START,
+    PES_SIZE,
+    SYN_DECAY,
+    TRACE_DECAY,
+    TRACE_INCREMENT,
+)
 
 
 def test_neuron_weights_are_merged_csr_by_presynaptic_neuron_scaled_to_unit_area():
@@ -106,3 +117,38 @@ def test_synapse_indices_widen_for_networks_beyond_65536_neurons():
     from neuroctl.network.arrays import synapse_index_dtype
 
     assert synapse_index_dtype(65_536) == np.uint16 and synapse_index_dtype(65_537) == np.int32
+
+
+def test_factored_connection_is_the_full_weights_in_two_factors():
+    """encoders @ decoders x post's synaptic impulse = the full weights; the value is the smaller of the
+    transform's sizes (here the function's 1 value, sent to a 2-D post through a 2 x 1 transform)."""
+    description = NetworkDescription()
+    a = description.ensemble(30, 2, label="a")
+    b = description.ensemble(20, 2, radius=(1.0, 3.0), tau_syn_s=0.01, label="b")
+    transform = np.array([[1.0], [-2.0]])
+    description.connect(a, b, function=lambda x: x[0] * x[1], transform=transform, factored=False)
+    description.connect(a, b, function=lambda x: x[0] * x[1], transform=transform, factored=True)
+    dt = 0.001
+    built = build(description, dt, seed=1)
+    [row] = built.fac_index
+    assert (row[PES_PRE_START], row[PES_PRE_COUNT], row[PES_POST_START], row[PES_POST_COUNT], row[PES_SIZE]) == (
+        0, 30, 30, 20, 1)
+    decoders = built.fac_decoders.reshape(1, 30)
+    encoders = built.fac_encoders.reshape(20, 1)
+    impulse = (1.0 - np.exp(-dt / 0.01)) / dt
+    np.testing.assert_allclose(built.fac_params[0, PES_OUT_DECAY], np.exp(-dt / 0.01))
+    np.testing.assert_allclose(built.fac_params[0, PES_OUT_INCREMENT], impulse)
+    full = built.synapse_matrix().toarray()[:30, 30:]  # (pre, post), float32 weights
+    np.testing.assert_allclose(impulse * (encoders @ decoders).T, full, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize(("dt_s", "factored"), [(0.001, True), (0.00001, False)])
+def test_the_builder_factors_when_cheaper(dt_s, factored):
+    """100 -> 100 neurons, 1-D: at 1 ms about 10 spikes per substep (10 x 100 events full, 10 + 100
+    factored); at 10 us about 0.1 (10 full, 100 factored)."""
+    description = NetworkDescription()
+    a, b = description.ensemble(100, 1), description.ensemble(100, 1)
+    description.connect(a, b)
+    built = build(description, dt_s, seed=0)
+    assert built.fac_index.shape[0] == int(factored)
+    assert (built.n_synapses == 0) == factored

@@ -4,12 +4,22 @@ import numpy as np
 
 from neuroctl.control.base import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
 from neuroctl.network import NetworkDescription, SpikingNetwork, build
+from neuroctl.network.arrays import PES_POST_COUNT, PES_PRE_COUNT, PES_PRE_START, PES_SIZE
 
 
 def test_counts_follow_the_spikes(make_mixed):
+    """Synaptic events: each spike's synapses, plus per factored connection d per spike of its pre and
+    n_post x d (its encoders) per substep."""
     built = build(make_mixed(), 0.001, seed=2)
     network = SpikingNetwork(built)
     fan_out = np.diff(built.syn_indptr)
+    factored = np.zeros(built.n_neurons, dtype=np.int64)  # d added per spike
+    encoder_macs = 0
+    for row in built.fac_index:
+        start, n_pre, size = row[PES_PRE_START], row[PES_PRE_COUNT], row[PES_SIZE]
+        factored[start : start + n_pre] += size
+        encoder_macs += row[PES_POST_COUNT] * size
+    assert encoder_macs == 40 * 1 + 50 * 1  # a -> b and b -> c, 1-D values
     network.reset(seed=0)
     x = np.array([0.4, -0.8, 1.0, 0.0, -0.5])
     total_spikes = 0
@@ -18,7 +28,8 @@ def test_counts_follow_the_spikes(make_mixed):
         network.step(x, n_substeps, raster)
         spikes_per_neuron = raster.sum(axis=0, dtype=np.int64)
         assert network.activity[SPIKES] == spikes_per_neuron.sum()
-        assert network.activity[SYNAPTIC_EVENTS] == spikes_per_neuron @ fan_out
+        expected = spikes_per_neuron @ (fan_out + factored) + n_substeps * encoder_macs
+        assert network.activity[SYNAPTIC_EVENTS] == expected
         assert network.activity[NEURON_UPDATES] == built.n_neurons * n_substeps
         total_spikes += network.activity[SPIKES]
     assert total_spikes > 100

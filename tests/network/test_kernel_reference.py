@@ -28,13 +28,16 @@ def run_both(built, inputs: np.ndarray, n_substeps: int, seed: int | None):
     return partial_ends
 
 
+@pytest.mark.parametrize("factored", [False, True])
 @pytest.mark.parametrize(
     ("dt_s", "tau_ref_s", "n_substeps", "reset_seed"),
     [(0.001, 0.002, 1, None), (0.001, 0.0025, 10, 1), (0.0001, 0.002, 7, 2), (0.002, 0.002, 3, 3)],
 )
-def test_mixed_network_kernel_matches_reference(make_mixed, dt_s, tau_ref_s, n_substeps, reset_seed):
-    """0.3 s of a random walk input, from rest (reset_seed None) or random voltages."""
-    built = build(make_mixed(tau_ref_s=tau_ref_s), dt_s, seed=5)
+def test_mixed_network_kernel_matches_reference(make_mixed, dt_s, tau_ref_s, n_substeps, reset_seed, factored):
+    """0.3 s of a random walk input, from rest (reset_seed None) or random voltages; NEF connections as
+    full weights or factored."""
+    built = build(make_mixed(tau_ref_s=tau_ref_s, factored=factored), dt_s, seed=5)
+    assert built.fac_index.shape[0] == (2 if factored else 0)
     n_calls = round(0.3 / dt_s) // n_substeps
     steps = np.random.default_rng(17).normal(0.0, 0.2, (n_calls, built.input_size)) * np.sqrt(dt_s * n_substeps / 0.01)
     partial_ends = run_both(built, np.cumsum(steps, axis=0), n_substeps, reset_seed)

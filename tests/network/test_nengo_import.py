@@ -165,10 +165,11 @@ def test_learning_rules_are_named():
 
     def pes():
         a, b = nengo.Ensemble(10, 1, label="a"), nengo.Ensemble(10, 1, label="b")
-        nengo.Connection(a, b, learning_rule_type=nengo.PES())
+        nengo.Connection(a, b.neurons, transform=np.zeros((10, 1)), learning_rule_type=nengo.PES())
     message = error_of(pes)
-    assert message.startswith("<Connection from <Ensemble 'a'> to <Ensemble 'b'>>: learning rule PES is supported "
-                              "on connections into an output node")
+    assert message.startswith("<Connection from <Ensemble 'a'> to <Neurons of <Ensemble 'b'>>>: learning rule PES is "
+                              "supported on decoded connections into an output node (a passthrough node) or an "
+                              "ensemble (not into .neurons)")
 
     def error_from_an_ensemble():  # error = output - target computed inside the model
         a, e = nengo.Ensemble(10, 1, label="a"), nengo.Ensemble(10, 1, label="e")
