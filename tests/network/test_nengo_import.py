@@ -261,6 +261,60 @@ def test_pes_with_a_fixed_error_signal_agrees_with_nengo():
                                atol=1e-12)
 
 
+def test_pes_into_an_ensemble_agrees_with_nengo():
+    """PES on a -> b (Nengo's learning example without the error ensemble: the error b - sin(2 pi t)^2
+    given by a node from each model's own previous b): b's value, the decoders and the weight updates
+    against Nengo's; the connection runs factored (its decoders learn, b's encoders stay)."""
+    errors = {"nengo": 0.0, "ours": 0.0}
+    with nengo.Network(seed=7) as net:
+        u = nengo.Node(stimulus)
+        a, b = nengo.Ensemble(120, 1, label="a"), nengo.Ensemble(80, 1, label="b")
+        nengo.Connection(u, a)
+        learned = nengo.Connection(a, b, function=lambda x: 0, learning_rule_type=nengo.PES(1e-3))
+        error = nengo.Node(lambda t: errors["nengo"], label="error")
+        nengo.Connection(error, learned.learning_rule)
+        probe = nengo.Probe(b, synapse=0.01)
+    steps = 2000
+    with nengo.Simulator(net, dt=DT_S, progress_bar=False) as sim:
+        imported = from_nengo(sim)
+        assert imported.learned_connections == (learned,) and imported.built.n_synapses == 0
+        ours = []
+        for k in range(steps):
+            sim.step()
+            if k == steps - 1:  # Nengo's weights after n steps are ours after n - 1
+                np.testing.assert_allclose(imported.learned_decoders(learned),
+                                           sim.signals[sim.model.sig[learned]["weights"]], rtol=0, atol=1e-12)
+            y = imported.run(1, inputs={error: errors["ours"]})[probe][0, 0]
+            ours.append(y)
+            target = stimulus((k + 1) * DT_S) ** 2
+            errors["nengo"], errors["ours"] = sim.data[probe][-1, 0] - target, y - target
+        theirs = sim.data[probe][:, 0]
+    rms = np.sqrt(np.mean((np.array(ours) - theirs) ** 2))
+    assert rms < 0.02 * 2.0 * 1e-6, rms  # the same spikes: to rounding
+    target = stimulus(np.arange(1, steps + 1) * DT_S) ** 2
+    unlearned, last = np.sqrt(np.mean(target[-500:] ** 2)), np.sqrt(np.mean((theirs - target)[-500:] ** 2))
+    assert last < 0.3 * unlearned  # it learned: measured 0.133 against 0.61 with the zero decoders
+    assert imported.activity[-1] == 120  # WEIGHT_UPDATES of the last (one-step) run
+
+
+def test_factored_connections_take_their_own_synapses():
+    """Two decoded connections into b with different taus (each factored, each with its own filter) and a
+    recurrent one: the same as Nengo to rounding."""
+    def mixed():
+        with nengo.Network(seed=8) as net:
+            u = nengo.Node(stimulus)
+            a, b = nengo.Ensemble(100, 1), nengo.Ensemble(100, 1)
+            nengo.Connection(u, a)
+            nengo.Connection(a, b, synapse=0.01, transform=0.5)
+            nengo.Connection(a, b, synapse=0.03, function=np.square)
+            nengo.Connection(b, b, synapse=0.05, transform=0.3)
+            probes = [nengo.Probe(b, synapse=0.01)]
+        return net, probes
+    probes, theirs, ours = run_both(mixed)
+    rms = np.sqrt(np.mean((ours[probes[0]] - theirs[probes[0]]) ** 2))
+    assert rms < 0.02 * 2.0 * 1e-6, rms
+
+
 def test_unsupported_nodes_and_probes_are_named():
     def ensemble_array():
         nengo.networks.EnsembleArray(10, 2, label="arr")
