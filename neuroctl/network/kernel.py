@@ -322,23 +322,26 @@ def _rest_encoded(index: np.ndarray, scratch: np.ndarray) -> None:
     static, base = scratch[STATIC_CURRENT], scratch[BASE_CURRENT]
     for l in range(index.shape[0]):
         start, count = index[l, PES_POST_START], index[l, PES_POST_COUNT]
-        static[start : start + count] = base[start : start + count]
+        post, rest = static[start : start + count], base[start : start + count]
+        for i in range(count):  # a loop: a slice copy between rows of one array checks them for overlap
+            post[i] = rest[i]
 
 
 @cached_njit
 def _encode(index: np.ndarray, encoders: np.ndarray, values: np.ndarray, scratch: np.ndarray) -> int:
-    """Static current of each decoded connection's postsynaptic neurons += encoders @ its value; return
-    the multiply-accumulates (n_post x d per connection)."""
+    """Static current of each decoded connection's postsynaptic neurons += encoders @ its value (one
+    column at a time); return the multiply-accumulates (n_post x d per connection)."""
     static = scratch[STATIC_CURRENT]
     macs = 0
     for l in range(index.shape[0]):
         start, count, size = index[l, PES_POST_START], index[l, PES_POST_COUNT], index[l, PES_SIZE]
         offset, value = index[l, PES_ENCODERS], index[l, PES_ERROR]
-        for i in range(count):
-            total = 0.0
-            for o in range(size):
-                total += encoders[offset + i * size + o] * values[value + o]
-            static[start + i] += total
+        # views indexed from 0 by loop counters: no negative-index checks (5x faster at d = 1)
+        post, rows, x = static[start : start + count], encoders[offset : offset + count * size], values[value : value + size]
+        for o in range(size):
+            v = x[o]
+            for i in range(count):
+                post[i] += rows[i * size + o] * v
         macs += count * size
     return macs
 

@@ -122,7 +122,6 @@ from neuroctl.network.kernel import (
     _learn,
     _rest_encoded,
     _static_current,
-    csr_matvec,
     flag_length,
     kernel_arguments,
 )
@@ -199,7 +198,7 @@ class NengoImport:
         self.time_s = 0.0
         self._steps_done = 0
         n, dt = built.n_neurons, built.dt_s
-        self._injection = csr_arrays(injection)
+        self._injection = csr_arrays(scipy.sparse.csr_array(injection.T))  # by input column
         spike_rows = [r.rows if r.rows is not None else np.zeros((_size(r), n)) for r in readouts.values()]
         matrix = np.concatenate(spike_rows, axis=0) if spike_rows else np.zeros((0, n))
         self._readout_size = matrix.shape[0]
@@ -314,11 +313,11 @@ def _tabulate(node: Any, function: Callable[[float], object], times: np.ndarray,
     """function(t) at every time, (len(times), width)."""
     if width == 1:
         try:
-            return np.fromiter((function(t) for t in times), dtype=np.float64, count=times.size)[:, None]
+            return np.fromiter(map(function, times.tolist()), dtype=np.float64, count=times.size)[:, None]
         except (TypeError, ValueError):
             pass  # returns arrays: the general path below
     values = np.empty((times.size, width))
-    for k, t in enumerate(times):
+    for k, t in enumerate(times.tolist()):
         value = np.asarray(function(t), dtype=np.float64).ravel()
         if value.size not in (1, width):
             raise ValueError(f"{node}: its function returned {value.size} values, expected {width}")
@@ -384,7 +383,7 @@ def _run_steps(
         events += _decode(n_spiked, neurons, fac_index, fac_params, fac_decoders, fac_values)
         events += _deliver(n_spiked, neurons, params, state, syn_indptr, syn_indices, syn_weights)
         spikes += n_spiked
-        csr_matvec(inj_indptr, inj_indices, inj_weights, table[k], syn_current)
+        _scatter(inj_indptr, inj_indices, inj_weights, table[k], syn_current)
         raw[:] = 0.0
         for s in range(n_spiked):
             j = neurons[s]
@@ -406,6 +405,15 @@ def _run_steps(
     counters[DENSE_MACS] += n_steps * (dense_macs_per_substep + dense_macs_per_call)
     if counters.shape[0] > WEIGHT_UPDATES:
         counters[WEIGHT_UPDATES] += updates
+
+
+@cached_njit
+def _scatter(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """out += matrix^T @ x for a CSR matrix (its rows are x's entries): only its nonzeros are visited."""
+    for row in range(indptr.shape[0] - 1):
+        value = x[row]
+        for q in range(indptr[row], indptr[row + 1]):
+            out[indices[q]] += weights[q] * value
 
 
 @cached_njit

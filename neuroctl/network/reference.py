@@ -88,8 +88,9 @@ class ReferenceNetwork(SpikingNetwork):
         connections = [c[:6] for c in self._factored + self._pes]
         for k in range(n_substeps):
             currents = base.copy()
-            for _, post, _, encoders, value, _ in connections:  # factored: the encoders' current
-                currents[post] += encoders @ value
+            for _, post, _, encoders, value, _ in connections:  # factored: the encoders' current, column by column
+                for o in range(value.size):
+                    currents[post] += encoders[:, o] * value[o]
                 self.activity[SYNAPTIC_EVENTS] += encoders.size
             v, ref, spiked = lif_substep_array(
                 s[VOLTAGE], s[REFRACTORY], currents + s[SYN_CURRENT], dt, p[RC_FACTOR], p[TAU_RC], p[TAU_REF]
