@@ -49,7 +49,7 @@ N_ACTIVITY = len(ACTIVITY_FIELDS)
 
 @cached_njit
 def gradient_mpc_tick(
-    x, weights, sensor_weights_by_pre, sensor_weights_by_post, lower, upper, thresholds, sensor_thresholds,
+    x, weights, sensor_weights, lower, upper, thresholds, sensor_thresholds,
     step, beta, iterations, n_inputs, dual, dense,
     state, x_hat, a, b, commands, states, activity, raster, shift=True,
 ):  # fmt: skip
@@ -63,7 +63,7 @@ def gradient_mpc_tick(
             z[i] = z[i + n_inputs]
     activity[:N_ACTIVITY] = 0
     gradient_network_solve(
-        x, weights, sensor_weights_by_pre, sensor_weights_by_post, lower, upper, thresholds, sensor_thresholds,
+        x, weights, sensor_weights, lower, upper, thresholds, sensor_thresholds,
         step, beta, iterations, dual, dense, state, x_hat, commands, activity, raster,
     )  # fmt: skip
     _rollout(x_hat, a, b, commands, states)
@@ -162,8 +162,7 @@ class GradientMPCController(Controller):
         """Weights, input map, prox bounds, step and momentum of the chosen formulation."""
         self.dual = config.formulation == "dual"
         self.weights = np.ascontiguousarray(problem.M if self.dual else problem.H)
-        self.sensor_weights = np.ascontiguousarray((-problem.C if self.dual else problem.F).T)  # by pre
-        self.sensor_weights_by_post = np.ascontiguousarray(self.sensor_weights.T)
+        self.sensor_weights = np.ascontiguousarray((-problem.C if self.dual else problem.F).T)
         self.step, beta = step_and_momentum(self.weights)
         self.beta = beta if config.momentum == "nesterov" else 0.0
         theta_neuron, theta_sensor = self._thresholds(config)
@@ -210,7 +209,7 @@ class GradientMPCController(Controller):
         self._ticks += 1
         gradient_mpc_tick(
             self.qp_initial_state(observation, reference), self.weights, self.sensor_weights,
-            self.sensor_weights_by_post, problem.lower, problem.upper, self.thresholds, self.sensor_thresholds,
+            problem.lower, problem.upper, self.thresholds, self.sensor_thresholds,
             self.step, self.beta, self.iterations, problem.n_inputs, self.dual, self.dense,
             self._state, self._x_hat, problem.model.A, problem.model.B,
             self.last_solution, self.predicted_states, self.activity, self._raster, shift,

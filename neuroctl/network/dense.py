@@ -27,9 +27,8 @@ from neuroctl.network.jit import cached_njit
 @cached_njit
 def deliver_dense(weights_by_pre: np.ndarray, pre: int, change: float, accumulators: np.ndarray) -> None:
     """accumulators += change * weights_by_pre[pre] (one event of neuron `pre`)."""
-    row = weights_by_pre[pre]
     for i in range(accumulators.shape[0]):
-        accumulators[i] += row[i] * change
+        accumulators[i] += weights_by_pre[pre, i] * change
 
 
 @cached_njit

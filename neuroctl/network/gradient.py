@@ -38,7 +38,7 @@ import numpy as np
 from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
 from neuroctl.network.dense import deliver_dense, dense_product
 from neuroctl.network.jit import cached_njit
-from neuroctl.network.sigma_delta import sigma_delta_change
+from neuroctl.network.sigma_delta import sigma_delta_fires
 
 ITERATE, SENT, RECEIVED, ACCUMULATED, INPUT, GRADIENT = range(6)
 """Rows of the network's (6, n) state: z, the values w the neurons send, the receivers' copy w_hat,
@@ -48,15 +48,14 @@ SENSOR_LIMIT = 1e9
 """Largest reading magnitude (input units) a sensor neuron accepts; beyond it the reading is ignored."""
 
 
-@cached_njit
+@cached_njit(inline=True)
 def gradient_network_solve(
-    x, weights, sensor_weights_by_pre, sensor_weights_by_post, lower, upper, thresholds, sensor_thresholds,
+    x, weights, sensor_weights, lower, upper, thresholds, sensor_thresholds,
     step, beta, iterations, dual, dense, state, x_hat, out, activity, raster,
 ):  # fmt: skip
     """Encode x, run K iterations from the current z, read out into `out` (n,): z, or the dual's u.
 
-    weights W (n, n) symmetric; sensor weights E' (nx, n) and E (n, nx) (the same matrix in the two
-    layouts, `neuroctl.network.dense`); lower/upper: the box (n,); thresholds (n,), sensor_thresholds
+    weights W (n, n) symmetric; sensor_weights E' (nx, n) (row m: sensor m's fan-out); lower/upper: the box (n,); thresholds (n,), sensor_thresholds
     (nx,); state (6, n) (rows ITERATE...GRADIENT), x_hat (nx,) the input the network knows; activity
     int64, counters added (module docstring); raster uint8 (K + dual, n + nx) zeroed then marked, or
     (0, n + nx).
@@ -65,7 +64,7 @@ def gradient_network_solve(
     nx = x.shape[0]
     z, w = state[ITERATE], state[SENT]
     raster.fill(0)
-    spikes = _encode(x, sensor_weights_by_pre, sensor_weights_by_post, sensor_thresholds, dense, state, x_hat, raster)
+    spikes = _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat, raster)
     for i in range(n):
         w[i] = z[i]
     for k in range(iterations):
@@ -87,9 +86,9 @@ def gradient_network_solve(
 
 
 @cached_njit
-def _encode(x, sensor_weights_by_pre, sensor_weights_by_post, sensor_thresholds, dense, state, x_hat, raster):
-    """Sensor neurons: update x_hat and b = E x_hat (dense: every product); return the events sent.
-    Sensor m's event is marked in raster[0, n + m]."""
+def _encode(x, sensor_weights, sensor_thresholds, dense, state, x_hat, raster):
+    """Sensor neurons: update x_hat and b = E x_hat (dense: every product, delivered sensor by sensor in
+    the fan-out layout); return the events sent. Sensor m's event is marked in raster[0, n + m]."""
     n = state.shape[1]
     b = state[INPUT]
     record = raster.shape[0] > 0
@@ -100,16 +99,17 @@ def _encode(x, sensor_weights_by_pre, sensor_weights_by_post, sensor_thresholds,
         if dense:
             x_hat[m] = x[m]
             continue
-        change = sigma_delta_change(x[m], x_hat[m], sensor_thresholds[m])
-        if change != 0.0:
+        if sigma_delta_fires(x[m], x_hat[m], sensor_thresholds[m]):
+            change = x[m] - x_hat[m]
             x_hat[m] = x[m]
             events += 1
             if record:
                 raster[0, n + m] = 1
-            deliver_dense(sensor_weights_by_pre, m, change, b)
+            deliver_dense(sensor_weights, m, change, b)
     if dense:
         b[:] = 0.0
-        dense_product(sensor_weights_by_post, x_hat, b)
+        for m in range(x.shape[0]):
+            deliver_dense(sensor_weights, m, x_hat[m], b)
     return events
 
 
@@ -127,8 +127,8 @@ def _gradient(weights, thresholds, dense, state, raster, row):
     record = raster.shape[0] > 0
     events = 0
     for j in range(n):
-        change = sigma_delta_change(w[j], w_hat[j], thresholds[j])
-        if change != 0.0:
+        if sigma_delta_fires(w[j], w_hat[j], thresholds[j]):
+            change = w[j] - w_hat[j]
             w_hat[j] = w[j]
             events += 1
             if record:
@@ -156,7 +156,7 @@ def _prox_step(step, momentum, lower, upper, dual, state):
 
 
 def gradient_network_solve_reference(
-    x: np.ndarray, weights: np.ndarray, sensor_weights_by_post: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+    x: np.ndarray, weights: np.ndarray, sensor_weights: np.ndarray, lower: np.ndarray, upper: np.ndarray,
     thresholds: np.ndarray, sensor_thresholds: np.ndarray, step: float, beta: float, iterations: int,
     dual: bool, dense: bool, state: np.ndarray, x_hat: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -170,10 +170,10 @@ def gradient_network_solve_reference(
     usable = np.abs(x) <= SENSOR_LIMIT
     if dense:
         x_hat[usable] = x[usable]
-        b[:] = sensor_weights_by_post @ x_hat
+        b[:] = x_hat @ sensor_weights
     else:
         fired = usable & (np.abs(x - x_hat) > sensor_thresholds)
-        b += sensor_weights_by_post @ np.where(fired, x - x_hat, 0.0)
+        b += np.where(fired, x - x_hat, 0.0) @ sensor_weights
         x_hat[fired] = x[fired]
         raster[0, n:] = fired
     w[:] = z

@@ -200,9 +200,6 @@ import numba.core.caching  # noqa: E402
 import numba.core.cgutils  # noqa: E402
 import numba.extending  # noqa: E402
 
-_njit_cached = numba.njit(cache=True, nogil=True)
-_njit_uncached = numba.njit(cache=False, nogil=True)
-
 
 def _within_cache_dir(path: str | None) -> bool:
     if NUMBA_CACHE_DIR is None or not path:
@@ -214,15 +211,22 @@ def _within_cache_dir(path: str | None) -> bool:
         return False
 
 
-def cached_njit(function):
+def cached_njit(function=None, *, inline: bool = False):
     """Decorator for hot-path kernels: compiled once, cached on disk in NUMBA_CACHE_DIR (and nowhere
-    else), no GIL, no Python objects."""
+    else), no GIL, no Python objects. `@cached_njit(inline=True)`: also inlined into the jitted functions
+    that call it (numba's inline="always": the call of `neuroctl.network.gradient`'s 17-argument step
+    cost ~0.1 us of a 3.3 us cart-pole MPC tick). numba's cache does not notice a change in a function
+    that a cached kernel calls from another file: touch the caller's file (or clear the cache) after
+    editing a callee, or the caller keeps the old code."""
+    if function is None:
+        return lambda f: cached_njit(f, inline=inline)
+    options = dict(nogil=True, inline="always" if inline else "never")
     if NUMBA_CACHE_DIR is None:
-        return _njit_uncached(function)
+        return numba.njit(cache=False, **options)(function)
     try:
-        dispatcher = _njit_cached(function)
+        dispatcher = numba.njit(cache=True, **options)(function)
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return _njit_uncached(function)
+        return numba.njit(cache=False, **options)(function)
     if not _within_cache_dir(getattr(getattr(dispatcher, "_cache", None), "cache_path", None)):
         dispatcher._cache = numba.core.caching.NullCache()
     return dispatcher

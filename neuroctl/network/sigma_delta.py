@@ -20,11 +20,10 @@ from neuroctl.network.jit import cached_njit
 
 
 @cached_njit
-def sigma_delta_change(value: float, sent: float, theta: float) -> float:
-    """The event a sigma-delta neuron with value `value` sends: value - sent when that exceeds theta in
-    magnitude (the neuron's `sent` then becomes `value`), else 0.0 (silent). theta >= 0."""
-    change = value - sent
-    return change if abs(change) > theta else 0.0
+def sigma_delta_fires(value: float, sent: float, theta: float) -> bool:
+    """Whether a sigma-delta neuron with value `value` sends an event: |value - sent| > theta (theta >= 0).
+    The event carries value - sent, and the neuron's `sent` becomes `value`."""
+    return abs(value - sent) > theta
 
 
 @cached_njit
@@ -33,9 +32,9 @@ def sigma_delta_step(values: np.ndarray, sent: np.ndarray, thresholds: np.ndarra
     return the number of events."""
     count = 0
     for i in range(values.shape[0]):
-        change = sigma_delta_change(values[i], sent[i], thresholds[i])
-        events[i] = change
-        if change != 0.0:
+        events[i] = 0.0
+        if sigma_delta_fires(values[i], sent[i], thresholds[i]):
+            events[i] = values[i] - sent[i]
             sent[i] = values[i]
             count += 1
     return count

@@ -151,7 +151,7 @@ def test_event_counts_on_a_hand_case(dense):
     commands, states, activity = np.zeros(2), np.zeros((3, 1)), np.zeros(4, dtype=np.int64)
     raster = np.full((0 if dense else 2, 3), 7, dtype=np.uint8)  # stale values: the kernel zeroes it
     gradient_mpc_tick(
-        np.array([1.0]), weights, sensor_weights, sensor_weights.T.copy(), -bounds, bounds, np.array([0.3, 0.05]), np.array([0.5]),
+        np.array([1.0]), weights, sensor_weights, -bounds, bounds, np.array([0.3, 0.05]), np.array([0.5]),
         0.25, 0.0, 2, 1, False, dense, state, x_hat, np.eye(1), np.eye(1), commands, states, activity,
         raster,
     )  # fmt: skip

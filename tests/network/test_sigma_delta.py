@@ -4,15 +4,14 @@ import numpy as np
 import pytest
 
 from neuroctl.network.dense import deliver_dense, deliver_dense_reference, dense_product
-from neuroctl.network.sigma_delta import sigma_delta_change, sigma_delta_step, sigma_delta_step_reference
+from neuroctl.network.sigma_delta import sigma_delta_fires, sigma_delta_step, sigma_delta_step_reference
 
 
-def test_a_neuron_sends_the_change_only_beyond_its_threshold():
-    assert sigma_delta_change(1.25, 1.0, 0.2) == 0.25
-    assert sigma_delta_change(0.75, 1.0, 0.2) == -0.25
-    assert sigma_delta_change(1.1, 1.0, 0.2) == 0.0
-    assert sigma_delta_change(1.0, 1.0, 0.0) == 0.0  # no change: silent even at theta = 0
-    assert sigma_delta_change(float("nan"), 1.0, 0.2) == 0.0  # a non-finite value never fires
+def test_a_neuron_fires_only_beyond_its_threshold():
+    assert sigma_delta_fires(1.25, 1.0, 0.2) and sigma_delta_fires(0.75, 1.0, 0.2)
+    assert not sigma_delta_fires(1.1, 1.0, 0.2)
+    assert not sigma_delta_fires(1.0, 1.0, 0.0)  # no change: silent even at theta = 0
+    assert not sigma_delta_fires(float("nan"), 1.0, 0.2)  # a non-finite value never fires
 
 
 def test_layer_step_equals_the_numpy_reference_over_a_random_walk():
