@@ -6,7 +6,8 @@ Reported per simulator: seconds per step (p50/p99/max/mean over the rounds), neu
 synaptic events/s (at the rate that simulator measured), build and compile times; per peer, the speedup
 of neuroctl round by round (peer's time / neuroctl's time), and whether the suite's targets are met.
 
-`nengo_models`: small Nengo models (communication channel, squaring, integrator; `NENGO_MODELS`) built
+`nengo_models`: small Nengo models (communication channel, squaring, integrator, PES adaptive population;
+`NENGO_MODELS`) built
 once by Nengo and converted with `neuroctl.network.from_nengo` (the same built parameters), then stepped
 by Nengo's reference simulator and by the kernel, interleaved round by round, at the suite's dt. A
 neuroctl sample includes tabulating the input node's f(t) for its steps (Nengo evaluates it in its step).
@@ -33,7 +34,7 @@ from neuroctl.bench.timing import interleave, paired_ratio, stats
 from neuroctl.bench.workload import KernelWorkload, NeuronModel, StepCounts, make_workload
 from neuroctl.config import range_field
 
-NengoModelName = Literal["communication_channel", "squaring", "integrator"]
+NengoModelName = Literal["communication_channel", "squaring", "integrator", "pes_adaptive_population"]
 
 Peer = Literal["nengo", "brian2", "numpy"]
 Brian2Target = Literal["cython", "cpp_standalone", "numpy"]
@@ -136,10 +137,24 @@ def _integrator(nengo, n: int = 200, tau_s: float = 0.1):
     return net
 
 
+def _pes_adaptive_population(nengo, n: int = 1000):
+    with nengo.Network(seed=3) as net:
+        u = nengo.Node(lambda t: math.sin(2 * math.pi * t))
+        a = nengo.Ensemble(n, 1)
+        nengo.Connection(u, a)
+        out = nengo.Node(size_in=1)
+        learned = nengo.Connection(a, out, function=lambda x: 0, learning_rule_type=nengo.PES(1e-4))
+        error = nengo.Node(lambda t: math.cos(3 * t))  # the error is an input, as the adaptive controllers'
+        nengo.Connection(error, learned.learning_rule)
+        nengo.Probe(out)
+    return net
+
+
 NENGO_MODELS: dict[str, Callable[[Any], Any]] = {
     "communication_channel": _communication_channel,  # sin(2 pi t) -> 100 LIF -> 100 LIF, 1-D
     "squaring": _squaring,  # the same, b represents a**2
     "integrator": _integrator,  # 200 LIF, recurrent (tau 0.1 s) integrating 0.8 2 pi cos(2 pi t)
+    "pes_adaptive_population": _pes_adaptive_population,  # 1000 LIF, a decoded output learning with PES
 }
 """name -> function(nengo module) -> nengo.Network, the models of `nengo_models` (seeded)."""
 

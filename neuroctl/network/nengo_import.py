@@ -17,10 +17,13 @@ What converts (anything else raises `ValueError` naming the object):
   biases, encoders (`sim.data[ens]`) and initial voltages and refractory times.
 - `nengo.Connection` between ensembles / their `.neurons` (decoded, neuron-to-neuron, decoded-to-neurons,
   weight solvers), with its built weights (transform @ decoders, `sim.data[conn].weights`), Dense or no
-  transform, pre/post slices, and a `nengo.Lowpass` synapse. neuroctl filters the synaptic current of each
-  postsynaptic neuron (one exponential synapse per neuron), which equals Nengo's filtering of each
-  connection's output only when every filtered connection into an ensemble has the same tau: mixed taus
-  into one ensemble are an error. Lowpass(0) is a one-step delay, as in Nengo.
+  transform, pre/post slices, and a `nengo.Lowpass` synapse. A decoded ensemble -> ensemble connection
+  runs factored where that is cheaper (`neuroctl.network.builder.factored_is_cheaper` at pre's mean rate
+  over its eval points): its decoded value is filtered with its own synapse and drives post through
+  post's scaled encoders, as Nengo computes it. The other connections (full weights) go through the
+  synaptic current of each postsynaptic neuron (one exponential synapse per neuron), which equals Nengo's
+  filtering of each connection's output only when every such connection (and filtered input) into an
+  ensemble has the same tau: mixed taus among them are an error. Lowpass(0) is a one-step delay, as in Nengo.
 - Input `nengo.Node`s (no incoming connections) whose output is a constant, a function of time `f(t)`, or
   values the caller passes to `run(inputs={node: ...})`; their connections into ensembles may be
   unfiltered (synapse=None: the kernel's direct input current) or Lowpass (added to the postsynaptic
@@ -32,8 +35,9 @@ What converts (anything else raises `ValueError` naming the object):
   they update).
 
 - PES learning (`nengo.PES(learning_rate, pre_synapse=Lowpass or None)`, one rule per connection) on a
-  decoded connection from an ensemble into an output (passthrough) node, from its built weights (any
-  function / Dense transform), read by probes on the node or the connection; `learned_decoders(conn)` is
+  decoded connection from an ensemble into an output (passthrough) node, read by probes on the node or
+  the connection, or into an ensemble (factored: learned decoders, post's fixed encoders; probe post),
+  from its built weights (any function / Dense transform); `learned_decoders(conn)` is
   a live view of its decoders. Its error comes from input nodes (`nengo.Connection(error_node,
   conn.learning_rule, synapse=None or Lowpass, transform=...)`): a function of time or values passed to
   `run(inputs=...)`, e.g. output - target computed by the caller from the previous step's output. The
@@ -45,7 +49,7 @@ What converts (anything else raises `ValueError` naming the object):
   len(COUNTER_FIELDS) entries, WEIGHT_UPDATES counted (size_out x n_pre per step).
 
 Not converted: other neuron types (AdaptiveLIF, LIFRate, RectifiedLinear, Direct...), synapses other than
-Lowpass (Alpha, LinearFilter, Triangle), learning rules other than PES, PES into an ensemble or from
+Lowpass (Alpha, LinearFilter, Triangle), learning rules other than PES, PES from or into
 .neurons, PES errors computed inside the model (from an ensemble or a node with inputs: the kernel takes
 the error as an input), Sparse/Convolution transforms, passthrough nodes between ensembles, nodes with input
 that compute a function (`f(t, x)`), Process outputs, node-to-node connections, probes of `input`,
