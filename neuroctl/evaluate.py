@@ -38,12 +38,11 @@ from typing import Any, TextIO
 import numpy as np
 
 from neuroctl.envs.robot import Sensor
-from neuroctl.launchfile import load_launch, make_env
+from neuroctl.launchfile import load_launch
 from neuroctl.progress import ProgressBar, is_terminal
-from neuroctl.run import run_launch
+from neuroctl.run import LaunchRunner
 from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED
-from neuroctl.runtime.robots import describe
-from neuroctl.runtime.signals import Interrupted, Interruptible
+from neuroctl.runtime.signals import Interrupted, Interruptible, StopRequest
 
 QP_SOLVER_TOLERANCE = 1e-10
 
@@ -78,15 +77,12 @@ def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray,
     return errors
 
 
-def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: int,
-                        sensors: tuple[Sensor, ...] | None = None) -> EpisodeSummary:
-    """One episode in fast mode (evaluation is about the task, not the wall clock). `sensors`: the
-    environment's declared sensors (`describe(env).sensors`), for how the episode ended; read from a
-    fresh environment of the launch file when not given."""
-    launch = load_launch(launch_path, controller_path, seed=seed, mode="fast")
-    if sensors is None:
-        sensors = sensors_of(launch_path)
-    result = run_launch(launch)
+def run_episode_summary(runner: LaunchRunner, seed: int) -> EpisodeSummary:
+    """One episode of the runner's launch (built in fast mode: evaluation is about the task, not the
+    wall clock) with `seed`."""
+    with StopRequest() as stop:
+        result = runner.run(seed, stop=stop)
+    launch = runner.launch
     data = result.recorder.arrays()
     errors = None
     if "planned_commands" in data and hasattr(result.controller, "qp_problem") \
@@ -97,16 +93,10 @@ def run_episode_summary(launch_path: Path, controller_path: Path | None, seed: i
                               data["planned_commands"][planned], references)
     activity = result.metrics["activity"]
     task = result.metrics["task"]
-    ended = how_it_ended(result.metrics, data["observation"], sensors,
+    ended = how_it_ended(result.metrics, data["observation"], runner.robot.sensors,
                          max(1, int(round(launch.config.run.duration_s / result.metrics["control_period_s"]))))
     return EpisodeSummary(seed, task["success"], task["cost"], activity["synaptic_events_per_tick"],
                           activity["dense_macs_per_tick"], errors, task["metrics"], ended)
-
-
-def sensors_of(launch_path: Path) -> tuple[Sensor, ...]:
-    """The sensors the launch file's environment declares (`neuroctl.runtime.robots.describe`)."""
-    with make_env(load_launch(launch_path)) as env:
-        return describe(env).sensors
 
 
 def how_it_ended(metrics: dict[str, Any], observations: np.ndarray, sensors: tuple[Sensor, ...],
@@ -262,7 +252,6 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
     `interrupted` true and `signal_number` the signal (None when it ran to the end).
     """
     names = [str(load_launch(launch_path, controller).controller_path) for controller in controllers]
-    sensors = sensors_of(launch_path)
     episodes: list[list[EpisodeSummary]] = [[] for _ in controllers]
     total = len(seeds) * len(controllers)
     signal_number = None
@@ -270,12 +259,12 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
     try:
         with Interruptible():
             for c, controller in enumerate(controllers):
-                for s, seed in enumerate(seeds):
-                    episode = run_episode_summary(launch_path, controller, seed, sensors)
-                    episodes[c].append(episode)
-                    if bar is not None:
-                        bar.status(Path(str(controller or "launch controller")).name)
-                        bar.update_to(c * len(seeds) + s + 1)
+                with LaunchRunner(load_launch(launch_path, controller, mode="fast")) as runner:
+                    for s, seed in enumerate(seeds):
+                        episodes[c].append(run_episode_summary(runner, seed))
+                        if bar is not None:
+                            bar.status(Path(str(controller or "launch controller")).name)
+                            bar.update_to(c * len(seeds) + s + 1)
     except Interrupted as exc:
         signal_number = exc.signal_number
     finally:

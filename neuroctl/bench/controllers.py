@@ -17,7 +17,6 @@ episode, controller after controller, round after round; each call timed on its 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from neuroctl.control.base import Controller
 from neuroctl.control.registry import build_controller, requires_rigid_body
 from neuroctl.launchfile import Launch, linear_model_of, load_launch, make_env
 from neuroctl.metrics.energy import charged_counts, shipped_profiles, tick_energy
-from neuroctl.run import run_launch
+from neuroctl.run import LaunchRunner, run_launch, with_seed
 
 
 CONTROLLERS = ["../controllers/cartpole_balance.yaml", "../controllers/cartpole_mpc.yaml",
@@ -110,17 +109,14 @@ def _member(context: SuiteContext, config: ControllersSuite, value: str, key: st
 def _episodes(launches: dict[Path, Launch], names: dict[Path, str], config: ControllersSuite,
               context: SuiteContext) -> dict[Path, PooledRuns]:
     pooled = {path: PooledRuns() for path in launches}
-    for r in range(config.repeat):
-        seed = config.first_seed + r
-        for path, launch in launches.items():
-            context.progress(f"episode {r + 1}/{config.repeat} (seed {seed}): {names[path]}")
-            pooled[path].add(run_launch(_with_seed(launch, seed)))
+    with contextlib.ExitStack() as stack:
+        runners = {path: stack.enter_context(LaunchRunner(launch)) for path, launch in launches.items()}
+        for r in range(config.repeat):
+            seed = config.first_seed + r
+            for path, runner in runners.items():
+                context.progress(f"episode {r + 1}/{config.repeat} (seed {seed}): {names[path]}")
+                pooled[path].add(runner.run(seed))
     return pooled
-
-
-def _with_seed(launch: Launch, seed: int) -> Launch:
-    return dataclasses.replace(launch, config=dataclasses.replace(
-        launch.config, run=dataclasses.replace(launch.config.run, seed=seed)))
 
 
 def _summary(launch: Launch, runs: PooledRuns, period_s: float, deadline_fraction: float) -> dict[str, Any]:
@@ -177,7 +173,7 @@ def _headline(spiking: dict[str, Any], dense: dict[str, Any], edp: EDPComparison
 def _tick_timing(launches: list[Launch], settings: TickTiming, rounds: int, seed: int,
                  context: SuiteContext) -> dict[str, Any]:
     """Each controller's `act` timed call by call on the observations of the first one's episode."""
-    arrays = run_launch(_with_seed(launches[0], seed)).recorder.arrays()
+    arrays = run_launch(with_seed(launches[0], seed)).recorder.arrays()
     recorded = arrays["observation"]
     observations = np.resize(recorded, (settings.ticks, recorded.shape[1]))
     references = arrays.get("reference")
