@@ -395,6 +395,7 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = (), lau
     given), the result and task metrics, latency, activity, energy and EDP per tick on every hardware
     profile beside the dense twin's, faults and where the results are."""
     from neuroctl.metrics.report import faults_summary
+    from neuroctl.runtime.realtime import realtime_summary
 
     task, latency, deadline, activity = (metrics["task"], metrics["latency_us"], metrics["deadline"],
                                          metrics["activity"])
@@ -410,10 +411,12 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = (), lau
         *([("task metrics", _task_metrics_row(task["metrics"]))] if task.get("metrics") else []),
         ("controller latency", _latency_row(latency["controller"])),
         ("tick latency", _latency_row(latency["tick"])),
-        ("deadline", f"{deadline['misses']} misses ({100 * deadline['miss_rate']:.3f}%), lateness p50 "
+        ("deadline", f"{deadline['misses']} misses ({100 * deadline['miss_rate']:.3f}%; "
+                     f"{_causes(deadline['misses_by_cause'])}), lateness p50 "
                      f"{deadline['lateness_us']['p50']:.1f} us, p99 {deadline['lateness_us']['p99']:.1f} us, "
                      f"max {deadline['lateness_us']['max']:.1f} us" if metrics["mode"] == "realtime"
                      else "fast mode: not paced"),
+        *([("realtime", realtime_summary(metrics["realtime"]))] if metrics.get("realtime") else []),
         ("activity per tick", f"{activity['spikes_per_tick']:.1f} spikes, "
                               f"{activity['synaptic_events_per_tick']:.1f} synaptic events, "
                               f"{activity['dense_macs_per_tick']:.0f} dense-equivalent MACs"),
@@ -425,6 +428,11 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = (), lau
         rows.append(("plots", ", ".join(path.name for path in plots)))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _causes(by_cause: dict[str, int]) -> str:
+    """`compute 0, stalled 3, carried 1`: the misses per cause (`neuroctl.runtime.loop`)."""
+    return ", ".join(f"{cause} {n}" for cause, n in by_cause.items())
 
 
 SUMMARY_PARAMETERS = 7

@@ -32,6 +32,7 @@ from neuroctl.control.base import Controller, LinearModel
 from neuroctl.control.registry import MODEL_KEY, load_controller_config, load_model_section
 from neuroctl.runtime.loop import LoopSettings, make_recorder
 from neuroctl.envs.robot import Sensor
+from neuroctl.runtime.realtime import RealtimeSettings
 from neuroctl.runtime.recorder import Recorder
 from neuroctl.runtime.robots import NotARobot, StateSettableEnv, describe, finite_difference_model
 
@@ -67,13 +68,26 @@ class EnvSection:
 
 
 @dataclass(frozen=True)
+class RealtimeSection:
+    """`run.realtime`: what a paced run asks of the operating system (`neuroctl.runtime.realtime`)."""
+
+    wait: Literal["spin", "sleep"] = range_field(
+        "spin", doc="spin: busy-wait to each release (one core at 100%); sleep: sleep until spin_s before it")
+    cpus: list[int] | None = range_field(None, min=0, max=4095, doc="CPU affinity: the cores to run on")
+    fifo_priority: int | None = range_field(None, min=1, max=99, doc="SCHED_FIFO priority (needs permission)")
+    lock_memory: bool = range_field(False, doc="mlockall the process's memory (needs permission)")
+
+
+@dataclass(frozen=True)
 class RunSection:
     duration_s: float = range_field(10.0, min=0.0, min_exclusive=True, max=MAX_DURATION_S)
     mode: Literal["fast", "realtime"] = "fast"
     seed: int = range_field(0, min=0, max=MAX_SEED)
     overrun_policy: Literal["hold", "skip", "abort"] = "hold"
     watchdog: Literal["zero", "hold"] = "zero"
-    spin_s: float = range_field(0.0002, min=0.0, max=0.01, doc="busy-wait before each deadline, s")
+    spin_s: float = range_field(0.0002, min=0.0, max=0.01,
+                                doc="with realtime.wait sleep: busy-wait before each deadline, s")
+    realtime: RealtimeSection = field(default_factory=RealtimeSection)
 
 
 @dataclass(frozen=True)
@@ -354,7 +368,10 @@ def loop_settings(launch: Launch, env: gymnasium.Env) -> LoopSettings:
     period = describe(env).control_period_s
     return LoopSettings(n_ticks=max(1, int(round(run.duration_s / period))), control_period_s=period,
                         mode=run.mode, seed=run.seed, overrun_policy=run.overrun_policy,
-                        watchdog=run.watchdog, spin_s=run.spin_s, sensors=sensors_of(launch, env))
+                        watchdog=run.watchdog, spin_s=run.spin_s, sensors=sensors_of(launch, env),
+                        realtime=RealtimeSettings(run.realtime.wait, None if run.realtime.cpus is None
+                                                  else tuple(run.realtime.cpus), run.realtime.fifo_priority,
+                                                  run.realtime.lock_memory))
 
 
 def sensors_of(launch: Launch, env: gymnasium.Env) -> tuple[Sensor, ...]:

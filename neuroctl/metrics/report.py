@@ -70,12 +70,14 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
         "deadline": {
             "misses": outcome.deadline_misses,
             "miss_rate": outcome.deadline_misses / ticks if realtime and ticks else 0.0,
+            "misses_by_cause": dict(outcome.misses_by_cause),
             "lateness_us": {k: v for k, v in summarize_us(lateness).items() if k != "mean"},
             "cpu_time_s": round(outcome.cpu_time_s, 6),
             "wall_time_s": round(outcome.wall_time_s, 6),
         },
         "activity": {f"{name}_per_tick": round(float(v), 3) for name, v in zip(COUNTER_FIELDS, mean_activity)},
         "faults": faults_section(outcome),
+        "realtime": outcome.realtime or None,
     }
 
 

@@ -15,12 +15,23 @@ Deadline policy in realtime mode, when a tick ends after its deadline (the next 
   last command (simulated time keeps pace with the wall clock) and the loop waits for the next release.
 - `abort`: the run stops after the tick that missed, with complete results.
 
+In realtime mode the loop runs under `run.realtime`'s settings (`neuroctl.runtime.realtime`: how it
+waits, affinity, SCHED_FIFO, locked memory; the outcome reports each, applied or why not) and every
+miss is attributed to one cause, from the tick's wall time, its thread CPU time and when it started:
+
+- `stalled`: the process was not running for at least the overrun (wall time minus thread CPU time
+  within the tick, plus a late wake-up from the wait): the machine, not the loop, made it miss;
+- `carried`: not that alone, but with the lateness the tick inherited from an earlier overrun (it
+  started after its release because the previous tick ended late) it is explained;
+- `compute`: otherwise: the loop's own work ran past the deadline.
+
 A stop request (SIGINT/SIGTERM, see `StopRequest`) ends the episode before its next tick, also when it
 came during the warm-up (the episode then has no ticks); the results are complete either way.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Literal
@@ -32,6 +43,7 @@ from neuroctl.control.base import Controller
 from neuroctl.envs.robot import Sensor, TaskRobot
 from neuroctl.runtime.monitor import SensorMonitor
 from neuroctl.runtime.pacing import garbage_collection_paused, wait_until
+from neuroctl.runtime.realtime import RealtimeSettings, realtime_applied
 from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED,
                                        COMMAND_SKIPPED, Recorder)
 from neuroctl.runtime.robots import describe, fault_ticks, timed
@@ -51,6 +63,10 @@ class LoopSettings:
     spin_s: float = 0.0002
     sensors: tuple[Sensor, ...] | None = None
     """Per sensor, in observation order, the plausible readings; None: the environment's (`describe`)."""
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+
+
+MISS_CAUSES = ("compute", "stalled", "carried")
 
 
 @dataclass
@@ -60,6 +76,10 @@ class EpisodeOutcome:
     ticks: int = 0
     terminated_at_tick: int | None = None
     deadline_misses: int = 0
+    misses_by_cause: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MISS_CAUSES, 0))
+    """Realtime mode: the misses per cause (module docstring)."""
+    realtime: dict = field(default_factory=dict)
+    """Realtime mode: each `run.realtime` setting, applied or why not (`AppliedRealtime.report`)."""
     aborted: bool = False
     interrupted: bool = False
     watchdog_replacements: int = 0
@@ -112,8 +132,9 @@ class MonitoredPlant:
         self.monitor.check(self.reading, self.k * self.period_s, self.sensed)
 
     def step(self, action: np.ndarray, source: int, lateness_s: float, control_s: float,
-             start: float) -> tuple[bool, float]:
-        """Apply `action` for one period and record tick k (started at `start`, perf_counter clock).
+             start: float, cpu_start: float | None = None) -> tuple[bool, float]:
+        """Apply `action` for one period and record tick k (started at `start`, perf_counter clock; its
+        thread CPU time from `cpu_start`, time.thread_time clock, when given).
 
         Returns whether the task terminated and the time the step ended.
         """
@@ -122,6 +143,8 @@ class MonitoredPlant:
         next_reading, reward, terminated, _, _ = self.env.step(action)
         end = time.perf_counter()
         recorder = self.recorder
+        if cpu_start is not None:
+            recorder.tick_cpu_s[k] = time.thread_time() - cpu_start
         recorder.time_s[k] = k * self.period_s
         recorder.observation[k] = self.reading
         recorder.controller_observation[k] = self.sensed
@@ -159,14 +182,19 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     reference = np.zeros(controller.reference_size)
     task_robot = env.unwrapped if isinstance(env.unwrapped, TaskRobot) else None
     hold_next = terminated = False
-    with garbage_collection_paused(realtime):
+    wait_spin_s = math.inf if settings.realtime.wait == "spin" else settings.spin_s
+    with garbage_collection_paused(realtime), realtime_applied(settings.realtime if realtime
+                                                               else RealtimeSettings()) as applied:
+        if realtime:
+            outcome.realtime = applied.report()
         cpu_start = time.process_time()
         wall_start = time.perf_counter()
-        release = wall_start
+        release = last_end = wall_start
         while plant.k < settings.n_ticks and not (stop is not None and stop.requested):
             if realtime:
-                wait_until(release, settings.spin_s)
+                wait_until(release, wait_spin_s)
             start = time.perf_counter()
+            tick_cpu_start = time.thread_time() if realtime else None
             plant.sense()
             if hold_next:
                 action, source, control_s = last_action, COMMAND_HELD, 0.0
@@ -175,7 +203,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
             else:
                 action, source, control_s = _control(controller, plant, watchdog, reference, task_robot)
             last_action = action
-            terminated, end = plant.step(action, source, start - release if realtime else 0.0, control_s, start)
+            terminated, end = plant.step(action, source, start - release if realtime else 0.0, control_s, start,
+                                         tick_cpu_start)
             if terminated:
                 break
             if on_tick is not None:
@@ -183,6 +212,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
             release += period
             if realtime and end > release:
                 outcome.deadline_misses += 1
+                cause = miss_cause(release - period, last_end, start, end, recorder.tick_cpu_s[plant.k - 1], period)
+                outcome.misses_by_cause[cause] += 1
                 if settings.overrun_policy == "abort":
                     outcome.aborted = True
                     break
@@ -192,6 +223,7 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
                     release, terminated = _skip_missed(plant, last_action, release, settings.n_ticks)
                     if terminated:
                         break
+            last_end = end
         outcome.ticks = recorder.count
         outcome.terminated_at_tick = plant.k - 1 if terminated else None
         outcome.interrupted = stop is not None and stop.requested
@@ -201,6 +233,21 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     outcome.injected_fault_ticks = fault_ticks(env)
     outcome.monitor = plant.monitor.summary()
     return outcome
+
+
+def miss_cause(release: float, previous_end: float, start: float, end: float, tick_cpu_s: float,
+               period: float) -> str:
+    """Why a tick released at `release` that ran from `start` to `end` (perf_counter clock, after the
+    previous tick ended at `previous_end`) with `tick_cpu_s` of thread CPU time missed its deadline
+    release + period: "stalled", "carried" or "compute" (module docstring)."""
+    overrun = end - (release + period)
+    woke_late = max(0.0, start - max(release, previous_end))
+    not_running = woke_late + max(0.0, (end - start) - tick_cpu_s)
+    if not_running >= overrun:
+        return "stalled"
+    if not_running + max(0.0, previous_end - release) >= overrun:
+        return "carried"
+    return "compute"
 
 
 def _control(controller: Controller, plant: MonitoredPlant, watchdog: CommandWatchdog, reference: np.ndarray,

@@ -29,7 +29,8 @@ class Recorder:
     controller was given (after the sensor monitor). A ValueError, before anything is allocated, when
     the records of `n_ticks` ticks would take more than MAX_RECORD_BYTES. `activity` has one column per
     `neuroctl.activity.COUNTER_FIELDS`; `reference` (when `reference_size` is given) the reference the
-    controller was given each tick (NaN on ticks where it was not called).
+    controller was given each tick (NaN on ticks where it was not called); `tick_cpu_s` the thread CPU
+    time of each tick in realtime mode (NaN in fast mode).
     """
 
     def __init__(self, n_ticks: int, observation_size: int, action_size: int,
@@ -58,6 +59,7 @@ class Recorder:
             "stage_s": ((len(stage_names),), np.float64, 0.0),
             "tick_s": ((), np.float64, 0.0),
             "lateness_s": ((), np.float64, 0.0),
+            "tick_cpu_s": ((), np.float64, np.nan),
             "command_source": ((), np.int8, 0),
             "predicted_states": (prediction_shape, np.float64, np.nan),
             "planned_commands": (None if plan_size is None else (plan_size,), np.float64, np.nan),
@@ -74,7 +76,7 @@ class Recorder:
             "time_s": self.time_s[:n], "observation": self.observation[:n],
             "controller_observation": self.controller_observation[:n], "action": self.action[:n],
             "reward": self.reward[:n], "activity": self.activity[:n], "stage_s": self.stage_s[:n],
-            "tick_s": self.tick_s[:n], "lateness_s": self.lateness_s[:n],
+            "tick_s": self.tick_s[:n], "lateness_s": self.lateness_s[:n], "tick_cpu_s": self.tick_cpu_s[:n],
             "command_source": self.command_source[:n],
         }
         if self.reference is not None:

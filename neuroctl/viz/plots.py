@@ -586,8 +586,9 @@ def latency_figure(trajectory: Trajectory, metrics: dict[str, Any], info: RunInf
     axis.grid(alpha=0.3, which="major")
     figure.legend(loc="outside lower center", fontsize=8, ncol=2, frameon=False)
     deadline = metrics["deadline"]
-    paced = (f"realtime mode: {deadline['misses']} deadline misses" if metrics["mode"] == "realtime"
-             else "fast mode: not paced")
+    causes = ", ".join(f"{n} {cause}" for cause, n in deadline.get("misses_by_cause", {}).items() if n)
+    paced = (f"realtime mode: {deadline['misses']} deadline misses{f' ({causes})' if causes else ''}"
+             if metrics["mode"] == "realtime" else "fast mode: not paced")
     _title(figure, info, f"time per stage and per tick: {metrics['ticks']} ticks, {paced}")
     return figure
 

@@ -1,0 +1,131 @@
+"""Realtime settings (applied or reported, and undone) and the cause of every deadline miss."""
+
+import os
+import time
+
+import gymnasium
+import pytest
+
+import neuroctl  # noqa: F401  (registers the environments)
+from neuroctl.control.base import Controller
+from neuroctl.control.lqr import LQRConfig, LQRController
+from neuroctl.launchfile import linear_model_of
+from neuroctl.runtime.loop import LoopSettings, make_recorder, miss_cause, run_episode
+from neuroctl.runtime.realtime import RealtimeSettings, realtime_applied, realtime_summary
+
+linux_only = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux scheduling calls")
+
+
+@linux_only
+def test_affinity_is_applied_for_the_run_and_restored():
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
+    with realtime_applied(RealtimeSettings(cpus=(cpu,))) as applied:
+        assert os.sched_getaffinity(0) == {cpu}
+        report = applied.report()
+    assert report["cpu_affinity"] == {"requested": [cpu], "applied": True, "detail": f"was {sorted(before)}"}
+    assert os.sched_getaffinity(0) == before
+
+
+@linux_only
+def test_an_unavailable_cpu_is_reported_not_raised():
+    before = os.sched_getaffinity(0)
+    with realtime_applied(RealtimeSettings(cpus=(4095,))) as applied:
+        entry = applied.report()["cpu_affinity"]
+        assert os.sched_getaffinity(0) == before
+    assert not entry["applied"] and "[4095] are not available" in entry["detail"]
+    assert "cpu_affinity [4095]: NOT applied" in realtime_summary(applied.report())
+
+
+@linux_only
+def test_fifo_priority_is_applied_and_undone_or_says_why_not():
+    policy = os.sched_getscheduler(0)
+    with realtime_applied(RealtimeSettings(fifo_priority=10)) as applied:
+        entry = applied.report()["fifo_priority"]
+        inside = os.sched_getscheduler(0)
+    if entry["applied"]:
+        assert inside == os.SCHED_FIFO
+    else:
+        assert inside == policy and "needs root, CAP_SYS_NICE or an rtprio limit" in entry["detail"]
+    assert os.sched_getscheduler(0) == policy
+
+
+def test_memory_lock_is_applied_or_says_why_not():
+    with realtime_applied(RealtimeSettings(lock_memory=True)) as applied:
+        entry = applied.report()["lock_memory"]
+        locked_kib = _locked_kib()
+    if entry["applied"]:
+        assert locked_kib is None or locked_kib > 1000  # the interpreter's pages at least
+    else:
+        assert "needs root, CAP_IPC_LOCK or a memlock limit" in entry["detail"]
+    assert _locked_kib() in (None, 0)
+
+
+def _locked_kib() -> int | None:
+    """VmLck of this process (kiB), None where /proc does not say."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmLck:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@pytest.mark.parametrize(
+    "times, cause",
+    [
+        # (release, previous end, start, end, thread CPU of the tick), period 1 ms
+        ((0.0, -0.0005, 0.0, 0.0015, 0.0015), "compute"),  # ran 1.5 ms on the CPU
+        ((0.0, -0.0005, 0.0, 0.0015, 0.0002), "stalled"),  # 1.3 ms of the tick not running
+        ((0.0, -0.0005, 0.0006, 0.0012, 0.0006), "stalled"),  # woke 0.6 ms late from its wait
+        ((0.0, 0.0008, 0.0008, 0.0012, 0.0004), "carried"),  # started late: the previous tick overran
+    ],
+)
+def test_miss_cause(times, cause):
+    assert miss_cause(*times, period=0.001) == cause
+
+
+class SlowOnce(Controller):
+    """LQR that, on call `at`, spends `delay_s` either busy on the CPU (`busy`) or asleep (not running)."""
+
+    def __init__(self, inner: Controller, at: int, delay_s: float, busy: bool):
+        super().__init__()
+        self.inner, self.at, self.delay_s, self.busy, self.calls = inner, at, delay_s, busy, 0
+
+    @property
+    def observation_size(self):
+        return self.inner.observation_size
+
+    def reset(self, seed):
+        self.calls = 0
+
+    def act(self, observation, reference=None):
+        self.calls += 1
+        if self.calls == self.at:
+            if self.busy:
+                end = time.perf_counter() + self.delay_s
+                while time.perf_counter() < end:
+                    pass
+            else:
+                time.sleep(self.delay_s)
+        return self.inner.act(observation, reference)
+
+
+@pytest.mark.parametrize("busy, cause", [(True, "compute"), (False, "stalled")])
+def test_a_slow_tick_is_attributed_to_its_cause(busy, cause):
+    env = gymnasium.make("neuroctl/CartPoleBalance-v0", disable_env_checker=True, max_episode_steps=10**9,
+                         control_period_s=0.005)
+    lqr = LQRController(LQRConfig(q=(1.0, 10.0, 0.1, 0.1), r=(1.0,)), linear_model_of(env), 4)
+    settings = LoopSettings(n_ticks=60, control_period_s=0.005, mode="realtime", overrun_policy="skip")
+    recorder = make_recorder(env, SlowOnce(lqr, 30, 0.012, busy), settings.n_ticks)
+    outcome = run_episode(env, SlowOnce(lqr, 30, 0.012, busy), settings, recorder)
+    env.close()
+    assert outcome.misses_by_cause[cause] >= 1  # the slow tick (a loaded machine may add misses of its own)
+    assert sum(outcome.misses_by_cause.values()) == outcome.deadline_misses
+    assert outcome.realtime["wait"] == {"requested": "spin", "applied": True}
+    data = recorder.arrays()
+    slow = data["tick_s"].argmax()
+    assert data["tick_s"][slow] > 0.012
+    assert (data["tick_cpu_s"][slow] > 0.010) if busy else (data["tick_cpu_s"][slow] < 0.005)
