@@ -71,8 +71,8 @@ class EnvSection:
 class RealtimeSection:
     """`run.realtime`: what a paced run asks of the operating system (`neuroctl.runtime.realtime`)."""
 
-    wait: Literal["spin", "sleep"] = range_field(
-        "spin", doc="spin: busy-wait to each release (one core at 100%); sleep: sleep until spin_s before it")
+    wait: Literal["sleep", "spin"] = range_field(
+        "sleep", doc="sleep: until spin_s before each release, then busy-wait; spin: busy-wait throughout")
     cpus: list[int] | None = range_field(None, min=0, max=4095, doc="CPU affinity: the cores to run on")
     fifo_priority: int | None = range_field(None, min=1, max=99, doc="SCHED_FIFO priority (needs permission)")
     lock_memory: bool = range_field(False, doc="mlockall the process's memory (needs permission)")

@@ -5,12 +5,15 @@ what was asked, whether it was applied and, if not, why (one line), never raisin
 undone when the run ends (the previous affinity and scheduling policy restored, memory unlocked), so
 that an eval or bench process running several episodes is left as it was.
 
-Waiting: `spin` (the default) busy-waits the whole time to the next release; `sleep` sleeps until
-`spin_s` before it and busy-waits the rest (`neuroctl.runtime.pacing.wait_until`). Measured on this
-2-core VM at 1 kHz, a controller's paced latency after a sleep is 1.5-2x what it is back to back (the
-vCPU halts while idle and the tick starts with cold caches); spinning keeps the core running and gave
-the cart-pole MPC's controller p50 20-25 us against 31-38 us sleeping, and 0 misses against 6-11 in
-8 s (docs/BENCHMARKS.md). It costs one core at 100% for the run.
+Waiting: `sleep` (the default) sleeps until `spin_s` before the release and busy-waits the rest
+(`neuroctl.runtime.pacing.wait_until`); `spin` busy-waits the whole time to the next release. Spinning
+keeps the core busy, which on this 2-core VM made short runs faster (cart-pole MPC at 1 kHz for 8 s:
+controller p50 20-25 us against 31-38 us sleeping, 0 misses against 6-11) but long ones worse: at 1 kHz
+for 60 s the arm's spiking MPC missed 1.9% of its deadlines spinning against 0.11% sleeping, nearly all
+`stalled` (the host deschedules a vCPU that never idles). Under SCHED_FIFO a spinning loop also meets
+the kernel's real-time throttling (sched_rt_runtime_us 950000 per 1000000: the loop is stopped for
+~50 ms every second; 5.2% misses); the report says so when both are asked for. docs/BENCHMARKS.md has
+the figures.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ MCL_CURRENT, MCL_FUTURE = 1, 2  # <sys/mman.h> on Linux
 class RealtimeSettings:
     """What a paced run asks of the operating system (all optional but `wait`)."""
 
-    wait: Literal["spin", "sleep"] = "spin"
+    wait: Literal["sleep", "spin"] = "sleep"
     cpus: tuple[int, ...] | None = None
     """CPU affinity: the cores the process may run on; None leaves it."""
     fifo_priority: int | None = None
@@ -48,6 +51,20 @@ def _error(exc: OSError) -> str:
     return f"{exc.strerror or exc} (errno {exc.errno})" if exc.errno else str(exc)
 
 
+def _rt_throttling() -> str:
+    """What the kernel's real-time throttling does to a spinning SCHED_FIFO loop, from /proc."""
+    try:
+        with open("/proc/sys/kernel/sched_rt_runtime_us") as runtime, open("/proc/sys/kernel/sched_rt_period_us") as period:
+            runtime_us, period_us = int(runtime.read()), int(period.read())
+    except (OSError, ValueError):
+        return "spinning under SCHED_FIFO: the kernel may throttle real-time tasks that never sleep"
+    if runtime_us < 0 or runtime_us >= period_us:
+        return "spinning under SCHED_FIFO: real-time throttling is off (sched_rt_runtime_us)"
+    return (f"spinning under SCHED_FIFO: the kernel stops real-time tasks that never sleep for "
+            f"{(period_us - runtime_us) / 1000:g} ms every {period_us / 1000:g} ms (sched_rt_runtime_us); "
+            f"use wait: sleep")
+
+
 class AppliedRealtime:
     """The settings as applied to this process, and how to undo them (`restore`)."""
 
@@ -58,6 +75,9 @@ class AppliedRealtime:
         self._affinity(settings.cpus)
         self._fifo(settings.fifo_priority)
         self._lock(settings.lock_memory)
+        if settings.wait == "spin" and self._report["fifo_priority"]["applied"]:
+            self._report["wait"]["detail"] = _rt_throttling()
+
 
     def report(self) -> dict[str, dict[str, Any]]:
         """Per setting: `requested`, `applied` (bool) and `detail` (why not, or what it changed)."""
