@@ -7,6 +7,7 @@ that says so, the environment's rigid-body model), so that a benchmark is only a
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from neuroctl.activity import (ACTIVITY_FIELDS, COUNTER_FIELDS, CPU_MACS, DENSE_MACS, NEURON_UPDATES, SPIKES,
                                SYNAPTIC_EVENTS)
+from neuroctl.network.jit import cached_njit
 
 __all__ = ["ACTIVITY_FIELDS", "COUNTER_FIELDS", "CPU_MACS", "DENSE_MACS", "NEURON_UPDATES", "SPIKES",
            "SYNAPTIC_EVENTS", "Controller", "LinearModel", "ModelState"]
@@ -74,12 +76,38 @@ class LinearModel:
         return self.n_states if self.C is None else self.C.shape[0]
 
 
+@cached_njit
+def state_error(observation, reference, hold, held, observer, y_op, x_op, deviation, error):
+    """error = x - x_ref for one tick, no allocation. With `hold`, the finite readings are first copied
+    into `held` and y = held (a non-finite reading keeps its last finite value), else y = observation.
+    x = y when `observer` has no rows (the observation is the state), else x = x_op + observer @ (y -
+    y_op), each row summed in ascending column order (`deviation` scratch)."""
+    y = observation
+    if hold:
+        for i in range(observation.shape[0]):
+            if math.isfinite(observation[i]):
+                held[i] = observation[i]
+        y = held
+    if observer.shape[0] == 0:
+        for i in range(error.shape[0]):
+            error[i] = y[i] - reference[i]
+        return
+    for j in range(deviation.shape[0]):
+        deviation[j] = y[j] - y_op[j]
+    for i in range(error.shape[0]):
+        total = 0.0
+        for j in range(deviation.shape[0]):
+            total += observer[i, j] * deviation[j]
+        error[i] = total + x_op[i] - reference[i]
+
+
 class ModelState:
     """Observation + reference -> the model-state error x - x_ref, into a preallocated array.
 
     x = observation where the observation is the state; else x = x_op + C^+ (observation - y_op) (C^+ the
     pseudo-inverse: the least-squares state, exact when C has full column rank). Non-finite readings
-    are held at their last finite value (`hold`), or passed on for the caller to hold.
+    are held at their last finite value (`hold`), or passed on for the caller to hold. One compiled call
+    (`state_error`).
     """
 
     def __init__(self, model: LinearModel, hold: bool = True) -> None:
@@ -88,7 +116,9 @@ class ModelState:
         self.held = np.zeros(model.n_outputs)
         self.error = np.zeros(model.n_states)
         self.zero_reference = np.zeros(model.n_states)
-        self._observer = None if model.C is None else np.linalg.pinv(model.C)
+        self._observer = np.zeros((0, model.n_outputs)) if model.C is None else np.linalg.pinv(model.C)
+        self._y_op = np.zeros(model.n_outputs) if model.y_op is None else np.asarray(model.y_op, dtype=np.float64)
+        self._x_op = np.asarray(model.x_op, dtype=np.float64)
         self._deviation = np.zeros(model.n_outputs)
 
     def reset(self) -> None:
@@ -96,20 +126,12 @@ class ModelState:
         self.error[:] = 0.0
 
     def error_of(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
-        """x - x_ref (a reused array); reference None means x_ref = 0."""
-        reference = self.zero_reference if reference is None else reference
-        if self.hold:
-            np.copyto(self.held, observation, where=np.isfinite(observation))
-            y = self.held
-        else:
-            y = observation
-        if self._observer is None:
-            np.subtract(y, reference, out=self.error)
-        else:
-            np.subtract(y, self.model.y_op, out=self._deviation)
-            np.matmul(self._observer, self._deviation, out=self.error)
-            self.error += self.model.x_op
-            self.error -= reference
+        """x - x_ref (a reused array); reference None means x_ref = 0. (An observation or reference that
+        is not float64 is converted first, which allocates; the loop hands float64 over.)"""
+        observation = np.asarray(observation, dtype=np.float64)
+        reference = self.zero_reference if reference is None else np.asarray(reference, dtype=np.float64)
+        state_error(observation, reference, self.hold, self.held,
+                    self._observer, self._y_op, self._x_op, self._deviation, self.error)
         return self.error
 
 

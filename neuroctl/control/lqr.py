@@ -9,7 +9,7 @@ import numpy as np
 from neuroctl.config import range_field
 from neuroctl.control.base import DENSE_MACS, Controller, LinearModel, ModelState
 from neuroctl.control.linear import diagonal_weights, dlqr
-from neuroctl.network.linalg import matvec_into
+from neuroctl.network.jit import cached_njit
 
 
 def q_field():
@@ -42,12 +42,6 @@ def check_observation_size(model: LinearModel, observation_size: int) -> int:
             f" got {observation_size}"
         )
     return observation_size
-
-
-def hold_finite(observation: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Copy the finite values of `observation` into `held` (non-finite ones keep their last value)."""
-    np.copyto(held, observation, where=np.isfinite(observation))
-    return held
 
 
 @dataclass(frozen=True)
@@ -88,9 +82,18 @@ class LQRController(Controller):
 
     def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """Returns a reused array: copy it to keep it past the next tick. Non-finite values are held."""
-        matvec_into(self.K, self._state.error_of(observation, reference), self._action)
-        np.negative(self._action, out=self._action)
-        self._action += self.model.u_op
-        np.clip(self._action, self.model.u_low, self.model.u_high, out=self._action)
+        model = self.model
+        clipped_feedback(self.K, self._state.error_of(observation, reference), model.u_op, model.u_low,
+                         model.u_high, self._action)
         self.activity[DENSE_MACS] = self.K.size
         return self._action
+
+
+@cached_njit
+def clipped_feedback(gain, error, u_op, u_low, u_high, action):
+    """action = clip(u_op - gain @ error, u_low, u_high), each row summed in ascending column order."""
+    for i in range(action.shape[0]):
+        total = 0.0
+        for j in range(error.shape[0]):
+            total += gain[i, j] * error[j]
+        action[i] = min(max(-total + u_op[i], u_low[i]), u_high[i])

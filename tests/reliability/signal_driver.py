@@ -3,7 +3,7 @@
     python signal_driver.py WHEN HOW NEUROCTL-ARGS...
 
 WHEN: `env` (as the environment is made), `build` (as the controller is built), `warmup` (as its warm-up
-starts), `tick` (after tick 20), `metrics` (as a finished run's metrics are built) or `frame` (as the
+starts), `tick` (at the first progress report after tick 20), `metrics` (as a finished run's metrics are built) or `frame` (as the
 third video frame is drawn).
 HOW: `INT` or `TERM` (the process sends itself that signal then), or `announce` (it prints "tick 20" on
 stderr and the test sends the signal).
@@ -81,9 +81,11 @@ class _SignallingProgress:
 
     def __init__(self, how: str) -> None:
         self.how = how
+        self.fired = False
 
     def __call__(self, k: int, total: int) -> None:
-        if k == TICK:
+        if k >= TICK and not self.fired:  # progress comes every n_ticks / 200 ticks, not every tick
+            self.fired = True
             signal_now(self.how)
 
     def close(self) -> None:
