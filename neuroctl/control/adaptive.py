@@ -45,7 +45,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from neuroctl.activity import CPU_MACS, WEIGHT_UPDATES
 from neuroctl.config import range_field
 from neuroctl.control.computed_torque import (ComputedTorquePDConfig, ComputedTorquePDController,
                                               ComputedTorqueSpikingMPCConfig, ComputedTorqueSpikingMPCController,
@@ -241,10 +240,7 @@ class _AdaptiveTerm:
         np.matmul(self.mass, qdd, out=self.u_train)
         u = self.adaptive.step(self.q, self.qd, self.u_train, self._adaptive_substeps)
         torque_nm += u
-        counts = self.adaptive.activity  # the network's: spikes .. dense MACs, and weight updates if it learns
-        self.activity[:CPU_MACS] += counts[:CPU_MACS]
-        if counts.size > WEIGHT_UPDATES:
-            self.activity[WEIGHT_UPDATES] += counts[WEIGHT_UPDATES]
+        self.activity += self.adaptive.activity  # the network's counts (its cpu_macs are 0)
 
 
 def _workspace(robot, section) -> tuple[np.ndarray, np.ndarray]:

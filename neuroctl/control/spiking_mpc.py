@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from neuroctl.activity import ACTIVITY_FIELDS
+from neuroctl.activity import ACTIVITY_FIELDS, GRADED_SYNAPTIC_EVENTS
 from neuroctl.config import range_field
 from neuroctl.control.base import Controller, LinearModel, ModelState
 from neuroctl.control.lqr import check_observation_size, q_field, r_field, weight_matrices
@@ -62,6 +62,7 @@ def gradient_mpc_tick(
         for i in range(n - n_inputs):
             z[i] = z[i + n_inputs]
     activity[:N_ACTIVITY] = 0
+    activity[GRADED_SYNAPTIC_EVENTS] = 0
     gradient_network_solve(
         x, weights, sensor_weights, lower, upper, thresholds, sensor_thresholds,
         step, beta, iterations, dual, dense, state, x_hat, commands, activity, raster,
@@ -247,7 +248,7 @@ class SpikingMPCController(GradientMPCController):
         if self.state_populations is None:
             return super().act(observation, reference)
         action = super().act(self.state_populations.encode(observation), reference)
-        self.activity[: len(ACTIVITY_FIELDS)] += self.state_populations.activity
+        self.activity += self.state_populations.activity
         return action
 
     def _thresholds(self, config: SpikingMPCConfig) -> tuple[float, float]:

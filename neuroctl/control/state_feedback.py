@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuroctl.config import range_field
-from neuroctl.control.base import ACTIVITY_FIELDS, Controller, LinearModel
+from neuroctl.control.base import Controller, LinearModel
 from neuroctl.control.linear import dlqr
 from neuroctl.control.lqr import check_observation_size, weight_matrices
 from neuroctl.control.population import (PopulationCodingConfig, check_radii, ensemble_parameters,
@@ -103,7 +103,7 @@ class SpikingStateFeedbackController(Controller):
         self.flagged_readings += sanitize(observation, self.sensor_low, self.sensor_high, self.last_good,
                                           self.sensor)
         self.x_hat[:] = self.network.step(self.sensor, self.timesteps_per_tick, self.spike_raster)
-        self.activity[: len(ACTIVITY_FIELDS)] = self.network.activity
+        self.activity[:] = self.network.activity
         if reference is not None:
             np.subtract(self.x_hat, reference, out=self._error)
             matvec_into(self.K, self._error, self._action)

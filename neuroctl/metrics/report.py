@@ -76,8 +76,45 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
             "wall_time_s": round(outcome.wall_time_s, 6),
         },
         "activity": {f"{name}_per_tick": round(float(v), 3) for name, v in zip(COUNTER_FIELDS, mean_activity)},
+        "neurobench": neurobench_section(dict(zip(COUNTER_FIELDS, mean_activity))),
         "faults": faults_section(outcome),
         "realtime": outcome.realtime or None,
+    }
+
+
+NEUROBENCH_SOURCE = ("NeuroBench (Yik et al., Nature Communications 2025): SynapticOperations, "
+                     "ActivationSparsity, MembraneUpdates")
+
+
+def neurobench_section(activity_per_tick: dict[str, float]) -> dict[str, Any]:
+    """The per-tick activity under NeuroBench's definitions, so that the figures compare with published
+    ones (mean per controller tick):
+
+    - `SynapticOperations`: `Effective_ACs`, the accumulates that binary spikes trigger (synaptic events
+      that carry no value); `Effective_MACs`, the multiply-accumulates executed: for a network, its
+      graded synaptic events (sigma-delta events, factored connections' encoder products); for a
+      non-spiking controller, its MACs (it skips none, so every one is effective); `Dense`, what a
+      dense evaluation of the same computation needs (`dense_macs`);
+    - `ActivationSparsity`: 1 - spikes / neuron updates, the share of neuron outputs per step that are
+      zero (null without neurons);
+    - `MembraneUpdates`: neuron state updates.
+
+    A computed-torque controller's non-spiking work beside its network (`cpu_macs`) is not in them: it
+    is not the model's (metrics.json `activity.cpu_macs_per_tick` has it).
+    """
+    events = activity_per_tick["synaptic_events"]
+    graded = activity_per_tick["graded_synaptic_events"]
+    updates = activity_per_tick["neuron_updates"]
+    dense = activity_per_tick["dense_macs"]
+    spiking = updates > 0.0
+    return {
+        "SynapticOperations": {"Effective_MACs": round(float(graded if spiking else dense), 3),
+                               "Effective_ACs": round(float(events - graded if spiking else 0.0), 3),
+                               "Dense": round(float(dense), 3)},
+        "ActivationSparsity": round(1.0 - activity_per_tick["spikes"] / updates, 6) if spiking else None,
+        "MembraneUpdates": round(float(updates), 3),
+        "per": "controller tick (mean)",
+        "source": NEUROBENCH_SOURCE,
     }
 
 

@@ -21,8 +21,8 @@ so x_hat keeps its last value and no reading can overflow an accumulator.
 The dense twin (`dense = True`) runs the same iterations with b = E x and g = W w + b fully multiplied
 every iteration (no events, exact values): with all thresholds at 0 the two compute the same z.
 
-Counters per call, ADDED to `activity` (`neuroctl.activity`): SPIKES = sensor + neuron events;
-SYNAPTIC_EVENTS = events x n; NEURON_UPDATES = K n + nx; DENSE_MACS = K n^2 + nx n (+ n^2 for the dual
+Counters per call, ADDED to `activity` (len(COUNTER_FIELDS), `neuroctl.activity`): SPIKES = sensor +
+neuron events; SYNAPTIC_EVENTS = GRADED_SYNAPTIC_EVENTS = events x n (every event carries a value); NEURON_UPDATES = K n + nx; DENSE_MACS = K n^2 + nx n (+ n^2 for the dual
 read-out), what the dense twin does. The dense twin adds only its DENSE_MACS.
 
 Raster (uint8, one row per round of events, n + nx columns: gradient neurons, then sensor neurons): 1
@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+from neuroctl.activity import (COUNTER_FIELDS, DENSE_MACS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, SPIKES,
+                               SYNAPTIC_EVENTS)
 from neuroctl.network.dense import deliver_dense, dense_product
 from neuroctl.network.jit import cached_njit
 from neuroctl.network.sigma_delta import sigma_delta_fires
@@ -82,6 +83,7 @@ def gradient_network_solve(
     if not dense:
         activity[SPIKES] += spikes
         activity[SYNAPTIC_EVENTS] += spikes * n
+        activity[GRADED_SYNAPTIC_EVENTS] += spikes * n  # every event carries a value
         activity[NEURON_UPDATES] += iterations * n + nx
 
 
@@ -161,7 +163,8 @@ def gradient_network_solve_reference(
     dual: bool, dense: bool, state: np.ndarray, x_hat: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """numpy reference of `gradient_network_solve`, vectorised over neurons (events of one round
-    delivered together, in one matrix product): (out, new state, new x_hat, counters (4,), raster);
+    delivered together, in one matrix product): (out, new state, new x_hat, counters (len(COUNTER_FIELDS),),
+    raster);
     the inputs are not changed."""
     n, nx = weights.shape[0], x.shape[0]
     state, x_hat = state.copy(), x_hat.copy()
@@ -202,6 +205,8 @@ def gradient_network_solve_reference(
     else:
         out = z.copy()
     spikes = 0 if dense else int(raster.sum())
-    counters = np.array([spikes, spikes * n, 0 if dense else iterations * n + nx,
-                         iterations * n * n + nx * n + (n * n if dual else 0)], dtype=np.int64)
+    counters = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
+    counters[[SPIKES, SYNAPTIC_EVENTS, GRADED_SYNAPTIC_EVENTS]] = spikes, spikes * n, spikes * n
+    counters[NEURON_UPDATES] = 0 if dense else iterations * n + nx
+    counters[DENSE_MACS] = iterations * n * n + nx * n + (n * n if dual else 0)
     return out, state, x_hat, counters, raster

@@ -46,7 +46,8 @@ import math
 
 import numpy as np
 
-from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS, WEIGHT_UPDATES
+from neuroctl.activity import (DENSE_MACS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS,
+                               WEIGHT_UPDATES)
 from neuroctl.network.arrays import (
     BIAS,
     PES_ACTIVITY,
@@ -239,6 +240,7 @@ def run_substeps(
       the decoded value) and n_post x d per substep (the encoder multiply-accumulates: the value sent
       to every post neuron as a graded event, as the d values of a factored connection would travel on
       neuromorphic hardware);
+    - GRADED_SYNAPTIC_EVENTS: those encoder multiply-accumulates alone (events that carry a value);
     - NEURON_UPDATES: n x n_substeps;
     - DENSE_MACS: the multiply-accumulates a dense, non-spiking evaluation of the same network needs:
       n_substeps x dense_macs_per_substep (every connection as a full n_pre x n_post block, whatever
@@ -252,9 +254,10 @@ def run_substeps(
 
     spikes = 0
     events = 0
+    graded = 0
     for k in range(n_substeps):
         _rest_encoded(fac_index, scratch)
-        events += _encode(fac_index, fac_encoders, fac_values, scratch)
+        graded += _encode(fac_index, fac_encoders, fac_values, scratch)
         _integrate(dt, params, state, scratch, flags)
         n_spiked = _finish(_flagged(flags, neurons), neurons, params, state, scratch)
         events += _decode(n_spiked, neurons, fac_index, fac_params, fac_decoders, fac_values)
@@ -267,7 +270,8 @@ def run_substeps(
     y[:] = 0.0
     csr_matvec(decoder_indptr, decoder_indices, decoder_weights, state[TRACE], y)
     counters[SPIKES] += spikes
-    counters[SYNAPTIC_EVENTS] += events
+    counters[SYNAPTIC_EVENTS] += events + graded
+    counters[GRADED_SYNAPTIC_EVENTS] += graded
     counters[NEURON_UPDATES] += state.shape[1] * n_substeps
     counters[DENSE_MACS] += n_substeps * dense_macs_per_substep + dense_macs_per_call
 
@@ -439,12 +443,13 @@ def run_substeps_pes(
 
     spikes = 0
     events = 0
+    graded = 0
     updates = 0
     for k in range(n_substeps):
         _rest_encoded(fac_index, scratch)
         _rest_encoded(pes_index, scratch)
-        events += _encode(fac_index, fac_encoders, fac_values, scratch)
-        events += _encode(pes_index, pes_encoders, outputs, scratch)
+        graded += _encode(fac_index, fac_encoders, fac_values, scratch)
+        graded += _encode(pes_index, pes_encoders, outputs, scratch)
         _integrate(dt, params, state, scratch, flags)
         n_spiked = _finish(_flagged(flags, neurons), neurons, params, state, scratch)
         events += _decode(n_spiked, neurons, fac_index, fac_params, fac_decoders, fac_values)
@@ -464,7 +469,8 @@ def run_substeps_pes(
             for o in range(size):
                 y[row + o] = outputs[out + o]
     counters[SPIKES] += spikes
-    counters[SYNAPTIC_EVENTS] += events
+    counters[SYNAPTIC_EVENTS] += events + graded
+    counters[GRADED_SYNAPTIC_EVENTS] += graded
     counters[NEURON_UPDATES] += state.shape[1] * n_substeps
     counters[DENSE_MACS] += n_substeps * dense_macs_per_substep + dense_macs_per_call
     counters[WEIGHT_UPDATES] += updates

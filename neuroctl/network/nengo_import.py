@@ -45,8 +45,8 @@ What converts (anything else raises `ValueError` naming the object):
   filters the presynaptic activities with them, then decoders += -learning_rate dt / n_pre outer(error_k,
   activities), error_k being the error filter read before its step-k update (as every Nengo filter).
   Nengo's `weights` signal applies that update at the start of step k+1: after n steps it equals
-  `learned_decoders` after n-1 (ours are the decoders the next step uses). `activity` then has
-  len(COUNTER_FIELDS) entries, WEIGHT_UPDATES counted (size_out x n_pre per step).
+  `learned_decoders` after n-1 (ours are the decoders the next step uses). `activity` (len(COUNTER_FIELDS)
+  entries) then counts WEIGHT_UPDATES (size_out x n_pre per step).
 
 Not converted: other neuron types (AdaptiveLIF, LIFRate, RectifiedLinear, Direct...), synapses other than
 Lowpass (Alpha, LinearFilter, Triangle), learning rules other than PES, PES from or into
@@ -75,9 +75,9 @@ import numpy as np
 import scipy.sparse
 
 from neuroctl.activity import (
-    ACTIVITY_FIELDS,
     COUNTER_FIELDS,
     DENSE_MACS,
+    GRADED_SYNAPTIC_EVENTS,
     NEURON_UPDATES,
     SPIKES,
     SYNAPTIC_EVENTS,
@@ -197,8 +197,7 @@ class NengoImport:
         self.probes = tuple(readouts)
         self._initial_state = initial_state
         self.state = initial_state.copy()
-        fields = COUNTER_FIELDS if learned.connections else ACTIVITY_FIELDS
-        self.activity = np.zeros(len(fields), dtype=np.int64)
+        self.activity = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
         self.time_s = 0.0
         self._steps_done = 0
         n, dt = built.n_neurons, built.dt_s
@@ -374,14 +373,15 @@ def _run_steps(
     syn_current = state[SYN_CURRENT]
     spikes = 0
     events = 0
+    graded = 0
     updates = 0
     for k in range(table.shape[0]):
         if direct or k == 0:
             _static_current(table[k], params, input_indptr, input_indices, input_weights, scratch)
         _rest_encoded(fac_index, scratch)
         _rest_encoded(pes_index, scratch)
-        events += _encode(fac_index, fac_encoders, fac_values, scratch)
-        events += _encode(pes_index, pes_encoders, learned_values, scratch)
+        graded += _encode(fac_index, fac_encoders, fac_values, scratch)
+        graded += _encode(pes_index, pes_encoders, learned_values, scratch)
         _integrate(dt, params, state, scratch, flags)
         n_spiked = _finish(_flagged(flags, neurons), neurons, params, state, scratch)
         events += _decode(n_spiked, neurons, fac_index, fac_params, fac_decoders, fac_values)
@@ -404,7 +404,8 @@ def _run_steps(
             out[k, r] = before if delayed[r] else readout[r]
     n_steps = table.shape[0]
     counters[SPIKES] += spikes
-    counters[SYNAPTIC_EVENTS] += events
+    counters[SYNAPTIC_EVENTS] += events + graded
+    counters[GRADED_SYNAPTIC_EVENTS] += graded
     counters[NEURON_UPDATES] += state.shape[1] * n_steps
     counters[DENSE_MACS] += n_steps * (dense_macs_per_substep + dense_macs_per_call)
     if counters.shape[0] > WEIGHT_UPDATES:

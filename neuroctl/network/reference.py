@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroctl.activity import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS, WEIGHT_UPDATES
+from neuroctl.activity import (DENSE_MACS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS,
+                               WEIGHT_UPDATES)
 from neuroctl.network.arrays import (
     BIAS,
     PES_ACTIVITY,
@@ -92,6 +93,7 @@ class ReferenceNetwork(SpikingNetwork):
                 for o in range(value.size):
                     currents[post] += encoders[:, o] * value[o]
                 self.activity[SYNAPTIC_EVENTS] += encoders.size
+                self.activity[GRADED_SYNAPTIC_EVENTS] += encoders.size
             v, ref, spiked = lif_substep_array(
                 s[VOLTAGE], s[REFRACTORY], currents + s[SYN_CURRENT], dt, p[RC_FACTOR], p[TAU_RC], p[TAU_REF]
             )

@@ -16,7 +16,7 @@ torques out, one kernel call of K substeps per control tick)::
     for tick in ...:
         network.set_error("torques", error)          # (7,): decoded - target (Nengo's sign convention)
         u = network.step(joint_states / scale, K)    # (7,): the learned output, filtered
-        network.activity[WEIGHT_UPDATES]             # 7 x 1000 x K (activity: len(COUNTER_FIELDS) here)
+        network.activity[WEIGHT_UPDATES]             # 7 x 1000 x K
 
 `learned_decoders("torques")` is a live (7, 1000) view of the decoders (read or write them).
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroctl.activity import ACTIVITY_FIELDS, COUNTER_FIELDS
+from neuroctl.activity import COUNTER_FIELDS
 from neuroctl.network.arrays import (
     PES_DECODERS,
     PES_ERROR,
@@ -53,8 +53,8 @@ class SpikingNetwork:
 
     `state` (N_STATE, n) holds the neurons' state (rows VOLTAGE, REFRACTORY, SYN_CURRENT, TRACE of
     `neuroctl.network.arrays`); `activity` (int64, indexed by `neuroctl.activity` SPIKES...) holds the
-    counts of the last `step`: len(ACTIVITY_FIELDS) of them, or len(COUNTER_FIELDS) for a network with
-    learned outputs (then WEIGHT_UPDATES is counted; CPU_MACS stays 0). Nothing is allocated per step.
+    counts of the last `step`, len(COUNTER_FIELDS) of them (WEIGHT_UPDATES counted for a network with
+    learned outputs; CPU_MACS stays 0). Nothing is allocated per step.
 
     `fac_values` (fac_value_size,) holds the factored connections' filtered decoded values (state).
 
@@ -72,8 +72,7 @@ class SpikingNetwork:
         n = built.n_neurons
         self.state = new_state(n)
         self._learning = built.n_learned > 0
-        fields = COUNTER_FIELDS if self._learning else ACTIVITY_FIELDS  # WEIGHT_UPDATES is in COUNTER_FIELDS only
-        self.activity = np.zeros(len(fields), dtype=np.int64)
+        self.activity = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
         self._output = np.zeros(built.output_size)
         self._scratch = np.zeros((SCRATCH_ROWS, n))
         self.fac_values = np.zeros(built.fac_value_size)

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from neuroctl.activity import COUNTER_FIELDS
 from neuroctl.config import ConfigError, parse
 from neuroctl.control.base import DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
 from neuroctl.control.linear import cartpole_approximation, random_model
@@ -148,7 +149,7 @@ def test_event_counts_on_a_hand_case(dense):
     sensor_weights = np.array([[1.0, -1.0]])
     bounds = np.full(2, 10.0)
     state, x_hat = np.zeros((6, 2)), np.zeros(1)
-    commands, states, activity = np.zeros(2), np.zeros((3, 1)), np.zeros(4, dtype=np.int64)
+    commands, states, activity = np.zeros(2), np.zeros((3, 1)), np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
     raster = np.full((0 if dense else 2, 3), 7, dtype=np.uint8)  # stale values: the kernel zeroes it
     gradient_mpc_tick(
         np.array([1.0]), weights, sensor_weights, -bounds, bounds, np.array([0.3, 0.05]), np.array([0.5]),
@@ -160,10 +161,10 @@ def test_event_counts_on_a_hand_case(dense):
     # g = [1.25, -0.25], z = [-0.5625, 0.3125]. The dense twin uses w = [-0.25, 0.25]: g = [0.75, -0.5].
     if dense:
         np.testing.assert_allclose(commands, [-0.4375, 0.375])
-        np.testing.assert_array_equal(activity, [0, 0, 0, 2 * 4 + 1 * 2])
+        np.testing.assert_array_equal(activity, [0, 0, 0, 2 * 4 + 1 * 2, 0, 0, 0])
     else:
         np.testing.assert_allclose(commands, [-0.5625, 0.3125])
-        np.testing.assert_array_equal(activity, [2, 2 * 2, 2 * 2 + 1, 2 * 4 + 1 * 2])
+        np.testing.assert_array_equal(activity, [2, 2 * 2, 2 * 2 + 1, 2 * 4 + 1 * 2, 0, 0, 2 * 2])
         np.testing.assert_allclose(state[2], [0.0, 0.25])  # the receivers' copy of the sent values
         # columns: neurons 0, 1, then the sensor; rows: iterations (the sensor's event in the first)
         np.testing.assert_array_equal(raster, [[0, 0, 1], [0, 1, 0]])

@@ -20,7 +20,7 @@ def test_populations_decode_the_state_within_a_few_percent_of_the_radius():
         x_hat = populations.encode(state)
     error = np.abs(x_hat - state) / np.array([1.2, 0.3, 1.5, 2.5])
     assert np.all(error < 0.03), error
-    spikes, synaptic_events, neuron_updates, _ = populations.activity
+    spikes, synaptic_events, neuron_updates = populations.activity[:3]
     assert spikes > 0 and synaptic_events == spikes and neuron_updates == 1600 * 10
     x_hat = populations.encode(np.array([np.nan, -0.1, np.inf, 1.2]))
     assert populations.flagged_readings == 2 and np.all(np.isfinite(x_hat))

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from neuroctl.activity import COUNTER_FIELDS
 from neuroctl.network.gradient import (ITERATE, RECEIVED, SENT, gradient_network_solve,
                                        gradient_network_solve_reference)
 
@@ -38,7 +39,7 @@ def test_kernel_equals_the_numpy_reference_call_after_call(dual, dense):
         x = x + 0.3 * rng.standard_normal(nx)
         if call == 7:
             x[2] = np.nan  # ignored by both: x_hat keeps its value
-        activity = np.zeros(4, dtype=np.int64)
+        activity = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
         gradient_network_solve(x, weights, sensor_weights, lower, upper, thresholds, sensor_thresholds, step,
                                beta, iterations, dual, dense, state, x_hat, out, activity, raster)
         expected, reference_state, reference_x_hat, counters, expected_raster = gradient_network_solve_reference(
@@ -66,7 +67,7 @@ def test_with_zero_thresholds_the_spiking_network_computes_the_dense_twins_solut
         state, x_hat, out = np.zeros((6, n)), np.zeros(nx), np.zeros(n)
         raster = np.zeros((0, n + nx), dtype=np.uint8)
         gradient_network_solve(x, weights, sensor_weights, lower, upper, np.zeros(n), np.zeros(nx), step, beta,
-                               iterations, False, dense, state, x_hat, out, np.zeros(4, dtype=np.int64), raster)
+                               iterations, False, dense, state, x_hat, out, np.zeros(len(COUNTER_FIELDS), dtype=np.int64), raster)
         solutions.append(out.copy())
     np.testing.assert_allclose(solutions[0], solutions[1], rtol=0, atol=1e-12)
 
@@ -82,7 +83,7 @@ def test_a_still_input_silences_the_sensor_neurons_and_quiets_the_gradient_neuro
     x = np.array([0.2, 0.1, -0.3])
     counts = []
     for call in range(20):
-        activity = np.zeros(4, dtype=np.int64)
+        activity = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
         gradient_network_solve(x, weights, sensor_weights, lower, upper, np.full(n, 1e-3), np.full(nx, 1e-3), step,
                                beta, iterations, False, False, state, x_hat, out, activity, raster)
         counts.append(activity[0])

@@ -21,7 +21,7 @@ from .conftest import LQR_CONFIG, SPIKING_CONFIG, launch_text
 DRIVER = Path(__file__).with_name("signal_driver.py")
 METRICS_KEYS = {"schema", "env", "controller", "seed", "mode", "control_period_s", "duration_s", "ticks",
                 "interrupted", "aborted", "task", "latency_us", "deadline", "activity", "faults", "energy",
-                "realtime"}
+                "realtime", "neurobench"}
 
 
 def write_launch(tmp_path, controller, run):
