@@ -31,6 +31,7 @@ from neuroctl.bench.simulators import Simulator, Unavailable, start_neuroctl, st
 from neuroctl.bench.suite import SuiteContext, SuiteResult
 from neuroctl.bench.tables import Table
 from neuroctl.bench.timing import interleave, paired_ratio, stats
+from neuroctl.bench.floor import step_floor
 from neuroctl.bench.workload import KernelWorkload, NeuronModel, StepCounts, make_workload
 from neuroctl.config import range_field
 
@@ -303,7 +304,18 @@ def _measure(workload: KernelWorkload, starters: dict[str, Callable[[], Simulato
                 for s in simulators if s.peer != "neuroctl"}
     return {"neurons": workload.neurons, "connectivity": workload.connectivity, "synapses": workload.synapses,
             "steps_per_sample": workload.counts.steps, "simulators": rows,
-            "speedup_of_neuroctl": speedups, "unavailable": unavailable}
+            "speedup_of_neuroctl": speedups, "unavailable": unavailable,
+            "floor": _floor(workload, next(r for r in rows if r["label"] == "neuroctl"), progress)}
+
+
+def _floor(workload: KernelWorkload, neuroctl: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
+    """neuroctl's step time against the machine's floor for it (`neuroctl.bench.floor`), at its own rate."""
+    progress(f"{workload.label}: the step's floor (read bandwidth, neuron update)")
+    spikes_per_step = neuroctl["rate_hz"] * workload.neurons * workload.model.dt_s
+    floor = step_floor(workload.built, spikes_per_step)
+    measured = neuroctl["per_step_us"]["p50"]
+    return {**floor, "spikes_per_step": spikes_per_step, "neuroctl_us": measured,
+            "ratio_to_floor": measured / floor["floor_us"]}
 
 
 def _row(workload: KernelWorkload, simulator: Simulator, per_step_s) -> dict[str, Any]:
@@ -361,7 +373,20 @@ def _tables(networks: list[dict[str, Any]], targets: list[dict[str, Any]]) -> li
         "synaptic events/s: spikes x mean fan-out per second of compute, at the rate that simulator measured; "
         "compile s: numba's first call (compile or on-disk cache load), Brian2's code generation and build",
     ]
-    result = [steps, speedups]
+    floors = Table("The kernel against its floor (measured here; neuroctl.bench.floor)",
+                   ["network", "spikes/step", "bytes/synapse", "read GB/s", "neuron update ns", "rows us",
+                    "neurons us", "floor us", "neuroctl p50 us", "neuroctl / floor"])
+    for network in networks:
+        f = network["floor"]
+        floors.add(_network_label(network), f["spikes_per_step"], f["bytes_per_synapse"], f["read_bandwidth_gb_s"],
+                   f["neuron_update_ns"], f["synapse_rows_us"], f["neuron_updates_us"], f["floor_us"],
+                   f["neuroctl_us"], f["ratio_to_floor"])
+    floors.notes += [
+        "floor per step = spikes x mean fan-out x bytes per synapse / read bandwidth (streaming an array as "
+        "large as the synapse arrays) + neurons x one neuron update (the kernel's branch-free pass, no "
+        "spikes); the postsynaptic writes are not in it, so it is a lower bound",
+    ]
+    result = [steps, speedups, floors]
     if targets:
         goals = Table("Targets", ["network", "neuroctl vs", "at least", "measured", "against", "met"])
         for t in targets:

@@ -77,6 +77,16 @@ def test_kernel_suite_reports_every_simulator(tmp_path):
                                                        "brian2 cpp_standalone"}
     assert all(reason for reason in network["unavailable"].values())
     assert positive(network["speedup_of_neuroctl"]["numpy"]["p50"])
+    floor = network["floor"]  # at neuroctl's own rate: spikes x fan-out x 6 bytes over the bandwidth, + 60 updates
+    assert floor["bytes_per_synapse"] == 6 and positive(floor["read_bandwidth_gb_s"]) and positive(floor["neuron_update_ns"])
+    assert floor["spikes_per_step"] == pytest.approx(rows["neuroctl"]["rate_hz"] * 60 * 0.001)
+    fan_out = network["synapses"] / 60
+    assert floor["synapse_rows_us"] == pytest.approx(
+        floor["spikes_per_step"] * fan_out * 6 / (floor["read_bandwidth_gb_s"] * 1e9) * 1e6)
+    assert floor["neuron_updates_us"] == pytest.approx(60 * floor["neuron_update_ns"] * 1e-3)
+    assert floor["floor_us"] == pytest.approx(floor["synapse_rows_us"] + floor["neuron_updates_us"])
+    assert floor["ratio_to_floor"] == pytest.approx(rows["neuroctl"]["per_step_us"]["p50"] / floor["floor_us"])
+    assert "The kernel against its floor" in md
     [target] = document["results"]["targets"]
     assert target["met"] is None and target["speedup"] is None
     assert "| 60 n, 20% | neuroctl |" in md and "brian2 cython" in md and "not measured" in md
