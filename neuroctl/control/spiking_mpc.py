@@ -41,6 +41,7 @@ from neuroctl.control.lqr import check_observation_size, q_field, r_field, weigh
 from neuroctl.control.mpc import horizon_field
 from neuroctl.control.population import PopulationCodingConfig, StatePopulations
 from neuroctl.control.qp import MPCProblem, build_mpc_problem, step_and_momentum
+from neuroctl.network.dense import fixed_point
 from neuroctl.network.gradient import ITERATE, gradient_network_solve
 from neuroctl.network.jit import cached_njit
 
@@ -115,6 +116,9 @@ class SpikingMPCConfig(DenseMPCConfig):
     )
     state_input: Literal["sigma_delta", "population"] = "sigma_delta"
     population: PopulationCodingConfig = field(default_factory=PopulationCodingConfig)
+    weight_bits: int | None = range_field(
+        None, min=2, max=32, doc="fixed-point weights: W and the sensor weights as signed integers of this many "
+                                 "bits, one scale per matrix (as on Loihi); null: float64")
 
 
 class GradientMPCController(Controller):
@@ -243,6 +247,14 @@ class SpikingMPCController(GradientMPCController):
         super().reset(seed)
         if self.state_populations is not None:
             self.state_populations.reset(seed)
+
+    def _build_network(self, problem: MPCProblem, config: SpikingMPCConfig) -> None:
+        """The float network, then (with `weight_bits`) its weights in fixed point (`dense.fixed_point`);
+        the step and momentum stay those of the exact weights, as parameters of the chip would."""
+        super()._build_network(problem, config)
+        if config.weight_bits is not None:
+            self.weights = fixed_point(self.weights, config.weight_bits)
+            self.sensor_weights = fixed_point(self.sensor_weights, config.weight_bits)
 
     def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         if self.state_populations is None:

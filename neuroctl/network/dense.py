@@ -41,6 +41,19 @@ def dense_product(weights_by_post: np.ndarray, values: np.ndarray, out: np.ndarr
         out[i] = total
 
 
+def fixed_point(weights: np.ndarray, bits: int) -> np.ndarray:
+    """`weights` as signed `bits`-bit integers times one scale for the whole matrix (max |w| / (2^(bits-1)
+    - 1)), returned as float64: what a fixed-point synapse memory holds (Loihi stores low-precision
+    integer weights with a shared scale exponent; Davies et al., IEEE Micro 2018)."""
+    if not 2 <= bits <= 32:
+        raise ValueError(f"bits: expected 2..32, got {bits!r}")
+    largest = float(np.max(np.abs(weights))) if weights.size else 0.0
+    if largest == 0.0:
+        return np.array(weights, dtype=np.float64)
+    scale = largest / (2 ** (bits - 1) - 1)
+    return np.round(weights / scale) * scale
+
+
 def deliver_dense_reference(
     weights_by_pre: np.ndarray, events: np.ndarray, accumulators: np.ndarray
 ) -> np.ndarray:

@@ -220,3 +220,19 @@ def test_configs_read_from_yaml_mappings():
     assert parse(ExactMPCConfig, {"tolerance": 1e-8, "max_iterations": 500}, "exact.yaml").tolerance == 1e-8
     with pytest.raises(ConfigError, match="theta_neuron"):
         parse(DenseMPCConfig, {"theta_neuron": 0.01}, "dense.yaml")  # the dense twin has no thresholds
+
+
+def test_fixed_point_weights_cost_accuracy_in_proportion_to_their_bits():
+    """16-bit weights plan as the float network does; 8-bit ones within a few percent of the limit; the
+    closed loop on the linear cart-pole still converges with 8 bits."""
+    x0 = np.array([0.0, 0.15, 0.0, 0.0])
+    exact = ExactQPSolver(_spiking(CARTPOLE).qp_problem).solve(x0)
+    errors = {}
+    for bits in (None, 16, 8):
+        controller = _spiking(CARTPOLE, iterations=400, weight_bits=bits)
+        controller.act(x0)
+        errors[bits] = qp_error(controller.qp_problem, controller.last_solution, exact)
+    assert errors[16] < 2 * errors[None] + 1e-4
+    assert errors[None] < errors[8] < 0.05
+    states, _, _, _ = _closed_loop(_spiking(CARTPOLE, weight_bits=8), x0, 1000)
+    assert np.max(np.abs(states[-100:])) < 5e-3

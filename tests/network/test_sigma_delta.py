@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neuroctl.network.dense import deliver_dense, deliver_dense_reference, dense_product
+from neuroctl.network.dense import deliver_dense, deliver_dense_reference, dense_product, fixed_point
 from neuroctl.network.sigma_delta import sigma_delta_fires, sigma_delta_step, sigma_delta_step_reference
 
 
@@ -72,3 +72,19 @@ def test_an_infinite_value_fires_once_and_the_layer_reports_it(bad):
     sent, events = np.zeros(2), np.zeros(2)
     assert sigma_delta_step(np.array([bad, 0.0]), sent, np.full(2, 0.1), events) == 1
     assert events[0] == bad and events[1] == 0.0
+
+
+def test_fixed_point_weights_lie_on_a_grid_of_the_requested_bits():
+    rng = np.random.default_rng(7)
+    root = rng.standard_normal((12, 12))
+    weights = root + root.T
+    for bits in (4, 8, 16):
+        quantised = fixed_point(weights, bits)
+        scale = np.abs(weights).max() / (2 ** (bits - 1) - 1)
+        integers = quantised / scale
+        np.testing.assert_allclose(integers, np.round(integers), atol=1e-9)
+        assert np.abs(integers).max() == pytest.approx(2 ** (bits - 1) - 1)  # the largest weight: the full range
+        assert np.abs(quantised - weights).max() <= scale / 2 + 1e-15
+        np.testing.assert_array_equal(quantised, quantised.T)  # a symmetric matrix stays symmetric
+    with pytest.raises(ValueError, match="bits: expected 2..32"):
+        fixed_point(weights, 1)
