@@ -86,6 +86,16 @@ examples:
 
 An output directory that already holds eval.json goes to DIR-2 (DIR-3, ...) unless --overwrite."""
 
+SWEEP_EPILOG = """\
+examples:
+  neuroctl sweep configs/sweeps/force_limit.yaml                 # one worker per core
+  neuroctl sweep configs/sweeps/mpc_sparsity.yaml --workers 2 --out runs/sweep/sparsity
+  neuroctl sweep configs/sweeps/mpc_sparsity.yaml --out runs/sweep/sparsity --resume   # after Ctrl-C
+
+Every finished trial is appended to DIR/trials.jsonl at once; Ctrl-C keeps them (exit 130) and --resume
+runs the rest. DIR/summary.md and summary.json: per controller and setting, success with its Wilson
+interval, cost, latency, modelled energy per tick."""
+
 BENCH_EPILOG = """\
 examples:
   neuroctl bench configs/bench/controllers.yaml
@@ -144,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, help="output directory (default: runs/eval/<launch name>)")
     evaluate.add_argument("--overwrite", action="store_true", help=overwrite_help)
 
+    sweep = commands.add_parser("sweep", help="run trials over parameter settings, controllers and seeds in parallel",
+                                epilog=SWEEP_EPILOG, formatter_class=formatter)
+    sweep.add_argument("file", type=Path, metavar="SWEEP.yaml", help="sweep file (YAML, see configs/sweeps/)")
+    sweep.add_argument("--executor", choices=("local",), default="local",
+                       help="local: worker processes on this machine (the default)")
+    sweep.add_argument("--workers", type=_positive_int, help="worker processes (default: one per core)")
+    sweep.add_argument("--out", type=Path, help="output directory (default: runs/sweep/<sweep name>)")
+    sweep.add_argument("--resume", action="store_true", help="skip the trials already in DIR/trials.jsonl")
+
     bench = commands.add_parser("bench", help="run a benchmark suite and write bench.json and bench.md",
                                 epilog=BENCH_EPILOG, formatter_class=formatter)
     bench.add_argument("file", type=Path, help="benchmark suite (YAML, see configs/bench/)")
@@ -193,8 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        commands = {"launch": cmd_launch, "check": cmd_check, "eval": cmd_eval, "bench": cmd_bench,
-                    "info": cmd_info}
+        commands = {"launch": cmd_launch, "check": cmd_check, "eval": cmd_eval, "sweep": cmd_sweep,
+                    "bench": cmd_bench, "info": cmd_info}
         return commands[args.command](args)
     except KeyboardInterrupt as exc:  # outside a run (a run itself stops cleanly): imports, eval, bench
         import signal
@@ -332,6 +351,35 @@ def output_directory(path: Path, where: str) -> Path:
         return check_output_dir(path)
     except OutputError as exc:
         raise ConfigError(where, "", f"cannot write results to {exc.path!r}: {exc.problem}") from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from neuroctl.progress import ProgressBar, is_terminal
+    from neuroctl.sweep import run_sweep
+
+
+    out_dir = output_directory(args.out or Path("runs") / "sweep" / args.file.stem, "--out")
+    results = out_dir / "trials.jsonl"
+    if results.exists() and results.stat().st_size and not args.resume:
+        raise UsageError(f"--out: {str(results)!r} already holds trials: --resume runs the rest, or choose "
+                         f"another directory")
+    bar = ProgressBar("sweep", None, "trials", sys.stderr) if is_terminal(sys.stderr) else None
+
+    def progress(done: int, total: int) -> None:  # tqdm's status line: done/total, elapsed
+        if bar is not None:
+            bar.status(f"{done}/{total} trials")
+
+    try:
+        report = run_sweep(args.file, out_dir, args.workers, args.resume, progress)
+    except KeyboardInterrupt:
+        print(f"interrupted: the finished trials are in {results}; --resume runs the rest", file=sys.stderr)
+        return EXIT_SIGINT
+    finally:
+        if bar is not None:
+            bar.close()
+    print((out_dir / "summary.md").read_text(), end="")
+    print(f"results: {results} ({report['finished']} of {report['trials']} trials), {out_dir / 'summary.json'}")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

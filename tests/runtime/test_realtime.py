@@ -104,9 +104,9 @@ class SlowOnce(Controller):
     def act(self, observation, reference=None):
         self.calls += 1
         if self.calls == self.at:
-            if self.busy:
-                end = time.perf_counter() + self.delay_s
-                while time.perf_counter() < end:
+            if self.busy:  # delay_s of this thread's CPU time, however loaded the machine is
+                end = time.thread_time() + self.delay_s
+                while time.thread_time() < end:
                     pass
             else:
                 time.sleep(self.delay_s)

@@ -1,0 +1,72 @@
+"""`neuroctl sweep`: trials over parameter settings, controllers and seeds, on local worker processes.
+
+    report = run_sweep(Path("configs/sweeps/force_limit.yaml"), Path("runs/sweep/force_limit"), workers=2)
+
+`spec` reads a sweep file and validates every trial's configuration before anything runs; `local`
+runs the trials on one worker process per core (a worker reuses its environment and controller
+across the seeds of a configuration), appending each finished trial to `DIR/trials.jsonl` at once
+(`trials`); `summary` writes `DIR/summary.json` and `DIR/summary.md`. With `resume`, the trials already
+in `DIR/trials.jsonl` are skipped. The same trial gives the same line on any worker: results do not
+depend on which worker ran what, nor on how many there were.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from neuroctl.runtime.files import atomic_write_json
+from neuroctl.sweep.local import run_local
+from neuroctl.sweep.spec import expand
+from neuroctl.sweep.summary import markdown, summarize
+from neuroctl.sweep.trials import read
+
+__all__ = ["run_sweep", "default_workers"]
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def run_sweep(sweep_path: Path, out_dir: Path, workers: int | None = None, resume: bool = False,
+              on_trial: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run the sweep file's trials not yet in `out_dir/trials.jsonl` (all of them unless `resume`, and
+    then the file must not hold any), write the summaries and return summary.json's content;
+    `on_trial(done, total)` after each trial. A KeyboardInterrupt stops the workers, writes the
+    summaries of what finished (`interrupted`: true) and propagates."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_path = out_dir / "trials.jsonl"
+    _, trials = expand(sweep_path, out_dir / "configs")
+    done = {(line["config_id"], line["seed"]) for line in read(results_path)}
+    if done and not resume:
+        raise FileExistsError(f"{results_path} already holds {len(done)} trials: --resume runs the rest")
+    todo = [trial for trial in trials if trial.key not in done]
+    counter = {"done": len(trials) - len(todo)}
+
+    def progress(_: dict[str, Any]) -> None:
+        counter["done"] += 1
+        if on_trial is not None:
+            on_trial(counter["done"], len(trials))
+
+    interrupted = False
+    try:
+        run_local(todo, results_path, workers or default_workers(),
+                  [str(Path(sweep_path).resolve().parent), os.getcwd()], progress)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        lines = [line for line in read(results_path) if (line["config_id"], line["seed"]) in
+                 {trial.key for trial in trials}]
+        configurations = summarize(lines)
+        report = {"sweep": str(sweep_path), "trials": len(trials), "finished": len(lines),
+                  "interrupted": interrupted, "configurations": configurations}
+        atomic_write_json(out_dir / "summary.json", report)
+        (out_dir / "summary.md").write_text(markdown(str(sweep_path), configurations, interrupted))
+    return report

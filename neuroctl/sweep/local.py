@@ -1,0 +1,146 @@
+"""The local executor: one worker process per core, each fed one trial at a time.
+
+The dispatcher knows which trial every worker is running, so that:
+
+- a worker is given the next trial of the configuration it ran last when one is left (its environment
+  and controller are reused: `neuroctl.sweep.trials.run_trial`);
+- a trial whose worker dies (killed, out of memory, a crash in a C extension) or that raises is retried
+  once, on another worker when there is one, and recorded as failed with its error after a second
+  failure; a dead worker is replaced and the sweep goes on;
+- every finished trial is appended to the results file by the dispatcher the moment it arrives.
+
+Workers ignore SIGINT: Ctrl-C reaches the dispatcher, which stops the workers (`stop`) and keeps every
+trial already appended. Workers are started with the `spawn` method (no state inherited from the
+dispatcher's PyBullet or numba).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+import sys
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from neuroctl.sweep.spec import Trial
+from neuroctl.sweep.trials import append, identity, run_trial
+
+MAX_ATTEMPTS = 2
+POLL_S = 0.05
+
+
+def _work(tasks: Any, results: Any, extra_paths: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.path.extend(p for p in extra_paths if p not in sys.path)
+    while True:
+        trial = tasks.get()
+        if trial is None:
+            return
+        try:
+            results.put((trial.key, run_trial(trial), None))
+        except Exception as exc:  # a trial may fail in any way; the dispatcher records it
+            results.put((trial.key, None, f"{type(exc).__name__}: {exc}"))
+
+
+class _Worker:
+    def __init__(self, context: Any, results: Any, extra_paths: list[str]) -> None:
+        self.tasks = context.Queue()
+        self.process = context.Process(target=_work, args=(self.tasks, results, extra_paths), daemon=True)
+        self.process.start()
+        self.trial: Trial | None = None
+        self.last_config: str | None = None
+
+
+def run_local(trials: list[Trial], results_path: Path, workers: int, extra_paths: list[str] | None = None,
+              on_trial: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Run `trials` on `workers` processes, appending each finished (or finally failed) trial's line to
+    `results_path`; `on_trial(line)` after each. KeyboardInterrupt propagates after the workers stop."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    paths = list(extra_paths or [])
+    pending: OrderedDict[str, deque[Trial]] = OrderedDict()
+    for trial in trials:
+        pending.setdefault(trial.config_id, deque()).append(trial)
+    attempts: dict[tuple[str, int], int] = {}
+    failed_on: dict[tuple[str, int], int] = {}
+    pool = [_Worker(context, results, paths) for _ in range(max(1, min(workers, len(trials))))]
+    remaining = len(trials)
+
+    def finish(trial: Trial, line: dict[str, Any]) -> None:
+        nonlocal remaining
+        line["attempts"] = attempts[trial.key]
+        append(results_path, line)
+        remaining -= 1
+        if on_trial is not None:
+            on_trial(line)
+
+    def failure(worker_index: int, trial: Trial, error: str) -> None:
+        if attempts[trial.key] >= MAX_ATTEMPTS:
+            finish(trial, {**identity(trial), "status": "failed", "error": error})
+        else:
+            failed_on[trial.key] = worker_index
+            pending.setdefault(trial.config_id, deque()).appendleft(trial)
+
+    try:
+        while remaining:
+            for index, worker in enumerate(pool):
+                if worker.trial is None and pending:
+                    trial = _next_for(pending, worker.last_config, index, failed_on, len(pool))
+                    if trial is not None:
+                        attempts[trial.key] = attempts.get(trial.key, 0) + 1
+                        worker.trial, worker.last_config = trial, trial.config_id
+                        worker.tasks.put(trial)
+            try:
+                key, line, error = results.get(timeout=POLL_S)
+            except queue.Empty:
+                key = None
+            if key is not None:
+                index, worker = next((i, w) for i, w in enumerate(pool) if w.trial is not None and w.trial.key == key)
+                trial, worker.trial = worker.trial, None
+                if error is None:
+                    finish(trial, line)
+                else:
+                    failure(index, trial, error)
+            for index, worker in enumerate(pool):
+                if worker.trial is not None and not worker.process.is_alive():
+                    trial = worker.trial
+                    code = worker.process.exitcode
+                    pool[index] = _Worker(context, results, paths)
+                    failure(index, trial, f"its worker process died (exit code {code})")
+    finally:
+        stop(pool)
+
+
+def _next_for(pending: OrderedDict[str, deque[Trial]], last_config: str | None, index: int,
+              failed_on: dict[tuple[str, int], int], n_workers: int) -> Trial | None:
+    """The next trial for worker `index`: of the configuration it ran last if any is left, else of the
+    first configuration; never the retry of a trial that failed on this worker while others exist."""
+    order = ([last_config] if last_config in pending else []) + [c for c in pending if c != last_config]
+    for config in order:
+        queued = pending[config]
+        for position, trial in enumerate(queued):
+            if n_workers > 1 and failed_on.get(trial.key) == index:
+                continue
+            del queued[position]
+            if not queued:
+                del pending[config]
+            return trial
+    return None
+
+
+def stop(pool: list[_Worker]) -> None:
+    """Ask every worker to stop, then terminate the ones that do not within a second."""
+    for worker in pool:
+        if worker.process.is_alive():
+            try:
+                worker.tasks.put_nowait(None)
+            except (ValueError, OSError, queue.Full):
+                pass
+    for worker in pool:
+        worker.process.join(timeout=1.0 if worker.trial is None else 0.0)
+        if worker.process.is_alive():
+            worker.process.terminate()
+            worker.process.join(timeout=5.0)

@@ -1,0 +1,79 @@
+"""Running one trial, and the results file every finished trial is appended to.
+
+A worker keeps the environment and built controller of the configuration it ran last
+(`neuroctl.run.LaunchRunner`: reset, not rebuild, bit-identical to a fresh build), so a worker that
+runs the seeds of one configuration one after another builds it once.
+
+`DIR/trials.jsonl` holds one JSON line per finished trial: `config_id`, `controller`, `setting`
+(key path -> value), `seed`, `status` ("ok" or "failed" with `error`), `attempts`, and for an ok trial
+`success`, `cost`, `task_metrics`, `latency_us` (controller p50/p99), `activity` (per tick),
+`energy_j_per_tick` (per hardware profile; null where it does not apply) and `host` (the worker's
+host name). A line is written whole and flushed at once (`append`); a cut last line (a crash while
+writing) is ignored on reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from neuroctl.runtime.files import json_safe
+from neuroctl.sweep.spec import Trial
+
+_runner: Any = None
+_runner_path: Path | None = None
+
+
+def run_trial(trial: Trial) -> dict[str, Any]:
+    """Run `trial` in this process (reusing the runner of the same configuration) and return its line."""
+    global _runner, _runner_path
+    from neuroctl.launchfile import load_launch
+    from neuroctl.run import LaunchRunner
+
+    if _runner_path != trial.launch_path:
+        if _runner is not None:
+            _runner.__exit__(None, None, None)
+            _runner, _runner_path = None, None
+        _runner = LaunchRunner(load_launch(trial.launch_path, mode="fast"))
+        _runner_path = trial.launch_path
+    metrics = _runner.run(trial.seed).metrics
+    latency = metrics["latency_us"]["controller"]
+    energy = {name: entry.get("energy_j") if entry.get("applicable") else None
+              for name, entry in metrics["energy"]["profiles"].items()}
+    return {**identity(trial), "status": "ok", "success": metrics["task"]["success"],
+            "cost": metrics["task"]["cost"], "task_metrics": metrics["task"]["metrics"],
+            "latency_us": {"p50": latency["p50"], "p99": latency["p99"]},
+            "activity": metrics["activity"], "energy_j_per_tick": energy, "host": socket.gethostname(),
+            "pid": os.getpid()}
+
+
+def identity(trial: Trial) -> dict[str, Any]:
+    return {"config_id": trial.config_id, "controller": trial.controller, "setting": trial.setting,
+            "seed": trial.seed}
+
+
+def append(path: Path, line: dict[str, Any]) -> None:
+    """Append one trial's line to the results file and make it durable before returning."""
+    text = json.dumps(json_safe(line), sort_keys=True) + "\n"
+    with open(path, "a", encoding="utf-8") as results:
+        results.write(text)
+        results.flush()
+        os.fsync(results.fileno())
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    """The lines of a results file (none if it does not exist); a cut last line is skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    lines = []
+    for raw in text.splitlines():
+        try:
+            lines.append(json.loads(raw))
+        except json.JSONDecodeError:
+            continue
+    return lines
