@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from neuroctl.runtime.files import atomic_write_json
-from neuroctl.sweep.local import run_local
+from neuroctl.sweep.local import LocalPool
 from neuroctl.sweep.spec import expand
 from neuroctl.sweep.summary import markdown, summarize
 from neuroctl.sweep.trials import read
@@ -42,10 +42,17 @@ def run_sweep(sweep_path: Path, out_dir: Path, workers: int | None = None, resum
     summaries of what finished (`interrupted`: true) and propagates."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "trials.jsonl"
-    _, trials = expand(sweep_path, out_dir / "configs")
     done = {(line["config_id"], line["seed"]) for line in read(results_path)}
     if done and not resume:
         raise FileExistsError(f"{results_path} already holds {len(done)} trials: --resume runs the rest")
+    with LocalPool(workers or default_workers(), [str(Path(sweep_path).resolve().parent), os.getcwd()]) as pool:
+        _, trials = expand(sweep_path, out_dir / "configs")  # while the workers start
+        return _run(pool, trials, done, sweep_path, out_dir, on_trial)
+
+
+def _run(pool: LocalPool, trials: list, done: set, sweep_path: Path, out_dir: Path,
+         on_trial: Callable[[int, int], None] | None) -> dict[str, Any]:
+    results_path = out_dir / "trials.jsonl"
     todo = [trial for trial in trials if trial.key not in done]
     counter = {"done": len(trials) - len(todo)}
 
@@ -56,8 +63,7 @@ def run_sweep(sweep_path: Path, out_dir: Path, workers: int | None = None, resum
 
     interrupted = False
     try:
-        run_local(todo, results_path, workers or default_workers(),
-                  [str(Path(sweep_path).resolve().parent), os.getcwd()], progress)
+        pool.run(todo, results_path, progress)
     except KeyboardInterrupt:
         interrupted = True
         raise

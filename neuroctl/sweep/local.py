@@ -1,6 +1,7 @@
 """The local executor: one worker process per core, each fed one trial at a time.
 
-The dispatcher knows which trial every worker is running, so that:
+The dispatcher knows which trials every worker holds (the one it runs and one queued behind it, so that
+a worker never waits for the dispatcher between trials), so that:
 
 - a worker is given the next trial of the configuration it ran last when one is left (its environment
   and controller are reused: `neuroctl.sweep.trials.run_trial`);
@@ -30,6 +31,8 @@ from neuroctl.sweep.trials import append, identity, run_trial
 
 MAX_ATTEMPTS = 2
 POLL_S = 0.05
+IN_FLIGHT = 2
+"""Trials a worker holds at once: the one it runs, and the next."""
 
 
 def _work(tasks: Any, results: Any, extra_paths: list[str]) -> None:
@@ -50,68 +53,83 @@ class _Worker:
         self.tasks = context.Queue()
         self.process = context.Process(target=_work, args=(self.tasks, results, extra_paths), daemon=True)
         self.process.start()
-        self.trial: Trial | None = None
+        self.trials: deque[Trial] = deque()  # in the order the worker runs them
         self.last_config: str | None = None
 
 
-def run_local(trials: list[Trial], results_path: Path, workers: int, extra_paths: list[str] | None = None,
-              on_trial: Callable[[dict[str, Any]], None] | None = None) -> None:
-    """Run `trials` on `workers` processes, appending each finished (or finally failed) trial's line to
-    `results_path`; `on_trial(line)` after each. KeyboardInterrupt propagates after the workers stop."""
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    paths = list(extra_paths or [])
-    pending: OrderedDict[str, deque[Trial]] = OrderedDict()
-    for trial in trials:
-        pending.setdefault(trial.config_id, deque()).append(trial)
-    attempts: dict[tuple[str, int], int] = {}
-    failed_on: dict[tuple[str, int], int] = {}
-    pool = [_Worker(context, results, paths) for _ in range(max(1, min(workers, len(trials))))]
-    remaining = len(trials)
+class LocalPool:
+    """`workers` worker processes, started at once (they import neuroctl while the caller validates the
+    sweep); `run` dispatches trials to them; `stop` ends them. A context manager."""
 
-    def finish(trial: Trial, line: dict[str, Any]) -> None:
-        nonlocal remaining
-        line["attempts"] = attempts[trial.key]
-        append(results_path, line)
-        remaining -= 1
-        if on_trial is not None:
-            on_trial(line)
+    def __init__(self, workers: int, extra_paths: list[str] | None = None) -> None:
+        self.context = multiprocessing.get_context("spawn")
+        self.results = self.context.Queue()
+        self.paths = list(extra_paths or [])
+        self.workers = [_Worker(self.context, self.results, self.paths) for _ in range(max(1, workers))]
 
-    def failure(worker_index: int, trial: Trial, error: str) -> None:
-        if attempts[trial.key] >= MAX_ATTEMPTS:
-            finish(trial, {**identity(trial), "status": "failed", "error": error})
-        else:
-            failed_on[trial.key] = worker_index
-            pending.setdefault(trial.config_id, deque()).appendleft(trial)
+    def __enter__(self) -> "LocalPool":
+        return self
 
-    try:
+    def __exit__(self, *exc_info: object) -> None:
+        stop(self.workers)
+
+    def run(self, trials: list[Trial], results_path: Path,
+            on_trial: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Run `trials`, appending each finished (or finally failed) trial's line to `results_path`;
+        `on_trial(line)` after each. KeyboardInterrupt propagates (stop the pool after it)."""
+        context, results, paths, pool = self.context, self.results, self.paths, self.workers
+        pending: OrderedDict[str, deque[Trial]] = OrderedDict()
+        for trial in trials:
+            pending.setdefault(trial.config_id, deque()).append(trial)
+        attempts: dict[tuple[str, int], int] = {}
+        failed_on: dict[tuple[str, int], int] = {}
+        remaining = len(trials)
+
+        def finish(trial: Trial, line: dict[str, Any]) -> None:
+            nonlocal remaining
+            line["attempts"] = attempts[trial.key]
+            append(results_path, line)
+            remaining -= 1
+            if on_trial is not None:
+                on_trial(line)
+
+        def failure(worker_index: int, trial: Trial, error: str) -> None:
+            if attempts[trial.key] >= MAX_ATTEMPTS:
+                finish(trial, {**identity(trial), "status": "failed", "error": error})
+            else:
+                failed_on[trial.key] = worker_index
+                pending.setdefault(trial.config_id, deque()).appendleft(trial)
+
         while remaining:
             for index, worker in enumerate(pool):
-                if worker.trial is None and pending:
+                while len(worker.trials) < IN_FLIGHT and pending:
                     trial = _next_for(pending, worker.last_config, index, failed_on, len(pool))
-                    if trial is not None:
-                        attempts[trial.key] = attempts.get(trial.key, 0) + 1
-                        worker.trial, worker.last_config = trial, trial.config_id
-                        worker.tasks.put(trial)
+                    if trial is None:
+                        break
+                    attempts[trial.key] = attempts.get(trial.key, 0) + 1
+                    worker.trials.append(trial)
+                    worker.last_config = trial.config_id
+                    worker.tasks.put(trial)
             try:
                 key, line, error = results.get(timeout=POLL_S)
             except queue.Empty:
                 key = None
             if key is not None:
-                index, worker = next((i, w) for i, w in enumerate(pool) if w.trial is not None and w.trial.key == key)
-                trial, worker.trial = worker.trial, None
+                index, worker = next((i, w) for i, w in enumerate(pool) if w.trials and w.trials[0].key == key)
+                trial = worker.trials.popleft()
                 if error is None:
                     finish(trial, line)
                 else:
                     failure(index, trial, error)
             for index, worker in enumerate(pool):
-                if worker.trial is not None and not worker.process.is_alive():
-                    trial = worker.trial
+                if worker.trials and not worker.process.is_alive():
                     code = worker.process.exitcode
+                    running, *queued = worker.trials
                     pool[index] = _Worker(context, results, paths)
-                    failure(index, trial, f"its worker process died (exit code {code})")
-    finally:
-        stop(pool)
+                    for trial in reversed(queued):  # never started: back to the front, no attempt spent
+                        attempts[trial.key] -= 1
+                        pending.setdefault(trial.config_id, deque()).appendleft(trial)
+                    failure(index, running, f"its worker process died (exit code {code})")
 
 
 def _next_for(pending: OrderedDict[str, deque[Trial]], last_config: str | None, index: int,
@@ -140,7 +158,7 @@ def stop(pool: list[_Worker]) -> None:
             except (ValueError, OSError, queue.Full):
                 pass
     for worker in pool:
-        worker.process.join(timeout=1.0 if worker.trial is None else 0.0)
+        worker.process.join(timeout=0.0 if worker.trials else 1.0)
         if worker.process.is_alive():
             worker.process.terminate()
             worker.process.join(timeout=5.0)

@@ -18,9 +18,15 @@ from neuroctl.evaluate import wilson_interval
 
 def summarize(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
-    for line in sorted(lines, key=lambda l: (l["controller"], str(sorted(l["setting"].items())), l["seed"])):
+    for line in sorted(lines, key=lambda l: (l["controller"], _order(l["setting"]), l["seed"])):
         groups.setdefault(line["config_id"], []).append(line)
     return [_configuration(group) for group in groups.values()]
+
+
+def _order(setting: dict[str, Any]) -> tuple:
+    """Settings in the order of their values (numbers as numbers, 5 before 10), key by key."""
+    return tuple((key, (0, value, "") if isinstance(value, (int, float)) else (1, 0.0, str(value)))
+                 for key, value in sorted(setting.items()))
 
 
 def _median(values: list[float]) -> float | None:

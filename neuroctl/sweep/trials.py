@@ -7,8 +7,8 @@ runs the seeds of one configuration one after another builds it once.
 `DIR/trials.jsonl` holds one JSON line per finished trial: `config_id`, `controller`, `setting`
 (key path -> value), `seed`, `status` ("ok" or "failed" with `error`), `attempts`, and for an ok trial
 `success`, `cost`, `task_metrics`, `latency_us` (controller p50/p99), `activity` (per tick),
-`energy_j_per_tick` (per hardware profile; null where it does not apply) and `host` (the worker's
-host name). A line is written whole and flushed at once (`append`); a cut last line (a crash while
+`energy_j_per_tick` (per hardware profile; null where it does not apply), `host` and `pid` (the
+worker's), `wall_s` (the trial's time in its worker, a build of its configuration included). A line is written whole and flushed at once (`append`); a cut last line (a crash while
 writing) is ignored on reading.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ def run_trial(trial: Trial) -> dict[str, Any]:
     from neuroctl.launchfile import load_launch
     from neuroctl.run import LaunchRunner
 
+    started = time.perf_counter()
     if _runner_path != trial.launch_path:
         if _runner is not None:
             _runner.__exit__(None, None, None)
@@ -47,7 +49,7 @@ def run_trial(trial: Trial) -> dict[str, Any]:
             "cost": metrics["task"]["cost"], "task_metrics": metrics["task"]["metrics"],
             "latency_us": {"p50": latency["p50"], "p99": latency["p99"]},
             "activity": metrics["activity"], "energy_j_per_tick": energy, "host": socket.gethostname(),
-            "pid": os.getpid()}
+            "pid": os.getpid(), "wall_s": time.perf_counter() - started}
 
 
 def identity(trial: Trial) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from neuroctl.sweep import run_sweep
 from neuroctl.sweep.spec import expand
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMING = ("latency_us", "pid", "host", "attempts")  # what may differ between executions of one trial
+TIMING = ("latency_us", "pid", "host", "attempts", "wall_s")  # what may differ between executions of one trial
 
 
 def write_sweep(tmp_path: Path, parameters: str, seeds: int = 3, launch: str = "cartpole_mpc_hard.yaml",
