@@ -103,7 +103,8 @@ class LocalPool:
         while remaining:
             for index, worker in enumerate(pool):
                 while len(worker.trials) < IN_FLIGHT and pending:
-                    trial = _next_for(pending, worker.last_config, index, failed_on, len(pool))
+                    others = {w.last_config for w in pool if w is not worker}
+                    trial = _next_for(pending, worker.last_config, others, index, failed_on, len(pool))
                     if trial is None:
                         break
                     attempts[trial.key] = attempts.get(trial.key, 0) + 1
@@ -132,11 +133,14 @@ class LocalPool:
                     failure(index, running, f"its worker process died (exit code {code})")
 
 
-def _next_for(pending: OrderedDict[str, deque[Trial]], last_config: str | None, index: int,
-              failed_on: dict[tuple[str, int], int], n_workers: int) -> Trial | None:
-    """The next trial for worker `index`: of the configuration it ran last if any is left, else of the
-    first configuration; never the retry of a trial that failed on this worker while others exist."""
-    order = ([last_config] if last_config in pending else []) + [c for c in pending if c != last_config]
+def _next_for(pending: OrderedDict[str, deque[Trial]], last_config: str | None, others: set[str | None],
+              index: int, failed_on: dict[tuple[str, int], int], n_workers: int) -> Trial | None:
+    """The next trial for worker `index`: of the configuration it ran last if any is left, else of one no
+    other worker is on (so that each configuration is built by as few workers as possible), else any;
+    never the retry of a trial that failed on this worker while there are other workers."""
+    order = ([last_config] if last_config in pending else []) + \
+        [c for c in pending if c != last_config and c not in others] + \
+        [c for c in pending if c != last_config and c in others]
     for config in order:
         queued = pending[config]
         for position, trial in enumerate(queued):
