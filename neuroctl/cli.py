@@ -91,6 +91,7 @@ examples:
   neuroctl sweep configs/sweeps/force_limit.yaml                 # one worker per core
   neuroctl sweep configs/sweeps/mpc_sparsity.yaml --workers 2 --out runs/sweep/sparsity
   neuroctl sweep configs/sweeps/mpc_sparsity.yaml --out runs/sweep/sparsity --resume   # after Ctrl-C
+  neuroctl sweep configs/sweeps/force_limit.yaml --executor ray --address ray://head:10001
 
 Every finished trial is appended to DIR/trials.jsonl at once; Ctrl-C keeps them (exit 130) and --resume
 runs the rest. DIR/summary.md and summary.json: per controller and setting, success with its Wilson
@@ -157,9 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="run trials over parameter settings, controllers and seeds in parallel",
                                 epilog=SWEEP_EPILOG, formatter_class=formatter)
     sweep.add_argument("file", type=Path, metavar="SWEEP.yaml", help="sweep file (YAML, see configs/sweeps/)")
-    sweep.add_argument("--executor", choices=("local",), default="local",
-                       help="local: worker processes on this machine (the default)")
-    sweep.add_argument("--workers", type=_positive_int, help="worker processes (default: one per core)")
+    sweep.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local: worker processes on this machine (the default); ray: Ray tasks")
+    sweep.add_argument("--workers", type=_positive_int,
+                       help="worker processes, or the CPUs of a local Ray (default: one per core)")
+    sweep.add_argument("--address", help="with --executor ray: the cluster's address (default: start a local Ray)")
     sweep.add_argument("--out", type=Path, help="output directory (default: runs/sweep/<sweep name>)")
     sweep.add_argument("--resume", action="store_true", help="skip the trials already in DIR/trials.jsonl")
 
@@ -370,7 +373,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             bar.status(f"{done}/{total} trials")
 
     try:
-        report = run_sweep(args.file, out_dir, args.workers, args.resume, progress)
+        report = run_sweep(args.file, out_dir, args.workers, args.resume, progress, args.executor, args.address)
     except KeyboardInterrupt:
         print(f"interrupted: the finished trials are in {results}; --resume runs the rest", file=sys.stderr)
         return EXIT_SIGINT

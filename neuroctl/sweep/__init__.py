@@ -3,7 +3,7 @@
     report = run_sweep(Path("configs/sweeps/force_limit.yaml"), Path("runs/sweep/force_limit"), workers=2)
 
 `spec` reads a sweep file and validates every trial's configuration before anything runs; `local`
-runs the trials on one worker process per core (a worker reuses its environment and controller
+runs the trials on one worker process per core (`ray_executor`: as Ray tasks) (a worker reuses its environment and controller
 across the seeds of a configuration), appending each finished trial to `DIR/trials.jsonl` at once
 (`trials`); `summary` writes `DIR/summary.json` and `DIR/summary.md`. With `resume`, the trials already
 in `DIR/trials.jsonl` are skipped. The same trial gives the same line on any worker: results do not
@@ -19,6 +19,7 @@ from typing import Any
 
 from neuroctl.runtime.files import atomic_write_json
 from neuroctl.sweep.local import LocalPool
+from neuroctl.sweep.ray_executor import run_ray
 from neuroctl.sweep.spec import expand
 from neuroctl.sweep.summary import markdown, summarize
 from neuroctl.sweep.trials import read
@@ -35,22 +36,30 @@ def default_workers() -> int:
 
 
 def run_sweep(sweep_path: Path, out_dir: Path, workers: int | None = None, resume: bool = False,
-              on_trial: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+              on_trial: Callable[[int, int], None] | None = None, executor: str = "local",
+              address: str | None = None) -> dict[str, Any]:
     """Run the sweep file's trials not yet in `out_dir/trials.jsonl` (all of them unless `resume`, and
-    then the file must not hold any), write the summaries and return summary.json's content;
-    `on_trial(done, total)` after each trial. A KeyboardInterrupt stops the workers, writes the
-    summaries of what finished (`interrupted`: true) and propagates."""
+    then the file must not hold any) on `executor` ("local": `workers` processes, default one per core;
+    "ray": Ray tasks on the cluster at `address`, or on a local Ray of `workers` CPUs started for the
+    sweep), write the summaries and return summary.json's content; `on_trial(done, total)` after each
+    trial. A KeyboardInterrupt stops the workers, writes the summaries of what finished (`interrupted`:
+    true) and propagates."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "trials.jsonl"
     done = {(line["config_id"], line["seed"]) for line in read(results_path)}
     if done and not resume:
         raise FileExistsError(f"{results_path} already holds {len(done)} trials: --resume runs the rest")
-    with LocalPool(workers or default_workers(), [str(Path(sweep_path).resolve().parent), os.getcwd()]) as pool:
+    workers = workers or default_workers()
+    if executor == "ray":
+        _, trials = expand(sweep_path, out_dir / "configs")
+        return _run(lambda todo, path, progress: run_ray(todo, path, address, workers, progress),
+                    trials, done, sweep_path, out_dir, on_trial)
+    with LocalPool(workers, [str(Path(sweep_path).resolve().parent), os.getcwd()]) as pool:
         _, trials = expand(sweep_path, out_dir / "configs")  # while the workers start
-        return _run(pool, trials, done, sweep_path, out_dir, on_trial)
+        return _run(pool.run, trials, done, sweep_path, out_dir, on_trial)
 
 
-def _run(pool: LocalPool, trials: list, done: set, sweep_path: Path, out_dir: Path,
+def _run(execute: Callable, trials: list, done: set, sweep_path: Path, out_dir: Path,
          on_trial: Callable[[int, int], None] | None) -> dict[str, Any]:
     results_path = out_dir / "trials.jsonl"
     todo = [trial for trial in trials if trial.key not in done]
@@ -63,7 +72,7 @@ def _run(pool: LocalPool, trials: list, done: set, sweep_path: Path, out_dir: Pa
 
     interrupted = False
     try:
-        pool.run(todo, results_path, progress)
+        execute(todo, results_path, progress)
     except KeyboardInterrupt:
         interrupted = True
         raise

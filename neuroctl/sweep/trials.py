@@ -14,18 +14,54 @@ writing) is ignored on reading.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from neuroctl.runtime.files import json_safe
 from neuroctl.sweep.spec import Trial
 
 _runner: Any = None
 _runner_path: Path | None = None
+_portable_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class PortableTrial:
+    """A trial with its configuration's files as text, for a worker that cannot read the driver's disk."""
+
+    trial: Trial
+    launch_text: str
+    controller_text: str
+
+
+def portable(trial: Trial) -> PortableTrial:
+    return PortableTrial(trial, trial.launch_path.read_text(), (trial.launch_path.parent / "controller.yaml").read_text())
+
+
+def run_portable(task: PortableTrial) -> dict[str, Any]:
+    """Write the task's files into a private directory of this process (once per configuration), then
+    `run_trial` from there."""
+    global _portable_dir
+    if _portable_dir is None:
+        _portable_dir = Path(tempfile.mkdtemp(prefix="neuroctl-sweep-"))
+    directory = _portable_dir / task.trial.config_id
+    if not directory.exists():
+        directory.mkdir()
+        controller = directory / "controller.yaml"
+        controller.write_text(task.controller_text)
+        launch = yaml.safe_load(task.launch_text)
+        launch["controller"] = str(controller)
+        (directory / "launch.yaml").write_text(yaml.safe_dump(launch, sort_keys=False))
+    return run_trial(dataclasses.replace(task.trial, launch_path=directory / "launch.yaml"))
 
 
 def run_trial(trial: Trial) -> dict[str, Any]:

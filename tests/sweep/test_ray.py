@@ -1,0 +1,48 @@
+"""neuroctl sweep on Ray (a local Ray of 2 CPUs): the same trials.jsonl as the local executor, and a
+trial whose worker dies retried by Ray."""
+
+import json
+from pathlib import Path
+
+import pytest
+import ray  # in the test extra
+
+from neuroctl.sweep import run_sweep
+from test_sweep import CRASHING_ENV, ROOT, lines, write_sweep
+
+
+@pytest.fixture
+def local_ray(tmp_path):
+    """A local Ray whose workers also import from tmp_path (a launch file's environment module)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(tmp_path)}})
+    yield
+    ray.shutdown()
+
+
+def test_ray_gives_the_same_trials_as_local_workers(tmp_path, local_ray):
+    sweep = write_sweep(tmp_path, "  env.kwargs.max_force_n: [4.0, 6.0]\n  controller.iterations: [10, 20]\n"
+                                  "  run.duration_s: [1.5]\n")
+    on_ray = run_sweep(sweep, tmp_path / "ray", executor="ray")
+    local = run_sweep(sweep, tmp_path / "local", workers=2)
+    assert on_ray["finished"] == local["finished"] == 18
+    assert lines(tmp_path / "ray" / "trials.jsonl") == lines(tmp_path / "local" / "trials.jsonl")
+    def without_latency(report):
+        return [{k: v for k, v in c.items() if k != "latency_us"} for c in report["configurations"]]
+
+    assert without_latency(on_ray) == without_latency(local)
+
+
+def test_ray_retries_a_trial_whose_worker_died(tmp_path, local_ray, monkeypatch):
+    (tmp_path / "ray_crashing_env.py").write_text(CRASHING_ENV.replace("CrashOnce-v0", "RayCrashOnce-v0"))
+    launch = tmp_path / "launch.yaml"
+    launch.write_text(f"env: {{id: 'ray_crashing_env:RayCrashOnce-v0', kwargs: {{control_period_s: 0.01}}}}\n"
+                      f"controller: {ROOT}/configs/controllers/cartpole_lqr.yaml\nrun: {{duration_s: 1.0}}\n")
+    sweep = write_sweep(tmp_path, "  run.duration_s: [1.0]\n", seeds=3, launch=str(launch),
+                        controllers=f"[{ROOT}/configs/controllers/cartpole_lqr.yaml]")
+    monkeypatch.chdir(tmp_path)
+    report = run_sweep(sweep, tmp_path / "out", executor="ray")
+    rows = [json.loads(raw) for raw in (tmp_path / "out" / "trials.jsonl").read_text().splitlines()]
+    assert (tmp_path / "crashed-once").exists()  # a worker did die
+    assert sorted(row["seed"] for row in rows) == [0, 1, 2] and all(row["status"] == "ok" for row in rows)
+    assert report["configurations"][0]["failed"] == 0
