@@ -2,13 +2,12 @@
 trial whose worker dies retried by Ray."""
 
 import json
-from pathlib import Path
 
 import pytest
 import ray  # in the test extra
 
 from neuroctl.sweep import run_sweep
-from test_sweep import CRASHING_ENV, ROOT, lines, write_sweep
+from test_sweep import crashing_sweep, lines, write_sweep
 
 
 @pytest.fixture
@@ -34,12 +33,7 @@ def test_ray_gives_the_same_trials_as_local_workers(tmp_path, local_ray):
 
 
 def test_ray_retries_a_trial_whose_worker_died(tmp_path, local_ray, monkeypatch):
-    (tmp_path / "ray_crashing_env.py").write_text(CRASHING_ENV.replace("CrashOnce-v0", "RayCrashOnce-v0"))
-    launch = tmp_path / "launch.yaml"
-    launch.write_text(f"env: {{id: 'ray_crashing_env:RayCrashOnce-v0', kwargs: {{control_period_s: 0.01}}}}\n"
-                      f"controller: {ROOT}/configs/controllers/cartpole_lqr.yaml\nrun: {{duration_s: 1.0}}\n")
-    sweep = write_sweep(tmp_path, "  run.duration_s: [1.0]\n", seeds=3, launch=str(launch),
-                        controllers=f"[{ROOT}/configs/controllers/cartpole_lqr.yaml]")
+    sweep = crashing_sweep(tmp_path, "ray_crash_once")
     monkeypatch.chdir(tmp_path)
     report = run_sweep(sweep, tmp_path / "out", executor="ray")
     rows = [json.loads(raw) for raw in (tmp_path / "out" / "trials.jsonl").read_text().splitlines()]

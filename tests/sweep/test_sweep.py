@@ -107,13 +107,23 @@ gymnasium.register("CrashOnce-v0", entry_point=CrashOnce)
 '''
 
 
-def test_a_worker_that_dies_mid_trial_is_replaced_and_the_trial_retried(tmp_path, monkeypatch):
-    (tmp_path / "crashing_env.py").write_text(CRASHING_ENV)
+def crashing_sweep(tmp_path: Path, module: str, always: bool = False) -> Path:
+    """A sweep of 3 LQR seeds on the cart-pole of `module` (written into tmp_path, a name of its own per
+    test: earlier tests' directories stay on sys.path), whose process dies at the reset of seed 1: once,
+    or every time (`always`)."""
+    code = CRASHING_ENV.replace("CrashOnce-v0", f"{module}-v0")
+    if always:
+        code = code.replace("if seed == 1 and not MARKER.exists():", "if seed == 1:")
+    (tmp_path / f"{module}.py").write_text(code)
     launch = tmp_path / "launch.yaml"
-    launch.write_text(f"env: {{id: 'crashing_env:CrashOnce-v0', kwargs: {{control_period_s: 0.01}}}}\n"
+    launch.write_text(f"env: {{id: '{module}:{module}-v0', kwargs: {{control_period_s: 0.01}}}}\n"
                       f"controller: {ROOT}/configs/controllers/cartpole_lqr.yaml\nrun: {{duration_s: 1.0}}\n")
-    sweep = write_sweep(tmp_path, "  run.duration_s: [1.0]\n", seeds=3, launch=str(launch),
-                        controllers=f"[{ROOT}/configs/controllers/cartpole_lqr.yaml]")
+    return write_sweep(tmp_path, "  run.duration_s: [1.0]\n", seeds=3, launch=str(launch),
+                       controllers=f"[{ROOT}/configs/controllers/cartpole_lqr.yaml]")
+
+
+def test_a_worker_that_dies_mid_trial_is_replaced_and_the_trial_retried(tmp_path, monkeypatch):
+    sweep = crashing_sweep(tmp_path, "crash_once")
     monkeypatch.chdir(tmp_path)  # the launch's module is found beside it, in the current directory
     report = run_sweep(sweep, tmp_path / "out", workers=2)
     rows = [json.loads(raw) for raw in (tmp_path / "out" / "trials.jsonl").read_text().splitlines()]
@@ -124,14 +134,7 @@ def test_a_worker_that_dies_mid_trial_is_replaced_and_the_trial_retried(tmp_path
 
 
 def test_a_trial_that_fails_twice_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    # a module name of its own: the previous test's directory stays on sys.path (launch files' modules do)
-    (tmp_path / "always_crashing_env.py").write_text(
-        CRASHING_ENV.replace("if seed == 1 and not MARKER.exists():", "if seed == 1:").replace("CrashOnce-v0", "CrashAlways-v0"))
-    launch = tmp_path / "launch.yaml"
-    launch.write_text(f"env: {{id: 'always_crashing_env:CrashAlways-v0', kwargs: {{control_period_s: 0.01}}}}\n"
-                      f"controller: {ROOT}/configs/controllers/cartpole_lqr.yaml\nrun: {{duration_s: 1.0}}\n")
-    sweep = write_sweep(tmp_path, "  run.duration_s: [1.0]\n", seeds=3, launch=str(launch),
-                        controllers=f"[{ROOT}/configs/controllers/cartpole_lqr.yaml]")
+    sweep = crashing_sweep(tmp_path, "crash_always", always=True)
     monkeypatch.chdir(tmp_path)
     report = run_sweep(sweep, tmp_path / "out", workers=2)
     rows = {row["seed"]: row for row in map(json.loads, (tmp_path / "out" / "trials.jsonl").read_text().splitlines())}
