@@ -357,6 +357,8 @@ def output_directory(path: Path, where: str) -> Path:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    import time
+
     from neuroctl.progress import ProgressBar, is_terminal
     from neuroctl.sweep import run_sweep
 
@@ -368,9 +370,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                          f"another directory")
     bar = ProgressBar("sweep", None, "trials", sys.stderr) if is_terminal(sys.stderr) else None
 
-    def progress(done: int, total: int) -> None:  # tqdm's status line: done/total, elapsed
-        if bar is not None:
-            bar.status(f"{done}/{total} trials")
+    started, first_done = time.monotonic(), None
+
+    def progress(done: int, total: int) -> None:  # tqdm's status line: done/total, rate, time left, elapsed
+        nonlocal first_done
+        if bar is None:
+            return
+        first_done = done - 1 if first_done is None else first_done  # trials already there (--resume)
+        rate = (done - first_done) / max(time.monotonic() - started, 1e-9)
+        bar.status(f"{done}/{total} trials, {rate:.2f}/s, about {(total - done) / rate:.0f} s left")
 
     try:
         report = run_sweep(args.file, out_dir, args.workers, args.resume, progress, args.executor, args.address)

@@ -5,13 +5,15 @@
 `spec` reads a sweep file and validates every trial's configuration before anything runs; `local`
 runs the trials on one worker process per core (`ray_executor`: as Ray tasks) (a worker reuses its environment and controller
 across the seeds of a configuration), appending each finished trial to `DIR/trials.jsonl` at once
-(`trials`); `summary` writes `DIR/summary.json` and `DIR/summary.md`. With `resume`, the trials already
+(`trials`); `summary` writes `DIR/summary.json` and `DIR/summary.md`, `neuroctl.viz.sweep_plots` the
+plots (each metric against each varied parameter, the Pareto front of energy against cost). With `resume`, the trials already
 in `DIR/trials.jsonl` are skipped. The same trial gives the same line on any worker: results do not
 depend on which worker ran what, nor on how many there were.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -82,6 +84,18 @@ def _run(execute: Callable, trials: list, done: set, sweep_path: Path, out_dir: 
         configurations = summarize(lines)
         report = {"sweep": str(sweep_path), "trials": len(trials), "finished": len(lines),
                   "interrupted": interrupted, "configurations": configurations}
+        report["plots"] = _plots(out_dir, configurations, Path(sweep_path).stem)
         atomic_write_json(out_dir / "summary.json", report)
         (out_dir / "summary.md").write_text(markdown(str(sweep_path), configurations, interrupted))
     return report
+
+
+def _plots(out_dir: Path, configurations: list[dict[str, Any]], title: str) -> list[str] | str:
+    """The plots' file names, or why there are none (matplotlib is the `viz` extra)."""
+    if not configurations:
+        return "no finished trials"
+    if importlib.util.find_spec("matplotlib") is None:
+        return "matplotlib is not installed (pip install 'neuroctl[viz]')"
+    from neuroctl.viz.sweep_plots import write_sweep_plots
+
+    return [path.name for path in write_sweep_plots(out_dir, configurations, title)]

@@ -18,6 +18,7 @@ dispatcher's PyBullet or numba).
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import queue
 import signal
 import sys
@@ -36,6 +37,8 @@ IN_FLIGHT = 2
 
 
 def _work(tasks: Any, results: Any, extra_paths: list[str]) -> None:
+    """A worker's loop: run the trials it is sent, send back each line (a pipe: `send` has written the
+    line when it returns, so a worker that dies right after loses nothing it finished)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.path.extend(p for p in extra_paths if p not in sys.path)
     while True:
@@ -43,16 +46,18 @@ def _work(tasks: Any, results: Any, extra_paths: list[str]) -> None:
         if trial is None:
             return
         try:
-            results.put((trial.key, run_trial(trial), None))
+            results.send((trial.key, run_trial(trial), None))
         except Exception as exc:  # a trial may fail in any way; the dispatcher records it
-            results.put((trial.key, None, f"{type(exc).__name__}: {exc}"))
+            results.send((trial.key, None, f"{type(exc).__name__}: {exc}"))
 
 
 class _Worker:
-    def __init__(self, context: Any, results: Any, extra_paths: list[str]) -> None:
+    def __init__(self, context: Any, extra_paths: list[str]) -> None:
         self.tasks = context.Queue()
-        self.process = context.Process(target=_work, args=(self.tasks, results, extra_paths), daemon=True)
+        self.results, sending_end = context.Pipe(duplex=False)
+        self.process = context.Process(target=_work, args=(self.tasks, sending_end, extra_paths), daemon=True)
         self.process.start()
+        sending_end.close()  # the worker holds it: the dispatcher's end sees EOF when the worker dies
         self.trials: deque[Trial] = deque()  # in the order the worker runs them
         self.last_config: str | None = None
 
@@ -63,9 +68,8 @@ class LocalPool:
 
     def __init__(self, workers: int, extra_paths: list[str] | None = None) -> None:
         self.context = multiprocessing.get_context("spawn")
-        self.results = self.context.Queue()
         self.paths = list(extra_paths or [])
-        self.workers = [_Worker(self.context, self.results, self.paths) for _ in range(max(1, workers))]
+        self.workers = [_Worker(self.context, self.paths) for _ in range(max(1, workers))]
 
     def __enter__(self) -> "LocalPool":
         return self
@@ -77,7 +81,7 @@ class LocalPool:
             on_trial: Callable[[dict[str, Any]], None] | None = None) -> None:
         """Run `trials`, appending each finished (or finally failed) trial's line to `results_path`;
         `on_trial(line)` after each. KeyboardInterrupt propagates (stop the pool after it)."""
-        context, results, paths, pool = self.context, self.results, self.paths, self.workers
+        context, paths, pool = self.context, self.paths, self.workers
         pending: OrderedDict[str, deque[Trial]] = OrderedDict()
         for trial in trials:
             pending.setdefault(trial.config_id, deque()).append(trial)
@@ -100,6 +104,19 @@ class LocalPool:
                 failed_on[trial.key] = worker_index
                 pending.setdefault(trial.config_id, deque()).appendleft(trial)
 
+        def receive(index: int, worker: _Worker) -> bool:
+            """Take one line the worker sent (for its oldest trial); False at EOF (it died)."""
+            try:
+                _, line, error = worker.results.recv()
+            except (EOFError, OSError):
+                return False
+            trial = worker.trials.popleft()
+            if error is None:
+                finish(trial, line)
+            else:
+                failure(index, trial, error)
+            return True
+
         while remaining:
             for index, worker in enumerate(pool):
                 while len(worker.trials) < IN_FLIGHT and pending:
@@ -111,22 +128,21 @@ class LocalPool:
                     worker.trials.append(trial)
                     worker.last_config = trial.config_id
                     worker.tasks.put(trial)
-            try:
-                key, line, error = results.get(timeout=POLL_S)
-            except queue.Empty:
-                key = None
-            if key is not None:
-                index, worker = next((i, w) for i, w in enumerate(pool) if w.trials and w.trials[0].key == key)
-                trial = worker.trials.popleft()
-                if error is None:
-                    finish(trial, line)
-                else:
-                    failure(index, trial, error)
+            ready = multiprocessing.connection.wait([w.results for w in pool if w.trials], timeout=POLL_S)
+            for index, worker in enumerate(pool):
+                if worker.results in ready:
+                    receive(index, worker)
             for index, worker in enumerate(pool):
                 if worker.trials and not worker.process.is_alive():
+                    while worker.trials and worker.results.poll() and receive(index, worker):
+                        pass  # the lines it sent before it died
+                    worker.process.join()
                     code = worker.process.exitcode
+                    worker.results.close()
+                    pool[index] = _Worker(context, paths)
+                    if not worker.trials:
+                        continue
                     running, *queued = worker.trials
-                    pool[index] = _Worker(context, results, paths)
                     for trial in reversed(queued):  # never started: back to the front, no attempt spent
                         attempts[trial.key] -= 1
                         pending.setdefault(trial.config_id, deque()).appendleft(trial)

@@ -13,6 +13,7 @@ import pytest
 from neuroctl.config import ConfigError
 from neuroctl.sweep import run_sweep
 from neuroctl.sweep.spec import expand
+from neuroctl.viz.sweep_plots import pareto_front
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMING = ("latency_us", "pid", "host", "attempts", "wall_s")  # what may differ between executions of one trial
@@ -53,6 +54,14 @@ def test_one_and_two_workers_give_the_same_trials(tmp_path):
         {"controller.iterations": 20, "env.kwargs.max_force_n": 6.0, "run.duration_s": 1.5}, sort_keys=True))]
     assert spiking["successes"] == 3 and spiking["success_ci95"][0] > 0.4 and spiking["mean_cost"] > 0
     assert "| cartpole_mpc_hard.yaml | 20 | 6 | 1.5 | 3/3" in (tmp_path / "two" / "summary.md").read_text()
+    assert two["plots"] == ["sweep_controller_iterations.png", "sweep_env_kwargs_max_force_n.png",
+                            "sweep_run_duration_s.png", "sweep_pareto.png"]
+    assert all((tmp_path / "two" / name).stat().st_size > 10_000 for name in two["plots"])
+
+
+def test_the_pareto_front_keeps_the_points_nothing_beats():
+    points = [(1.0, 5.0), (2.0, 3.0), (3.0, 3.0), (4.0, 1.0), (2.5, 4.0), (1.0, 6.0)]
+    assert pareto_front(points) == [0, 1, 3]
 
 
 def test_sigint_keeps_the_finished_trials_and_resume_runs_the_rest(tmp_path):
