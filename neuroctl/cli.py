@@ -357,12 +357,17 @@ def output_directory(path: Path, where: str) -> Path:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    import importlib.util
     import time
 
     from neuroctl.progress import ProgressBar, is_terminal
     from neuroctl.sweep import run_sweep
 
 
+    if args.executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise UsageError("--executor ray: Ray is not installed here: pip install -e '.[ray]' (or 'neuroctl[ray]')")
+    if args.address and args.executor != "ray":
+        raise UsageError("--address: only with --executor ray")
     out_dir = output_directory(args.out or Path("runs") / "sweep" / args.file.stem, "--out")
     results = out_dir / "trials.jsonl"
     if results.exists() and results.stat().st_size and not args.resume:

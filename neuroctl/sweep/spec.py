@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from neuroctl.config import ConfigError, load_yaml, parse, range_field, shown
+from neuroctl.config import ConfigError, file_problem, load_yaml, parse, range_field, shown
 
 CONTROLLER_PREFIX = "controller."
 LAUNCH_SECTIONS = ("env", "run", "task", "outputs", "sensors")
@@ -138,9 +138,12 @@ def expand(sweep_path: Path, configs_dir: Path) -> tuple[SweepFile, list[Trial]]
     spec = parse(SweepFile, load_yaml(sweep_path), sweep_path)
     base = sweep_path.parent
     launch_file = (base / spec.launch).resolve()
+    _check_file(sweep_path, "launch", launch_file)
     launch_data = load_yaml(launch_file)
     controllers = [(base / c).resolve() for c in spec.controllers] or \
         [(launch_file.parent / str(launch_data.get("controller", ""))).resolve()]
+    for i, controller in enumerate(controllers):
+        _check_file(sweep_path, f"controllers[{i}]" if spec.controllers else "launch", controller)
     values = parameter_values(spec, sweep_path)
     keys = list(values)
     n_settings = int(np.prod([len(values[k]) for k in keys])) if keys else 1
@@ -170,6 +173,12 @@ def expand(sweep_path: Path, configs_dir: Path) -> tuple[SweepFile, list[Trial]]
             trials += [Trial(config_id, str(controller), setting, seed, launch_path)
                        for seed in range(spec.seeds.first, spec.seeds.first + spec.seeds.count)]
     return spec, trials
+
+
+def _check_file(sweep_path: Path, key: str, path: Path) -> None:
+    problem = file_problem(path)
+    if problem is not None:
+        raise ConfigError(sweep_path, key, f"{str(path)!r}: {problem}")
 
 
 def _accepts(controller_data: dict, key: str) -> bool:

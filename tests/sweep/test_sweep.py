@@ -172,3 +172,20 @@ def test_ranges_are_drawn_from_the_sample_seed(tmp_path):
     forces = sorted({trial.setting["env.kwargs.max_force_n"] for trial in first})
     assert len(forces) == 3 and all(5.0 <= f <= 9.0 for f in forces)
     assert [t.setting for t in first] == [t.setting for t in second]
+
+
+@pytest.mark.parametrize("text, extra, message", [
+    ("launch: /nonexistent/launch.yaml\n", [], "sweep.yaml: launch: '/nonexistent/launch.yaml': no such file"),
+    (f"launch: {ROOT}/launch/cartpole_mpc_hard.yaml\ncontrollers: [/nonexistent/c.yaml]\n", [],
+     "sweep.yaml: controllers[0]: '/nonexistent/c.yaml': no such file"),
+    (f"launch: {ROOT}/launch/cartpole_mpc_hard.yaml\n", ["--address", "ray://head:10001"],
+     "--address: only with --executor ray"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, text, extra, message):
+    from neuroctl.cli import main
+
+    (tmp_path / "sweep.yaml").write_text(text)
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(tmp_path / "out"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "trials.jsonl").exists()
