@@ -80,7 +80,7 @@ examples:
 EVAL_EPILOG = """\
 examples:
   neuroctl eval cartpole_mpc --seeds 10
-  neuroctl eval launch/cartpole_mpc_hard.yaml --seeds 50 \\
+  neuroctl eval launch/cartpole_mpc_hard.yaml --seeds 50 --workers 2 \\
       --controller configs/controllers/cartpole_mpc_hard_exact.yaml \\
       --controller configs/controllers/cartpole_mpc_hard.yaml
 
@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--first-seed", type=_seed, default=0, help="first seed (default 0)")
     evaluate.add_argument("--controller", type=Path, action="append", default=None,
                           help="controller config (repeatable; default: the launch file's)")
+    evaluate.add_argument("--workers", type=_positive_int, default=1,
+                          help="run the episodes on this many local worker processes (default 1: in this one)")
     evaluate.add_argument("--out", type=Path, help="output directory (default: runs/eval/<launch name>)")
     evaluate.add_argument("--overwrite", action="store_true", help=overwrite_help)
 
@@ -322,7 +324,7 @@ def _make_video(launch: Launch, result: RunResult, path: Path) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from neuroctl.evaluate import evaluate, format_table, progress_stream
+    from neuroctl.evaluate import EpisodeFailed, evaluate, format_table, progress_stream
     from neuroctl.launchfile import MAX_SEED, resolve_launch_path
     from neuroctl.runtime.files import atomic_write_json, write_with_fallback
 
@@ -336,7 +338,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out_dir, moved = fresh_output_directory(out_dir, args.overwrite)
     if moved:
         print(f"note: {moved}", file=sys.stderr)
-    report = evaluate(args.file, seeds, args.controller or [None], progress_stream())
+    try:
+        report = evaluate(args.file, seeds, args.controller or [None], progress_stream(), args.workers)
+    except EpisodeFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     kept_in, problem = write_with_fallback(lambda d: atomic_write_json(d / "eval.json", report), out_dir, "eval")
     print(format_table(report))
     print(f"results: {kept_in / 'eval.json'}" + (" (interrupted: partial)" if report["interrupted"] else ""))

@@ -30,7 +30,9 @@ and `controllers`, one summary per controller (the first is the reference of cos
 from __future__ import annotations
 
 import math
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -243,9 +245,15 @@ def summarize(config: str, episodes: list[EpisodeSummary],
     return summary
 
 
+class EpisodeFailed(RuntimeError):
+    """An episode that failed twice on the worker processes of `evaluate(..., workers > 1)`."""
+
+
 def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None],
-             progress: TextIO | None = None) -> dict[str, Any]:
+             progress: TextIO | None = None, workers: int = 1) -> dict[str, Any]:
     """Run every (controller, seed) episode; the first controller is the reference of cost ratios.
+    With `workers` > 1 the episodes run on that many local worker processes (`neuroctl.sweep.local`;
+    the same report, episode for episode); an episode that fails twice there raises EpisodeFailed.
 
     SIGINT or SIGTERM at any point (during an episode, while its results are summarised, between
     episodes) stops the evaluation: the report keeps every episode finished before the signal, with
@@ -256,20 +264,30 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
     total = len(seeds) * len(controllers)
     signal_number = None
     bar = ProgressBar("eval", total, "episodes", progress) if progress is not None else None
+
+    def done(c: int, controller: Path | None) -> None:
+        if bar is not None:
+            bar.status(Path(str(controller or "launch controller")).name)
+            bar.update_to(sum(len(e) for e in episodes))
+
     try:
         with Interruptible():
+            if workers > 1:
+                _on_workers(launch_path, seeds, controllers, workers, episodes, done)
             for c, controller in enumerate(controllers):
+                if len(episodes[c]) == len(seeds):
+                    continue
                 with LaunchRunner(load_launch(launch_path, controller, mode="fast")) as runner:
-                    for s, seed in enumerate(seeds):
+                    for seed in seeds:
                         episodes[c].append(run_episode_summary(runner, seed))
-                        if bar is not None:
-                            bar.status(Path(str(controller or "launch controller")).name)
-                            bar.update_to(c * len(seeds) + s + 1)
+                        done(c, controller)
     except Interrupted as exc:
         signal_number = exc.signal_number
     finally:
         if bar is not None:
             bar.close()
+    for finished in episodes:
+        finished.sort(key=lambda e: seeds.index(e.seed))
     results = []
     reference = None
     for name, finished in zip(names, episodes):
@@ -278,6 +296,29 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
             reference = reference or finished
     return {"launch": str(launch_path), "seeds": seeds, "interrupted": signal_number is not None,
             "signal_number": signal_number, "units": UNITS, "controllers": results}
+
+
+def _on_workers(launch_path: Path, seeds: list[int], controllers: list[Path | None], workers: int,
+                episodes: list[list[EpisodeSummary]], done: Callable[[int, Path | None], None]) -> None:
+    """Every episode on `workers` local processes, each summary appended to its controller's list as it
+    arrives (in any order: the caller sorts them by seed)."""
+    from neuroctl.sweep.local import LocalPool
+    from neuroctl.sweep.spec import Trial
+    from neuroctl.sweep.trials import run_eval_episode
+
+    trials = [Trial(f"controller-{c}", "" if controller is None else str(controller), {}, seed, Path(launch_path))
+              for c, controller in enumerate(controllers) for seed in seeds]
+
+    def keep(line: dict[str, Any]) -> None:
+        c = int(line["config_id"].removeprefix("controller-"))
+        if line["status"] != "ok":
+            raise EpisodeFailed(f"{launch_path}: controller {controllers[c] or 'of the launch file'}, seed "
+                                f"{line['seed']}: failed twice: {line['error']}")
+        episodes[c].append(line["summary"])
+        done(c, controllers[c])
+
+    with LocalPool(workers, [str(Path(launch_path).resolve().parent), os.getcwd()], run_eval_episode) as pool:
+        pool.run(trials, keep)
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -86,3 +86,19 @@ def test_eval_reports_cost_over_succeeded_episodes_and_why_the_others_failed(tmp
     assert failed[0]["ended"]["nearest_limit"]["reading"] == pytest.approx(-0.5965, abs=1e-3)
     assert "cartpole_lqr.yaml seed 0: terminated by the environment at 1.34 s (tick 133)" in captured.out
     assert "3/6 (19-81%)" in captured.out and report["units"]["qp_error"].startswith("fraction of the command limit")
+
+
+def test_eval_on_two_worker_processes_gives_the_same_report(tmp_path):
+    """--workers 2: the episodes run on local worker processes (neuroctl.sweep.local), the report is the
+    same, episode for episode, in seed order."""
+    from neuroctl.evaluate import evaluate
+
+    launch = tmp_path / "hard.yaml"
+    launch.write_text((ROOT / "launch" / "cartpole_mpc_hard.yaml").read_text()
+                      .replace("../configs/", f"{ROOT}/configs/").replace("duration_s: 10.0", "duration_s: 2.0"))
+    controllers = [CONTROLLERS / "cartpole_mpc_hard_exact.yaml", CONTROLLERS / "cartpole_mpc_hard.yaml"]
+    serial = evaluate(launch, [3, 4, 5, 6], controllers)
+    parallel = evaluate(launch, [3, 4, 5, 6], controllers, workers=2)
+    assert json.dumps(parallel, sort_keys=True) == json.dumps(serial, sort_keys=True)
+    assert [e["seed"] for e in parallel["controllers"][1]["episodes"]] == [3, 4, 5, 6]
+    assert parallel["controllers"][1]["qp_error"] is not None

@@ -24,7 +24,7 @@ from neuroctl.sweep.local import LocalPool
 from neuroctl.sweep.ray_executor import run_ray
 from neuroctl.sweep.spec import expand
 from neuroctl.sweep.summary import markdown, summarize
-from neuroctl.sweep.trials import read
+from neuroctl.sweep.trials import append, read
 
 __all__ = ["run_sweep", "default_workers"]
 
@@ -58,7 +58,8 @@ def run_sweep(sweep_path: Path, out_dir: Path, workers: int | None = None, resum
                     trials, done, sweep_path, out_dir, on_trial)
     with LocalPool(workers, [str(Path(sweep_path).resolve().parent), os.getcwd()]) as pool:
         _, trials = expand(sweep_path, out_dir / "configs")  # while the workers start
-        return _run(pool.run, trials, done, sweep_path, out_dir, on_trial)
+        return _run(lambda todo, path, progress: pool.run(todo, lambda line: append(path, line), progress),
+                    trials, done, sweep_path, out_dir, on_trial)
 
 
 def _run(execute: Callable, trials: list, done: set, sweep_path: Path, out_dir: Path,

@@ -1,6 +1,7 @@
 """The local executor: one worker process per core, each fed one trial at a time.
 
-The dispatcher knows which trials every worker holds (the one it runs and one queued behind it, so that
+A pool runs one task function on its trials: `run_trial` for a sweep, `run_eval_episode` for
+`neuroctl eval --workers`. The dispatcher knows which trials every worker holds (the one it runs and one queued behind it, so that
 a worker never waits for the dispatcher between trials), so that:
 
 - a worker is given the next trial of the configuration it ran last when one is left (its environment
@@ -24,11 +25,10 @@ import signal
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from neuroctl.sweep.spec import Trial
-from neuroctl.sweep.trials import append, identity, run_trial
+from neuroctl.sweep.trials import identity, run_trial
 
 MAX_ATTEMPTS = 2
 POLL_S = 0.05
@@ -36,7 +36,7 @@ IN_FLIGHT = 2
 """Trials a worker holds at once: the one it runs, and the next."""
 
 
-def _work(tasks: Any, results: Any, extra_paths: list[str]) -> None:
+def _work(tasks: Any, results: Any, extra_paths: list[str], task: Callable[[Trial], dict[str, Any]]) -> None:
     """A worker's loop: run the trials it is sent, send back each line (a pipe: `send` has written the
     line when it returns, so a worker that dies right after loses nothing it finished)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -46,16 +46,16 @@ def _work(tasks: Any, results: Any, extra_paths: list[str]) -> None:
         if trial is None:
             return
         try:
-            results.send((trial.key, run_trial(trial), None))
+            results.send((trial.key, task(trial), None))
         except Exception as exc:  # a trial may fail in any way; the dispatcher records it
             results.send((trial.key, None, f"{type(exc).__name__}: {exc}"))
 
 
 class _Worker:
-    def __init__(self, context: Any, extra_paths: list[str]) -> None:
+    def __init__(self, context: Any, extra_paths: list[str], task: Callable[[Trial], dict[str, Any]]) -> None:
         self.tasks = context.Queue()
         self.results, sending_end = context.Pipe(duplex=False)
-        self.process = context.Process(target=_work, args=(self.tasks, sending_end, extra_paths), daemon=True)
+        self.process = context.Process(target=_work, args=(self.tasks, sending_end, extra_paths, task), daemon=True)
         self.process.start()
         sending_end.close()  # the worker holds it: the dispatcher's end sees EOF when the worker dies
         self.trials: deque[Trial] = deque()  # in the order the worker runs them
@@ -66,10 +66,12 @@ class LocalPool:
     """`workers` worker processes, started at once (they import neuroctl while the caller validates the
     sweep); `run` dispatches trials to them; `stop` ends them. A context manager."""
 
-    def __init__(self, workers: int, extra_paths: list[str] | None = None) -> None:
+    def __init__(self, workers: int, extra_paths: list[str] | None = None,
+                 task: Callable[[Trial], dict[str, Any]] = run_trial) -> None:
         self.context = multiprocessing.get_context("spawn")
         self.paths = list(extra_paths or [])
-        self.workers = [_Worker(self.context, self.paths) for _ in range(max(1, workers))]
+        self.task = task
+        self.workers = [_Worker(self.context, self.paths, task) for _ in range(max(1, workers))]
 
     def __enter__(self) -> "LocalPool":
         return self
@@ -77,10 +79,11 @@ class LocalPool:
     def __exit__(self, *exc_info: object) -> None:
         stop(self.workers)
 
-    def run(self, trials: list[Trial], results_path: Path,
+    def run(self, trials: list[Trial], keep: Callable[[dict[str, Any]], None],
             on_trial: Callable[[dict[str, Any]], None] | None = None) -> None:
-        """Run `trials`, appending each finished (or finally failed) trial's line to `results_path`;
-        `on_trial(line)` after each. KeyboardInterrupt propagates (stop the pool after it)."""
+        """Run `trials`, handing each finished (or finally failed) trial's line to `keep` (the sweep
+        appends it to trials.jsonl) as it arrives; `on_trial(line)` after each. KeyboardInterrupt
+        propagates (stop the pool after it)."""
         context, paths, pool = self.context, self.paths, self.workers
         pending: OrderedDict[str, deque[Trial]] = OrderedDict()
         for trial in trials:
@@ -92,7 +95,7 @@ class LocalPool:
         def finish(trial: Trial, line: dict[str, Any]) -> None:
             nonlocal remaining
             line["attempts"] = attempts[trial.key]
-            append(results_path, line)
+            keep(line)
             remaining -= 1
             if on_trial is not None:
                 on_trial(line)
@@ -139,7 +142,7 @@ class LocalPool:
                     worker.process.join()
                     code = worker.process.exitcode
                     worker.results.close()
-                    pool[index] = _Worker(context, paths)
+                    pool[index] = _Worker(context, paths, self.task)
                     if not worker.trials:
                         continue
                     running, *queued = worker.trials

@@ -30,7 +30,7 @@ from neuroctl.runtime.files import json_safe
 from neuroctl.sweep.spec import Trial
 
 _runner: Any = None
-_runner_path: Path | None = None
+_runner_path: tuple[Path, str | None] | None = None
 _portable_dir: Path | None = None
 
 
@@ -66,18 +66,8 @@ def run_portable(task: PortableTrial) -> dict[str, Any]:
 
 def run_trial(trial: Trial) -> dict[str, Any]:
     """Run `trial` in this process (reusing the runner of the same configuration) and return its line."""
-    global _runner, _runner_path
-    from neuroctl.launchfile import load_launch
-    from neuroctl.run import LaunchRunner
-
     started = time.perf_counter()
-    if _runner_path != trial.launch_path:
-        if _runner is not None:
-            _runner.__exit__(None, None, None)
-            _runner, _runner_path = None, None
-        _runner = LaunchRunner(load_launch(trial.launch_path, mode="fast"))
-        _runner_path = trial.launch_path
-    metrics = _runner.run(trial.seed).metrics
+    metrics = _runner_for(trial.launch_path).run(trial.seed).metrics
     latency = metrics["latency_us"]["controller"]
     energy = {name: entry.get("energy_j") if entry.get("applicable") else None
               for name, entry in metrics["energy"]["profiles"].items()}
@@ -86,6 +76,31 @@ def run_trial(trial: Trial) -> dict[str, Any]:
             "latency_us": {"p50": latency["p50"], "p99": latency["p99"]},
             "activity": metrics["activity"], "energy_j_per_tick": energy, "host": socket.gethostname(),
             "pid": os.getpid(), "wall_s": time.perf_counter() - started}
+
+
+def _runner_for(launch_path: Path, controller: str | None = None) -> Any:
+    """This process's runner of (launch file, controller override): the last one if it is the same,
+    else the last one closed and a new one built."""
+    global _runner, _runner_path
+    from neuroctl.launchfile import load_launch
+    from neuroctl.run import LaunchRunner
+
+    if _runner_path != (launch_path, controller):
+        if _runner is not None:
+            _runner.__exit__(None, None, None)
+            _runner, _runner_path = None, None
+        _runner = LaunchRunner(load_launch(launch_path, controller, mode="fast"))
+        _runner_path = (launch_path, controller)
+    return _runner
+
+
+def run_eval_episode(trial: Trial) -> dict[str, Any]:
+    """`neuroctl eval`'s episode of `trial` (its launch file with `trial.controller` in place of the
+    launch file's controller, or the launch file's own when empty): its `EpisodeSummary`."""
+    from neuroctl.evaluate import run_episode_summary
+
+    runner = _runner_for(trial.launch_path, trial.controller or None)
+    return {**identity(trial), "status": "ok", "summary": run_episode_summary(runner, trial.seed)}
 
 
 def identity(trial: Trial) -> dict[str, Any]:
