@@ -80,8 +80,8 @@ def _run(execute: Callable, trials: list, done: set, sweep_path: Path, out_dir: 
         interrupted = True
         raise
     finally:
-        lines = [line for line in read(results_path) if (line["config_id"], line["seed"]) in
-                 {trial.key for trial in trials}]
+        keys = {trial.key for trial in trials}
+        lines = [line for line in read(results_path) if (line["config_id"], line["seed"]) in keys]
         configurations = summarize(lines)
         report = {"sweep": str(sweep_path), "trials": len(trials), "finished": len(lines),
                   "interrupted": interrupted, "configurations": configurations}
