@@ -265,7 +265,7 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
     signal_number = None
     bar = ProgressBar("eval", total, "episodes", progress) if progress is not None else None
 
-    def done(c: int, controller: Path | None) -> None:
+    def done(controller: Path | None) -> None:
         if bar is not None:
             bar.status(Path(str(controller or "launch controller")).name)
             bar.update_to(sum(len(e) for e in episodes))
@@ -280,14 +280,15 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
                 with LaunchRunner(load_launch(launch_path, controller, mode="fast")) as runner:
                     for seed in seeds:
                         episodes[c].append(run_episode_summary(runner, seed))
-                        done(c, controller)
+                        done(controller)
     except Interrupted as exc:
         signal_number = exc.signal_number
     finally:
         if bar is not None:
             bar.close()
+    order = {seed: i for i, seed in enumerate(seeds)}
     for finished in episodes:
-        finished.sort(key=lambda e: seeds.index(e.seed))
+        finished.sort(key=lambda e: order[e.seed])
     results = []
     reference = None
     for name, finished in zip(names, episodes):
@@ -299,7 +300,7 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
 
 
 def _on_workers(launch_path: Path, seeds: list[int], controllers: list[Path | None], workers: int,
-                episodes: list[list[EpisodeSummary]], done: Callable[[int, Path | None], None]) -> None:
+                episodes: list[list[EpisodeSummary]], done: Callable[[Path | None], None]) -> None:
     """Every episode on `workers` local processes, each summary appended to its controller's list as it
     arrives (in any order: the caller sorts them by seed)."""
     from neuroctl.sweep.local import LocalPool
@@ -315,7 +316,7 @@ def _on_workers(launch_path: Path, seeds: list[int], controllers: list[Path | No
             raise EpisodeFailed(f"{launch_path}: controller {controllers[c] or 'of the launch file'}, seed "
                                 f"{line['seed']}: failed twice: {line['error']}")
         episodes[c].append(line["summary"])
-        done(c, controllers[c])
+        done(controllers[c])
 
     with LocalPool(workers, [str(Path(launch_path).resolve().parent), os.getcwd()], run_eval_episode) as pool:
         pool.run(trials, keep)

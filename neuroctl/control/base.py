@@ -16,6 +16,7 @@ import numpy as np
 from neuroctl.activity import (ACTIVITY_FIELDS, COUNTER_FIELDS, CPU_MACS, DENSE_MACS, NEURON_UPDATES, SPIKES,
                                SYNAPTIC_EVENTS)
 from neuroctl.network.jit import cached_njit
+from neuroctl.network.linalg import matvec_into
 
 __all__ = ["ACTIVITY_FIELDS", "COUNTER_FIELDS", "CPU_MACS", "DENSE_MACS", "NEURON_UPDATES", "SPIKES",
            "SYNAPTIC_EVENTS", "Controller", "LinearModel", "ModelState"]
@@ -94,11 +95,9 @@ def state_error(observation, reference, hold, held, observer, y_op, x_op, deviat
         return
     for j in range(deviation.shape[0]):
         deviation[j] = y[j] - y_op[j]
+    matvec_into(observer, deviation, error)
     for i in range(error.shape[0]):
-        total = 0.0
-        for j in range(deviation.shape[0]):
-            total += observer[i, j] * deviation[j]
-        error[i] = total + x_op[i] - reference[i]
+        error[i] = error[i] + x_op[i] - reference[i]
 
 
 class ModelState:

@@ -10,6 +10,7 @@ from neuroctl.config import range_field
 from neuroctl.control.base import DENSE_MACS, Controller, LinearModel, ModelState
 from neuroctl.control.linear import diagonal_weights, dlqr
 from neuroctl.network.jit import cached_njit
+from neuroctl.network.linalg import matvec_into
 
 
 def q_field():
@@ -92,8 +93,6 @@ class LQRController(Controller):
 @cached_njit
 def clipped_feedback(gain, error, u_op, u_low, u_high, action):
     """action = clip(u_op - gain @ error, u_low, u_high), each row summed in ascending column order."""
+    matvec_into(gain, error, action)
     for i in range(action.shape[0]):
-        total = 0.0
-        for j in range(error.shape[0]):
-            total += gain[i, j] * error[j]
-        action[i] = min(max(-total + u_op[i], u_low[i]), u_high[i])
+        action[i] = min(max(-action[i] + u_op[i], u_low[i]), u_high[i])

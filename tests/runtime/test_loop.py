@@ -189,3 +189,19 @@ def test_the_controller_sees_only_what_the_monitor_hands_on():
 def test_recorder_refuses_absurd_sizes_before_allocating():
     with pytest.raises(ValueError, match=r"^recording 1000000000 ticks \(\d+ bytes each\) needs [\d.]+ GB; at most"):
         Recorder(10**9, 4, 1, ("control",), prediction_shape=(21, 4), plan_size=20, raster_shape=(10, 800))
+
+
+def test_the_loop_steps_past_bookkeeping_wrappers_but_keeps_the_others():
+    """OrderEnforcing, PassiveEnvChecker and a TimeLimit the episode cannot reach are skipped (a Python
+    call each per tick); a limit within the episode, or a wrapper that changes the environment, stays."""
+    from neuroctl.runtime.loop import without_bookkeeping
+
+    env = gymnasium.make("neuroctl/CartPoleBalance-v0", max_episode_steps=10**9)  # with the env checker too
+    assert without_bookkeeping(env, 1000) is env.unwrapped
+    limited = gymnasium.make("neuroctl/CartPoleBalance-v0", max_episode_steps=500, disable_env_checker=True)
+    assert without_bookkeeping(limited, 1000) is limited
+    assert without_bookkeeping(limited, 500) is limited.unwrapped
+    rescaled = gymnasium.wrappers.RescaleAction(make_env(), -0.5, 0.5)
+    assert without_bookkeeping(rescaled, 1000) is rescaled
+    for e in (env, limited, rescaled):
+        e.close()
