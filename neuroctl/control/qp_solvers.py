@@ -1,0 +1,228 @@
+"""One inequality-constrained QP description and the solvers that take it.
+
+    min_u 1/2 u'Hu + q'u   subject to   lower <= u <= upper,   G u <= h
+
+H (n, n) symmetric positive semidefinite, the box may hold +-inf, G (m, n) with m >= 0 rows.
+
+Solvers (`make_qp_solver(name, **settings)`):
+
+- "osqp": OSQP (Stellato et al., Math. Prog. Comp. 2020), ADMM on the sparse problem with G and the box
+  stacked as one constraint matrix [G; I] (see `OSQPSolver`); the OSQP object is kept and only its
+  values are updated while the sparsity patterns of triu(H) and [G; I] are unchanged.
+- "daqp": DAQP (Arnström, Bemporad and Axehill, IEEE TAC 2022), a dual active-set solver for dense QPs;
+  H must be positive definite unless `eps_prox` regularises it.
+
+Every solver reports a `QPResult` whose objective and max_violation are computed here from the returned
+u (the same measure for every solver), whose solve time is the measured wall time of `solve` (value
+updates and any re-setup included), and whose status is one of the STATUS_* strings. A solver never
+returns NaN in u: when the problem is infeasible (or the solver fails) u is the warm start clipped to the
+box, zeros clipped to the box without one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sparse
+
+from neuroctl.activity import COUNTER_FIELDS
+
+STATUS_SOLVED = "solved"
+STATUS_SOLVED_INACCURATE = "solved_inaccurate"
+STATUS_INFEASIBLE = "infeasible"
+STATUS_UNBOUNDED = "unbounded"
+STATUS_MAX_ITERATIONS = "max_iterations"
+STATUS_TIME_LIMIT = "time_limit"
+STATUS_NON_CONVEX = "non_convex"
+STATUS_FAILED = "failed"
+
+
+@dataclass
+class InequalityQP:
+    """min 1/2 u'Hu + q'u s.t. lower <= u <= upper (entries may be +-inf), G u <= h (m rows, m >= 0)."""
+
+    H: np.ndarray  # (n, n) symmetric PSD
+    q: np.ndarray  # (n,)
+    lower: np.ndarray  # (n,)
+    upper: np.ndarray  # (n,)
+    G: np.ndarray  # (m, n)
+    h: np.ndarray  # (m,)
+
+    @property
+    def n_variables(self) -> int:
+        return self.q.shape[0]
+
+    @property
+    def n_constraints(self) -> int:
+        return self.G.shape[0]
+
+    def objective(self, u: np.ndarray) -> float:
+        """1/2 u'Hu + q'u."""
+        return float(0.5 * u @ self.H @ u + self.q @ u)
+
+    def max_violation(self, u: np.ndarray) -> float:
+        """max(0, max_i(lower_i - u_i, u_i - upper_i), max_j (G u - h)_j), in the units of u and h."""
+        worst = max(0.0, float(np.max(self.lower - u, initial=0.0)), float(np.max(u - self.upper, initial=0.0)))
+        if self.n_constraints:
+            worst = max(worst, float(np.max(self.G @ u - self.h)))
+        return worst
+
+    def box_is_empty(self) -> bool:
+        return bool(np.any(self.lower > self.upper))
+
+    def fallback(self, warm_start: np.ndarray | None) -> np.ndarray:
+        """The u reported when there is no solution: the warm start (or zeros) clipped to the box."""
+        start = np.zeros(self.n_variables) if warm_start is None else np.asarray(warm_start, float)
+        return np.clip(np.nan_to_num(start, nan=0.0), self.lower, self.upper)
+
+
+@dataclass
+class QPResult:
+    """A solver's answer to one InequalityQP.
+
+    `solve_time_s`: measured wall time of the `solve` call. `objective`, `max_violation`: of the returned u
+    (`InequalityQP.objective`, `InequalityQP.max_violation`). `activity` (len(COUNTER_FIELDS), int64): the
+    counters of a spiking or dense-twin network (neuroctl.activity); zeros for the classical solvers.
+    """
+
+    u: np.ndarray
+    status: str
+    iterations: int
+    solve_time_s: float
+    objective: float
+    max_violation: float
+    activity: np.ndarray = field(default_factory=lambda: np.zeros(len(COUNTER_FIELDS), np.int64))
+
+
+class QPSolver(Protocol):
+    def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None) -> QPResult: ...
+
+
+def _result(qp: InequalityQP, u: np.ndarray, status: str, iterations: int, started_s: float,
+            activity: np.ndarray | None = None) -> QPResult:
+    """A QPResult for u (its objective and violation measured here), timed from `started_s`."""
+    elapsed = time.perf_counter() - started_s
+    result = QPResult(u, status, iterations, elapsed, qp.objective(u), qp.max_violation(u))
+    if activity is not None:
+        result.activity = activity
+    return result
+
+
+_OSQP_STATUS = {
+    "solved": STATUS_SOLVED,
+    "solved inaccurate": STATUS_SOLVED_INACCURATE,
+    "primal infeasible": STATUS_INFEASIBLE,
+    "primal infeasible inaccurate": STATUS_INFEASIBLE,
+    "dual infeasible": STATUS_UNBOUNDED,
+    "dual infeasible inaccurate": STATUS_UNBOUNDED,
+    "maximum iterations reached": STATUS_MAX_ITERATIONS,
+    "run time limit reached": STATUS_TIME_LIMIT,
+    "problem non convex": STATUS_NON_CONVEX,
+}
+
+
+class OSQPSolver:
+    """OSQP on l <= A u <= b with A = [G; I], l = [-inf; lower], b = [h; upper] (the box as the last n rows).
+
+    The osqp.OSQP object is kept between calls: when the sparsity patterns of triu(H) and A are those of
+    the last setup only the values are updated (`update(Px, Ax, q, l, u)`), otherwise it is set up again
+    (`setups` counts the setups). OSQP's own settings by default (eps_abs = eps_rel = 1e-3, max_iter 4000,
+    warm starting on) except `polishing` off and `verbose` off; any OSQP setting may be passed. A
+    `warm_start` u is handed to OSQP (its duals stay those of the last solve).
+    """
+
+    def __init__(self, **settings) -> None:
+        self.settings = {"verbose": False, "polishing": False, **settings}
+        self.setups = 0
+        self._solver = None
+        self._pattern: tuple | None = None
+
+    def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None) -> QPResult:
+        import osqp
+
+        started = time.perf_counter()
+        if qp.box_is_empty():
+            return _result(qp, qp.fallback(warm_start), STATUS_INFEASIBLE, 0, started)
+        hessian = sparse.csc_matrix(np.triu(qp.H))
+        constraints = sparse.csc_matrix(np.vstack((qp.G, np.eye(qp.n_variables))))
+        lower = np.concatenate((np.full(qp.n_constraints, -np.inf), qp.lower))
+        upper = np.concatenate((qp.h, qp.upper))
+        pattern = (hessian.shape, hessian.indptr, hessian.indices, constraints.shape, constraints.indptr,
+                   constraints.indices)
+        if self._solver is not None and _same_pattern(pattern, self._pattern):
+            self._solver.update(Px=hessian.data, Ax=constraints.data, q=qp.q, l=lower, u=upper)
+        else:
+            self._solver = osqp.OSQP()
+            self._solver.setup(hessian, qp.q, constraints, lower, upper, **self.settings)
+            self._pattern = pattern
+            self.setups += 1
+        if warm_start is not None:
+            self._solver.warm_start(x=qp.fallback(warm_start))
+        answer = self._solver.solve(raise_error=False)
+        status = _OSQP_STATUS.get(answer.info.status, STATUS_FAILED)
+        solution = answer.x
+        if status in (STATUS_INFEASIBLE, STATUS_UNBOUNDED, STATUS_NON_CONVEX, STATUS_FAILED) or not np.all(
+            np.isfinite(solution)
+        ):
+            solution = qp.fallback(warm_start)
+        return _result(qp, np.array(solution, float), status, int(answer.info.iter), started)
+
+
+def _same_pattern(pattern: tuple, other: tuple | None) -> bool:
+    if other is None:
+        return False
+    return all(np.array_equal(a, b) for a, b in zip(pattern, other))
+
+
+_DAQP_STATUS = {
+    1: STATUS_SOLVED,
+    2: STATUS_SOLVED,  # optimal with soft constraints relaxed (none are declared soft here)
+    -1: STATUS_INFEASIBLE,
+    -2: STATUS_FAILED,  # cycling
+    -3: STATUS_UNBOUNDED,
+    -4: STATUS_MAX_ITERATIONS,
+    -5: STATUS_NON_CONVEX,
+    -6: STATUS_FAILED,  # overdetermined initial working set
+}
+
+
+class DAQPSolver:
+    """DAQP (dense dual active set) on blower <= [I; G] u <= bupper: the box as simple bounds, G rows below.
+
+    Settings are DAQP's (`primal_tol`, `dual_tol`, `iter_limit`, `eps_prox`, ...), its defaults by default.
+    A `warm_start` u (clipped to the box, NaN as 0) is passed as DAQP's `primal_start` (the initial
+    working set: constraints nearly active there).
+    """
+
+    def __init__(self, **settings) -> None:
+        self.settings = dict(settings)
+
+    def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None) -> QPResult:
+        import daqp
+
+        started = time.perf_counter()
+        if qp.box_is_empty():
+            return _result(qp, qp.fallback(warm_start), STATUS_INFEASIBLE, 0, started)
+        upper = np.ascontiguousarray(np.concatenate((qp.upper, qp.h)))
+        lower = np.ascontiguousarray(np.concatenate((qp.lower, np.full(qp.n_constraints, -np.inf))))
+        sense = np.zeros(upper.shape[0], np.int32)
+        extra = {} if warm_start is None else {"primal_start": qp.fallback(warm_start)}
+        solution, _, exitflag, info = daqp.solve(
+            np.ascontiguousarray(qp.H, float), np.ascontiguousarray(qp.q, float),
+            np.ascontiguousarray(qp.G, float), upper, lower, sense, **extra, **self.settings,
+        )  # fmt: skip
+        status = _DAQP_STATUS.get(int(exitflag), STATUS_FAILED)
+        if status != STATUS_SOLVED or not np.all(np.isfinite(solution)):
+            solution = qp.fallback(warm_start)
+        return _result(qp, np.array(solution, float), status, int(info["iterations"]), started)
+
+
+def make_qp_solver(name: str, **settings) -> QPSolver:
+    """A solver by name ("osqp", "daqp"), built with `settings` (the solver's own keyword settings)."""
+    solvers = {"osqp": OSQPSolver, "daqp": DAQPSolver}
+    if name not in solvers:
+        raise ValueError(f"QP solver {name!r}: expected one of {', '.join(sorted(solvers))}")
+    return solvers[name](**settings)

@@ -1,0 +1,117 @@
+"""The QP solvers agree on random box + polyhedral QPs and report infeasibility."""
+
+import numpy as np
+import pytest
+
+from neuroctl.control.qp import solve_box_qp, step_and_momentum
+from neuroctl.control.qp_solvers import (
+    STATUS_INFEASIBLE,
+    STATUS_SOLVED,
+    DAQPSolver,
+    InequalityQP,
+    OSQPSolver,
+    make_qp_solver,
+)
+
+TIGHT_OSQP = {"eps_abs": 1e-10, "eps_rel": 1e-10, "max_iter": 200_000}
+
+
+def random_qp(seed: int, n: int = 12, m: int = 8, active: bool = True) -> InequalityQP:
+    """A feasible QP: H = A'A + 0.1 I, box [-1, 1] (one coordinate unbounded above), m rows of G that
+    hold with slack at a point inside the box; q large enough that the box and rows bind."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n))
+    hessian = a.T @ a / n + 0.1 * np.eye(n)
+    lower, upper = -np.ones(n), np.ones(n)
+    upper[0] = np.inf
+    g = rng.standard_normal((m, n))
+    inside = rng.uniform(-0.5, 0.5, n)
+    h = g @ inside + rng.uniform(0.05, 0.5, m)
+    q = rng.standard_normal(n) * (3.0 if active else 0.1)
+    return InequalityQP(hessian, q, lower, upper, g, h)
+
+
+def box_only(qp: InequalityQP) -> InequalityQP:
+    return InequalityQP(qp.H, qp.q, qp.lower, np.minimum(qp.upper, 1.0), np.zeros((0, qp.n_variables)),
+                        np.zeros(0))
+
+
+def relative_gap(a: float, b: float) -> float:
+    return abs(a - b) / max(1.0, abs(b))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_osqp_and_daqp_agree_on_polyhedral_qps(seed):
+    qp = random_qp(seed)
+    osqp_result = OSQPSolver(**TIGHT_OSQP).solve(qp)
+    daqp_result = DAQPSolver().solve(qp)
+    assert osqp_result.status == daqp_result.status == STATUS_SOLVED
+    assert relative_gap(osqp_result.objective, daqp_result.objective) < 1e-6
+    assert np.max(np.abs(osqp_result.u - daqp_result.u)) < 1e-5
+    assert daqp_result.max_violation < 1e-9 and osqp_result.max_violation < 1e-7
+    # the rows of G bind at the solution (the test exercises the polyhedral part)
+    assert np.max(qp.G @ daqp_result.u - qp.h) > -1e-8
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_box_only_qps_agree_with_solve_box_qp(seed):
+    qp = box_only(random_qp(seed))
+    step, _ = step_and_momentum(qp.H)
+    u = np.zeros(qp.n_variables)
+    solve_box_qp(qp.H, qp.q, qp.lower, qp.upper, step, 1e-12, 1_000_000, u, np.zeros((3, qp.n_variables)))
+    reference = qp.objective(u)
+    for solver in (OSQPSolver(**TIGHT_OSQP), DAQPSolver()):
+        result = solver.solve(qp)
+        assert result.status == STATUS_SOLVED
+        assert relative_gap(result.objective, reference) < 1e-6
+        assert np.any(np.isclose(np.abs(result.u), 1.0))  # some bound is active
+
+
+def infeasible_qp() -> InequalityQP:
+    """u_0 + u_1 <= -1 and u_0 + u_1 >= 1: no point satisfies both rows."""
+    n = 3
+    return InequalityQP(np.eye(n), np.ones(n), -np.ones(n), np.ones(n),
+                        np.array([[1.0, 1.0, 0.0], [-1.0, -1.0, 0.0]]), np.array([-1.0, -1.0]))
+
+
+@pytest.mark.parametrize("name", ["osqp", "daqp"])
+def test_infeasible_qp_is_reported_with_the_clipped_warm_start(name):
+    qp = infeasible_qp()
+    warm = np.array([0.2, 3.0, np.nan])
+    result = make_qp_solver(name).solve(qp, warm)
+    assert result.status == STATUS_INFEASIBLE
+    np.testing.assert_array_equal(result.u, [0.2, 1.0, 0.0])
+    assert result.max_violation == pytest.approx(2.2)  # u_0 + u_1 = 1.2 against <= -1
+    empty_box = InequalityQP(np.eye(2), np.zeros(2), np.array([0.0, 1.0]), np.array([1.0, 0.0]),
+                             np.zeros((0, 2)), np.zeros(0))
+    assert make_qp_solver(name).solve(empty_box).status == STATUS_INFEASIBLE
+
+
+def test_osqp_updates_values_and_sets_up_again_only_on_a_new_pattern():
+    solver = OSQPSolver(**TIGHT_OSQP)
+    first, second = random_qp(10), random_qp(11)
+    solver.solve(first)
+    result = solver.solve(second)  # same (dense) pattern: values updated
+    assert solver.setups == 1
+    assert relative_gap(result.objective, DAQPSolver().solve(second).objective) < 1e-6
+    sparser = random_qp(12)
+    sparser.G[:, 3] = 0.0
+    result = solver.solve(sparser, warm_start=result.u)
+    assert solver.setups == 2
+    assert relative_gap(result.objective, DAQPSolver().solve(sparser).objective) < 1e-6
+
+
+def test_osqp_defaults_are_osqps_with_polishing_off():
+    qp = random_qp(3)
+    result = OSQPSolver().solve(qp)
+    exact = DAQPSolver().solve(qp)
+    assert result.status == STATUS_SOLVED
+    # OSQP's default tolerances (1e-3): close, not exact
+    assert 1e-12 < relative_gap(result.objective, exact.objective) < 1e-2
+    assert result.solve_time_s > 0.0 and result.iterations > 0
+    assert not result.activity.any()
+
+
+def test_unknown_solver_name_is_an_error():
+    with pytest.raises(ValueError, match="QP solver 'cvxpy': expected one of daqp, osqp"):
+        make_qp_solver("cvxpy")
