@@ -83,6 +83,7 @@ examples:
   neuroctl eval launch/cartpole_mpc_hard.yaml --seeds 50 --workers 2 \\
       --controller configs/controllers/cartpole_mpc_hard_exact.yaml \\
       --controller configs/controllers/cartpole_mpc_hard.yaml
+  neuroctl eval launch/cartpole_mpc_hard.yaml --seeds 200 --executor ray --address ray://head:10001
 
 An output directory that already holds eval.json goes to DIR-2 (DIR-3, ...) unless --overwrite."""
 
@@ -152,8 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--first-seed", type=_seed, default=0, help="first seed (default 0)")
     evaluate.add_argument("--controller", type=Path, action="append", default=None,
                           help="controller config (repeatable; default: the launch file's)")
-    evaluate.add_argument("--workers", type=_positive_int, default=1,
-                          help="run the episodes on this many local worker processes (default 1: in this one)")
+    evaluate.add_argument("--executor", choices=("local", "ray"), default="local",
+                          help="local: this process, or worker processes with --workers (the default); ray: Ray tasks")
+    evaluate.add_argument("--workers", type=_positive_int,
+                          help="worker processes, or the CPUs of a local Ray (default: 1 locally, one per core "
+                               "for a local Ray)")
+    evaluate.add_argument("--address", help="with --executor ray: the cluster's address (default: start a local Ray)")
     evaluate.add_argument("--out", type=Path, help="output directory (default: runs/eval/<launch name>)")
     evaluate.add_argument("--overwrite", action="store_true", help=overwrite_help)
 
@@ -327,8 +332,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from neuroctl.evaluate import EpisodeFailed, evaluate, format_table, progress_stream
     from neuroctl.launchfile import MAX_SEED, resolve_launch_path
     from neuroctl.runtime.files import atomic_write_json, write_with_fallback
+    from neuroctl.sweep import default_workers
 
     args.file = resolve_launch_path(args.file)
+    check_executor(args)
+    workers = args.workers or (default_workers() if args.executor == "ray" else 1)
     last_seed = args.first_seed + args.seeds - 1
     if last_seed > MAX_SEED:
         raise UsageError(f"--seeds: {args.seeds} seeds from --first-seed {args.first_seed} end at seed "
@@ -339,7 +347,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if moved:
         print(f"note: {moved}", file=sys.stderr)
     try:
-        report = evaluate(args.file, seeds, args.controller or [None], progress_stream(), args.workers)
+        report = evaluate(args.file, seeds, args.controller or [None], progress_stream(), workers, args.executor,
+                          args.address)
     except EpisodeFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -362,18 +371,23 @@ def output_directory(path: Path, where: str) -> Path:
         raise ConfigError(where, "", f"cannot write results to {exc.path!r}: {exc.problem}") from None
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
+def check_executor(args: argparse.Namespace) -> None:
+    """--executor ray needs Ray installed; --address needs --executor ray."""
     import importlib.util
-    import time
-
-    from neuroctl.progress import ProgressBar, is_terminal
-    from neuroctl.sweep import run_sweep
-
 
     if args.executor == "ray" and importlib.util.find_spec("ray") is None:
         raise UsageError("--executor ray: Ray is not installed here: pip install -e '.[ray]' (or 'neuroctl[ray]')")
     if args.address and args.executor != "ray":
         raise UsageError("--address: only with --executor ray")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import time
+
+    from neuroctl.progress import ProgressBar, is_terminal
+    from neuroctl.sweep import run_sweep
+
+    check_executor(args)
     out_dir = output_directory(args.out or Path("runs") / "sweep" / args.file.stem, "--out")
     results = out_dir / "trials.jsonl"
     if results.exists() and results.stat().st_size and not args.resume:

@@ -250,10 +250,13 @@ class EpisodeFailed(RuntimeError):
 
 
 def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None],
-             progress: TextIO | None = None, workers: int = 1) -> dict[str, Any]:
+             progress: TextIO | None = None, workers: int = 1, executor: str = "local",
+             address: str | None = None) -> dict[str, Any]:
     """Run every (controller, seed) episode; the first controller is the reference of cost ratios.
-    With `workers` > 1 the episodes run on that many local worker processes (`neuroctl.sweep.local`;
-    the same report, episode for episode); an episode that fails twice there raises EpisodeFailed.
+    With `workers` > 1 the episodes run on that many local worker processes (`neuroctl.sweep.local`),
+    with `executor` "ray" as Ray tasks (`neuroctl.sweep.ray_executor`: on the cluster at `address`, or
+    on a local Ray of `workers` CPUs): the same report, episode for episode; an episode that fails twice
+    there raises EpisodeFailed.
 
     SIGINT or SIGTERM at any point (during an episode, while its results are summarised, between
     episodes) stops the evaluation: the report keeps every episode finished before the signal, with
@@ -272,8 +275,8 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
 
     try:
         with Interruptible():
-            if workers > 1:
-                _on_workers(launch_path, seeds, controllers, workers, episodes, done)
+            if workers > 1 or executor == "ray":
+                _on_workers(launch_path, seeds, controllers, names, workers, executor, address, episodes, done)
             for c, controller in enumerate(controllers):
                 if len(episodes[c]) == len(seeds):
                     continue
@@ -299,13 +302,15 @@ def evaluate(launch_path: Path, seeds: list[int], controllers: list[Path | None]
             "signal_number": signal_number, "units": UNITS, "controllers": results}
 
 
-def _on_workers(launch_path: Path, seeds: list[int], controllers: list[Path | None], workers: int,
-                episodes: list[list[EpisodeSummary]], done: Callable[[Path | None], None]) -> None:
-    """Every episode on `workers` local processes, each summary appended to its controller's list as it
-    arrives (in any order: the caller sorts them by seed)."""
+def _on_workers(launch_path: Path, seeds: list[int], controllers: list[Path | None], controller_paths: list[str],
+                workers: int, executor: str, address: str | None, episodes: list[list[EpisodeSummary]],
+                done: Callable[[Path | None], None]) -> None:
+    """Every episode on `workers` local processes, or as Ray tasks (`executor` "ray"), each summary
+    appended to its controller's list as it arrives (in any order: the caller sorts them by seed)."""
     from neuroctl.sweep.local import LocalPool
+    from neuroctl.sweep.ray_executor import run_ray
     from neuroctl.sweep.spec import Trial
-    from neuroctl.sweep.trials import run_eval_episode
+    from neuroctl.sweep.trials import portable, run_eval_episode
 
     trials = [Trial(f"controller-{c}", "" if controller is None else str(controller), {}, seed, Path(launch_path))
               for c, controller in enumerate(controllers) for seed in seeds]
@@ -318,6 +323,11 @@ def _on_workers(launch_path: Path, seeds: list[int], controllers: list[Path | No
         episodes[c].append(line["summary"])
         done(controllers[c])
 
+    if executor == "ray":
+        tasks = [portable(trial, Path(controller_paths[int(trial.config_id.removeprefix("controller-"))]))
+                 for trial in trials]
+        run_ray(tasks, run_eval_episode, keep, address, workers)
+        return
     with LocalPool(workers, [str(Path(launch_path).resolve().parent), os.getcwd()], run_eval_episode) as pool:
         pool.run(trials, keep)
 

@@ -24,7 +24,7 @@ from neuroctl.sweep.local import LocalPool
 from neuroctl.sweep.ray_executor import run_ray
 from neuroctl.sweep.spec import expand
 from neuroctl.sweep.summary import markdown, summarize
-from neuroctl.sweep.trials import append, read
+from neuroctl.sweep.trials import append, portable, read, run_trial
 
 __all__ = ["run_sweep", "default_workers"]
 
@@ -54,8 +54,12 @@ def run_sweep(sweep_path: Path, out_dir: Path, workers: int | None = None, resum
     workers = workers or default_workers()
     if executor == "ray":
         _, trials = expand(sweep_path, out_dir / "configs")
-        return _run(lambda todo, path, progress: run_ray(todo, path, address, workers, progress),
-                    trials, done, sweep_path, out_dir, on_trial)
+
+        def on_ray(todo: list, path: Path, progress: Callable) -> None:
+            tasks = [portable(trial, trial.launch_path.parent / "controller.yaml") for trial in todo]
+            run_ray(tasks, run_trial, lambda line: (append(path, line), progress(line)), address, workers)
+
+        return _run(on_ray, trials, done, sweep_path, out_dir, on_trial)
     with LocalPool(workers, [str(Path(sweep_path).resolve().parent), os.getcwd()]) as pool:
         _, trials = expand(sweep_path, out_dir / "configs")  # while the workers start
         return _run(lambda todo, path, progress: pool.run(todo, lambda line: append(path, line), progress),

@@ -7,19 +7,18 @@ launch file names by `module:Id`), not the driver's files. A Ray worker process 
 and controller of the configuration it ran last, as a local worker does. Ray retries a task whose
 worker died once (`max_retries=1`) and a task that raised once (`retry_exceptions=True`); a trial
 that fails twice is recorded as failed with Ray's error (`attempts` 2; an ok line has no `attempts`:
-Ray's retries are not visible to the task). Each finished trial is appended to the
-results file by the driver as it arrives; on KeyboardInterrupt the pending tasks are cancelled and the
+Ray's retries are not visible to the task). The driver keeps each finished trial as it
+arrives (a sweep appends it to its results file); on KeyboardInterrupt the pending tasks are cancelled and the
 Ray started for the sweep is shut down.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from neuroctl.sweep.spec import Trial
-from neuroctl.sweep.trials import append, identity, portable, run_portable
+from neuroctl.sweep.trials import PortableTrial, identity, run_portable
 
 POLL_S = 0.5
 
@@ -32,9 +31,9 @@ def _ray() -> Any:
     return ray
 
 
-def run_ray(trials: list[Trial], results_path: Path, address: str | None, workers: int,
-            on_trial: Callable[[dict[str, Any]], None] | None = None) -> None:
-    """Run `trials` as Ray tasks (module docstring), appending each line to `results_path`."""
+def run_ray(tasks: list[PortableTrial], run: Callable[[Trial], dict[str, Any]],
+            keep: Callable[[dict[str, Any]], None], address: str | None, workers: int) -> None:
+    """`run` each task's trial as a Ray task (module docstring), `keep` each line as it arrives."""
     ray = _ray()
     started_here = not ray.is_initialized()
     if started_here:
@@ -43,7 +42,7 @@ def run_ray(trials: list[Trial], results_path: Path, address: str | None, worker
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     remote = ray.remote(num_cpus=1, max_retries=1, retry_exceptions=True)(run_portable)
-    by_ref = {remote.remote(portable(trial)): trial for trial in trials}
+    by_ref = {remote.remote(task, run): task.trial for task in tasks}
     try:
         waiting = list(by_ref)
         while waiting:
@@ -55,9 +54,7 @@ def run_ray(trials: list[Trial], results_path: Path, address: str | None, worker
                 except Exception as exc:  # Ray's errors after its retry: the trial failed twice
                     line = {**identity(trial), "status": "failed", "attempts": 2,
                             "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
-                append(results_path, line)
-                if on_trial is not None:
-                    on_trial(line)
+                keep(line)
     except KeyboardInterrupt:
         for ref in by_ref:
             ray.cancel(ref, force=True)

@@ -15,11 +15,13 @@ writing) is ignored on reading.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,17 +45,19 @@ class PortableTrial:
     controller_text: str
 
 
-def portable(trial: Trial) -> PortableTrial:
-    return PortableTrial(trial, trial.launch_path.read_text(), (trial.launch_path.parent / "controller.yaml").read_text())
+def portable(trial: Trial, controller_path: Path) -> PortableTrial:
+    """`trial` with the text of its launch file and of the controller config it runs (`controller_path`)."""
+    return PortableTrial(trial, trial.launch_path.read_text(), Path(controller_path).read_text())
 
 
-def run_portable(task: PortableTrial) -> dict[str, Any]:
-    """Write the task's files into a private directory of this process (once per configuration), then
-    `run_trial` from there."""
+def run_portable(task: PortableTrial, run: Callable[[Trial], dict[str, Any]]) -> dict[str, Any]:
+    """Write the task's files into a private directory of this process (once per pair of texts), then
+    `run` the trial (`run_trial`, `run_eval_episode`) from there; the line keeps the trial's own identity."""
     global _portable_dir
     if _portable_dir is None:
         _portable_dir = Path(tempfile.mkdtemp(prefix="neuroctl-sweep-"))
-    directory = _portable_dir / task.trial.config_id
+    texts = (task.launch_text + "\0" + task.controller_text).encode()
+    directory = _portable_dir / hashlib.sha256(texts).hexdigest()[:16]
     if not directory.exists():
         directory.mkdir()
         controller = directory / "controller.yaml"
@@ -61,7 +65,8 @@ def run_portable(task: PortableTrial) -> dict[str, Any]:
         launch = yaml.safe_load(task.launch_text)
         launch["controller"] = str(controller)
         (directory / "launch.yaml").write_text(yaml.safe_dump(launch, sort_keys=False))
-    return run_trial(dataclasses.replace(task.trial, launch_path=directory / "launch.yaml"))
+    line = run(dataclasses.replace(task.trial, launch_path=directory / "launch.yaml", controller=""))
+    return {**line, **identity(task.trial)}
 
 
 def run_trial(trial: Trial) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 trial whose worker dies retried by Ray."""
 
 import json
+from pathlib import Path
 
 import pytest
 import ray  # in the test extra
@@ -40,3 +41,20 @@ def test_ray_retries_a_trial_whose_worker_died(tmp_path, local_ray, monkeypatch)
     assert (tmp_path / "crashed-once").exists()  # a worker did die
     assert sorted(row["seed"] for row in rows) == [0, 1, 2] and all(row["status"] == "ok" for row in rows)
     assert report["configurations"][0]["failed"] == 0
+
+
+def test_eval_on_ray_gives_the_same_report_as_in_this_process(tmp_path, local_ray):
+    """neuroctl eval --executor ray: each episode a Ray task carrying its launch file and controller
+    config as text; the report equals the serial one, episode for episode."""
+    from neuroctl.evaluate import evaluate
+
+    root = Path(__file__).resolve().parents[2]
+    launch = tmp_path / "hard.yaml"
+    launch.write_text((root / "launch" / "cartpole_mpc_hard.yaml").read_text()
+                      .replace("../configs/", f"{root}/configs/").replace("duration_s: 10.0", "duration_s: 1.5"))
+    controllers = [root / "configs" / "controllers" / name
+                   for name in ("cartpole_mpc_hard_exact.yaml", "cartpole_mpc_hard.yaml")]
+    serial = evaluate(launch, [7, 8, 9], controllers)
+    on_ray = evaluate(launch, [7, 8, 9], controllers, workers=2, executor="ray")
+    assert json.dumps(on_ray, sort_keys=True) == json.dumps(serial, sort_keys=True)
+    assert [e["seed"] for e in on_ray["controllers"][1]["episodes"]] == [7, 8, 9]

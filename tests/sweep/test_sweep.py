@@ -189,3 +189,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, text, extra, message
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "trials.jsonl").exists()
+
+
+def test_eval_refuses_an_address_without_ray(tmp_path, capsys):
+    from neuroctl.cli import main
+
+    assert main(["eval", str(ROOT / "launch" / "cartpole_mpc_hard.yaml"), "--seeds", "2", "--address",
+                 "ray://head:10001", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "--address: only with --executor ray" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
