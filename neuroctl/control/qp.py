@@ -56,6 +56,18 @@ Nesterov iterations, default thresholds, closed loop on the cart-pole approximat
     80   primal        2.3e-2 / 4.1e-1        5.3 %                      1.05
 
 (QP error: max_i |U_i - U*_i| / bound over the whole plan, per tick.)
+
+Polyhedral constraints
+----------------------
+Beside the box, rows G U <= h(x0, x_ref) (`PolyhedralConstraints`), e.g. state bounds over the horizon
+(`state_bound_constraints`): x_low <= x_k <= x_high for k = 1..N, with x_k = x_ref + e_k and the
+predicted errors e_k = Phi_k x0 + Gamma_k U (x0 = x - x_ref, as the controllers solve it), become
+
+    Gamma_k U <= x_high - x_ref - Phi_k x0,     -Gamma_k U <= x_ref - x_low + Phi_k x0
+
+(one row per finite bound), so h = h_constant + E x0 + E_ref x_ref: two matrix-vector products per tick.
+`ConstrainedMPCQP` holds the `neuroctl.control.qp_solvers.InequalityQP` of a problem and its rows and
+refreshes q = F x0 and h in place for each tick's x0.
 """
 
 from __future__ import annotations
@@ -66,8 +78,9 @@ import numpy as np
 
 from neuroctl.control.base import LinearModel
 from neuroctl.control.linear import dlqr
+from neuroctl.control.qp_solvers import InequalityQP
 from neuroctl.network.jit import cached_njit
-from neuroctl.network.linalg import cholesky_solve, extreme_eigenvalues, matmul
+from neuroctl.network.linalg import cholesky_solve, extreme_eigenvalues, matmul, matvec_into
 
 
 @dataclass(frozen=True)
@@ -295,3 +308,80 @@ def fixed_point_residual(problem: MPCProblem, x0: np.ndarray, commands: np.ndarr
     step, _ = step_and_momentum(problem.H)
     gradient = problem.H @ u + problem.linear_term(x0)
     return float(_fixed_point_residual(u, gradient, problem.lower, problem.upper, step))
+
+
+@dataclass(frozen=True)
+class PolyhedralConstraints:
+    """Rows G U <= h(x0, x_ref) = h_constant + state_gain x0 + reference_gain x_ref of an MPC QP.
+
+    Shapes: G (m, n), h_constant (m,), state_gain and reference_gain (m, nx); x0 = x - x_ref is the QP's
+    initial state, x_ref the tick's model-state set point (zeros when there is none).
+    """
+
+    G: np.ndarray
+    h_constant: np.ndarray
+    state_gain: np.ndarray
+    reference_gain: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        return self.G.shape[0]
+
+    def offsets_into(self, x0: np.ndarray, reference: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+        """out = h(x0, x_ref) (m,), with `scratch` (m,) a work array."""
+        matvec_into(self.state_gain, x0, out)
+        matvec_into(self.reference_gain, reference, scratch)
+        out += scratch
+        out += self.h_constant
+
+
+def state_bound_constraints(problem: MPCProblem, x_low: np.ndarray, x_high: np.ndarray) -> PolyhedralConstraints:
+    """x_low <= x_k <= x_high (nx each, model-state units, +-inf: no bound) for k = 1..N as rows on U
+    (the module docstring): the upper bounds of step k, then its lower bounds, step by step."""
+    nx = problem.n_states
+    x_low, x_high = np.asarray(x_low, float).reshape(-1), np.asarray(x_high, float).reshape(-1)
+    if x_low.shape != (nx,) or x_high.shape != (nx,):
+        raise ValueError(f"state bounds: expected {nx} values each, got {x_low.size} and {x_high.size}")
+    if np.any(x_low > x_high):
+        raise ValueError("state bounds: expected x_low <= x_high")
+    rows, constants, states, references = [], [], [], []
+    identity = np.eye(nx)
+    for k in range(1, problem.horizon + 1):
+        gamma = problem.input_map[k * nx : (k + 1) * nx]
+        phi = problem.state_map[k * nx : (k + 1) * nx]
+        for sign, bound in ((1.0, x_high), (-1.0, x_low)):
+            kept = np.isfinite(bound)
+            rows.append(sign * gamma[kept])
+            constants.append(sign * bound[kept])
+            states.append(-sign * phi[kept])
+            references.append(-sign * identity[kept])
+    return PolyhedralConstraints(
+        G=np.ascontiguousarray(np.vstack(rows)),
+        h_constant=np.concatenate(constants),
+        state_gain=np.ascontiguousarray(np.vstack(states)),
+        reference_gain=np.ascontiguousarray(np.vstack(references)),
+    )
+
+
+class ConstrainedMPCQP:
+    """The InequalityQP of `problem` with `constraints` (None: box only), refreshed in place per tick.
+
+    `update(x0, reference)` sets q = F x0 and h = h(x0, x_ref) and returns the same `qp` object (its H,
+    box and G are the problem's arrays, never copied per tick).
+    """
+
+    def __init__(self, problem: MPCProblem, constraints: PolyhedralConstraints | None = None) -> None:
+        self.problem = problem
+        self.constraints = constraints
+        n, nx = problem.n_decisions, problem.n_states
+        rows = np.zeros((0, n)) if constraints is None else constraints.G
+        self.qp = InequalityQP(problem.H, np.zeros(n), problem.lower, problem.upper, rows, np.zeros(rows.shape[0]))
+        self._scratch = np.zeros(rows.shape[0])
+        self._zero_reference = np.zeros(nx)
+
+    def update(self, x0: np.ndarray, reference: np.ndarray | None = None) -> InequalityQP:
+        matvec_into(self.problem.F, x0, self.qp.q)
+        if self.constraints is not None:
+            reference = self._zero_reference if reference is None else np.asarray(reference, float)
+            self.constraints.offsets_into(x0, reference, self.qp.h, self._scratch)
+        return self.qp

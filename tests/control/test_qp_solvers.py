@@ -115,3 +115,42 @@ def test_osqp_defaults_are_osqps_with_polishing_off():
 def test_unknown_solver_name_is_an_error():
     with pytest.raises(ValueError, match="QP solver 'cvxpy': expected one of daqp, osqp"):
         make_qp_solver("cvxpy")
+
+
+def test_state_bound_rows_are_the_predicted_states_against_their_bounds():
+    from neuroctl.control.linear import random_model
+    from neuroctl.control.qp import ConstrainedMPCQP, build_mpc_problem, state_bound_constraints
+
+    model = random_model(3, 3, 2, spectral_radius=1.1)
+    problem = build_mpc_problem(model, np.diag([1.0, 2.0, 0.5]), np.diag([0.3, 1.0]), 8)
+    x_low, x_high = np.array([-0.5, -np.inf, -2.0]), np.array([0.4, 1.5, np.inf])
+    constraints = state_bound_constraints(problem, x_low, x_high)
+    assert constraints.n_rows == 8 * 4  # finite bounds only
+    rng = np.random.default_rng(5)
+    x0, reference, commands = rng.standard_normal(3), rng.standard_normal(3), rng.uniform(-1, 1, 16)
+    qp = ConstrainedMPCQP(problem, constraints).update(x0, reference)
+    states = problem.predict(x0, commands)[1:] + reference  # x_k = x_ref + e_k
+    expected = np.concatenate([np.concatenate([states[k][[0, 1]] - x_high[[0, 1]],
+                                               x_low[[0, 2]] - states[k][[0, 2]]]) for k in range(8)])
+    np.testing.assert_allclose(qp.G @ commands - qp.h, expected, atol=1e-12)
+    np.testing.assert_allclose(qp.q, problem.F @ x0, atol=1e-12)
+
+
+def test_state_bounds_bind_in_the_exact_solution():
+    from neuroctl.control.linear import cartpole_approximation
+    from neuroctl.control.qp import ConstrainedMPCQP, build_mpc_problem, state_bound_constraints
+
+    problem = build_mpc_problem(cartpole_approximation(), np.diag([1.0, 10.0, 0.1, 0.1]), np.eye(1), 20)
+    x0 = np.array([0.0, 0.15, 0.0, 0.0])
+    free = ConstrainedMPCQP(problem).update(x0)
+    free_states = problem.predict(x0, DAQPSolver().solve(free).u)
+    speed_limit = 0.5 * np.max(np.abs(free_states[:, 2]))  # half the cart speed the free plan reaches
+    bounds = np.array([np.inf, np.inf, speed_limit, np.inf])
+    qp = ConstrainedMPCQP(problem, state_bound_constraints(problem, -bounds, bounds)).update(x0)
+    results = [OSQPSolver(**TIGHT_OSQP).solve(qp), DAQPSolver().solve(qp)]
+    assert [r.status for r in results] == [STATUS_SOLVED] * 2
+    assert relative_gap(results[0].objective, results[1].objective) < 1e-6
+    states = problem.predict(x0, results[1].u)
+    assert np.max(np.abs(states[1:, 2])) <= speed_limit + 1e-9
+    assert np.max(np.abs(states[1:, 2])) == pytest.approx(speed_limit, rel=1e-6)  # the bound binds
+    assert results[1].objective > DAQPSolver().solve(free).objective + 1e-3
