@@ -1,0 +1,217 @@
+"""Single-rigid-body (centroidal) model of a legged robot and its condensed convex-MPC QP.
+
+The structure of the MIT Cheetah 3 convex MPC (Di Carlo, Wensing, Katz, Powell and Kim, IROS 2018),
+as used by google-research/motion_imitation's `mpc_controller`. The robot is one rigid body of mass m
+and body-frame inertia I_b (about its centre of mass, taken at the base origin), pushed by the ground
+reaction forces f_i (N, world frame) at its feet, r_i (m, world frame) the foot positions relative to
+the centre of mass. State x (13): [roll, pitch, yaw (rad), p (m, world), w (rad/s, world), v (m/s,
+world), g] with g = -9.81 m/s^2 held constant (so that gravity enters the linear dynamics):
+
+    Theta' = Rz(yaw)^T w        (roll and pitch small: Euler rates from the world angular velocity)
+    p'     = v
+    w'     = I_w^-1 sum_i r_i x f_i,    I_w = Rz(yaw) I_b Rz(yaw)^T   (w x I w neglected)
+    v'     = sum_i f_i / m + [0, 0, g]
+
+linearised about the commanded motion: yaw from the reference, the r_i of the foot plan at each step.
+A_c is nilpotent (A_c^3 = 0: g -> v -> p, w -> Theta), so the zero-order-hold discretisation over a
+step dt is exact in closed form: A = I + A_c dt + A_c^2 dt^2 / 2, B = B_c dt + A_c B_c dt^2 / 2
+(A_c^2 B_c = 0 since B_c drives only w and v).
+
+Over a horizon of N steps x[k+1] = A_k x[k] + B_k u[k], with u[k] the 3 force components of every foot
+(3 n_feet), X = Phi x0 + Gamma U (condensing). The QP, in the shared `InequalityQP` form:
+
+    min 1/2 U' H U + q' U,   H = Gamma' Q Gamma + alpha I,   q = Gamma' Q (Phi x0 - X_ref)
+    s.t. lower <= U <= upper     (0 <= fz <= fz_max for a stance foot; every component 0 for a swing foot;
+                                  |fx|, |fy| <= mu fz_max),
+         G U <= 0                (friction pyramids: +-fx - mu fz <= 0, +-fy - mu fz <= 0 per foot and step)
+
+(the cost is sum_k (x_k - x_ref,k)' Q (x_k - x_ref,k) + alpha |u_k|^2, k = 1..N, halved). The size of
+U is fixed (swing feet are bounded to zero, not removed), so the sparsity of H and G never changes and a
+solver keeps its factorisation structure and its warm start from one replan to the next.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+STATE_SIZE = 13
+FORCE_SIZE = 3
+GRAVITY_MPS2 = 9.81
+ROLL, PITCH, YAW, PX, PY, PZ, WX, WY, WZ, VX, VY, VZ, GRAVITY = range(STATE_SIZE)
+PYRAMID_ROWS = 4
+"""Friction-pyramid rows per foot and step: fx - mu fz, -fx - mu fz, fy - mu fz, -fy - mu fz (<= 0)."""
+
+
+def yaw_rotation(yaw_rad: float, out: np.ndarray) -> np.ndarray:
+    """Rz(yaw) (3x3) into `out`: the rotation about the world z axis by `yaw_rad`."""
+    c, s = math.cos(yaw_rad), math.sin(yaw_rad)
+    out[:] = ((c, -s, 0.0), (s, c, 0.0), (0.0, 0.0, 1.0))
+    return out
+
+
+def euler_zyx_rotation(roll_rad: float, pitch_rad: float, yaw_rad: float) -> np.ndarray:
+    """R = Rz(yaw) Ry(pitch) Rx(roll): base frame -> world frame (ZYX Euler angles)."""
+    cr, sr = math.cos(roll_rad), math.sin(roll_rad)
+    cp, sp = math.cos(pitch_rad), math.sin(pitch_rad)
+    cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
+    return np.array(((cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr),
+                     (sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr),
+                     (-sp, cp * sr, cp * cr)))
+
+
+def skew(r: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """[r]x (3x3) into `out`: [r]x f = r x f."""
+    out[:] = ((0.0, -r[2], r[1]), (r[2], 0.0, -r[0]), (-r[1], r[0], 0.0))
+    return out
+
+
+def continuous_dynamics(yaw_rad: float, mass_kg: float, inertia_body_kgm2: np.ndarray, foot_offsets_m: np.ndarray,
+                        a_out: np.ndarray, b_out: np.ndarray) -> None:
+    """A_c (13x13) and B_c (13 x 3 n_feet) of the module docstring's linearised dynamics, into the outputs.
+
+    `foot_offsets_m` (n_feet, 3): r_i, each foot relative to the centre of mass, world frame (m)."""
+    rz = yaw_rotation(yaw_rad, np.empty((3, 3)))
+    inverse_world = rz @ np.linalg.inv(inertia_body_kgm2) @ rz.T
+    a_out[:] = 0.0
+    a_out[ROLL:YAW + 1, WX:WZ + 1] = rz.T
+    a_out[PX:PZ + 1, VX:VZ + 1] = np.eye(3)
+    a_out[VZ, GRAVITY] = 1.0
+    b_out[:] = 0.0
+    cross = np.empty((3, 3))
+    for i, r in enumerate(foot_offsets_m):
+        columns = slice(FORCE_SIZE * i, FORCE_SIZE * (i + 1))
+        b_out[WX:WZ + 1, columns] = inverse_world @ skew(r, cross)
+        b_out[VX:VZ + 1, columns] = np.eye(3) / mass_kg
+
+
+def discretise(a_c: np.ndarray, b_c: np.ndarray, step_s: float, a_out: np.ndarray, b_out: np.ndarray) -> None:
+    """Exact zero-order hold over `step_s` for the nilpotent A_c of this model (A_c^3 = 0, A_c^2 B_c = 0):
+    A = I + A_c T + A_c^2 T^2 / 2, B = B_c T + A_c B_c T^2 / 2."""
+    a_out[:] = np.eye(a_c.shape[0]) + a_c * step_s + (a_c @ a_c) * (0.5 * step_s * step_s)
+    b_out[:] = b_c * step_s + (a_c @ b_c) * (0.5 * step_s * step_s)
+
+
+def friction_pyramid(friction_coefficient: float, n_feet: int, horizon: int) -> np.ndarray:
+    """G of the friction pyramids, (PYRAMID_ROWS n_feet N) x (3 n_feet N): G U <= 0 means |fx|, |fy| <= mu fz
+    for every foot and step (rows in the order of PYRAMID_ROWS, foot by foot, step by step)."""
+    n_forces = FORCE_SIZE * n_feet * horizon
+    g = np.zeros((PYRAMID_ROWS * n_feet * horizon, n_forces))
+    mu = friction_coefficient
+    pattern = np.array(((1.0, 0.0, -mu), (-1.0, 0.0, -mu), (0.0, 1.0, -mu), (0.0, -1.0, -mu)))
+    for foot_step in range(n_feet * horizon):
+        g[PYRAMID_ROWS * foot_step:PYRAMID_ROWS * (foot_step + 1),
+          FORCE_SIZE * foot_step:FORCE_SIZE * (foot_step + 1)] = pattern
+    return g
+
+
+def force_bounds(contacts: np.ndarray, friction_coefficient: float, max_normal_force_n: float,
+                 min_normal_force_n: float, lower_out: np.ndarray, upper_out: np.ndarray) -> None:
+    """Box bounds on U from the contact schedule `contacts` (N, n_feet; nonzero = stance): a stance foot
+    min_normal_force_n <= fz <= max_normal_force_n and |fx|, |fy| <= mu max_normal_force_n (the pyramid
+    rows tighten them to mu fz), a swing foot every component 0."""
+    stance = (np.asarray(contacts) != 0).reshape(-1)
+    lateral = friction_coefficient * max_normal_force_n
+    lower = lower_out.reshape(-1, FORCE_SIZE)
+    upper = upper_out.reshape(-1, FORCE_SIZE)
+    lower[:, 0:2] = np.where(stance, -lateral, 0.0)[:, None]
+    upper[:, 0:2] = np.where(stance, lateral, 0.0)[:, None]
+    lower[:, 2] = np.where(stance, min_normal_force_n, 0.0)
+    upper[:, 2] = np.where(stance, max_normal_force_n, 0.0)
+
+
+def condensing_macs(horizon: int, n_forces: int) -> int:
+    """Multiply-accumulates of one `CentroidalMPC.build` (the QP's construction, not its solve), counted
+    from the products it forms: per step the model (I_w^-1 [r]x, A_c^2, A_c B_c), Phi and Gamma by the
+    recursion Gamma[k+1, j] = A_k Gamma[k, j], H = Gamma' Q Gamma and q = Gamma' Q (Phi x0 - X_ref)."""
+    n, m = STATE_SIZE, n_forces
+    feet = n_forces // FORCE_SIZE
+    model = horizon * (2 * 27 + feet * 27 + n * n * n + n * n * m)
+    blocks = horizon * (horizon - 1) // 2
+    condense = horizon * n * n * n + blocks * n * n * m
+    rows = horizon * n
+    hessian = rows * (horizon * m) * (horizon * m) // 2 + rows * horizon * m
+    gradient = horizon * n * n + rows * horizon * m
+    return model + condense + hessian + gradient
+
+
+class CentroidalMPC:
+    """The condensed QP of the module docstring, rebuilt in place at every replan.
+
+    Built once from the body (`mass_kg`, `inertia_body_kgm2` 3x3 body frame about the CoM), the horizon
+    (`horizon` steps of `step_s` s), the diagonal state weights `state_weights` (13, on x - x_ref),
+    `force_weight` alpha (per N^2), the friction coefficient and the normal-force bounds (N). `build`
+    fills `H`, `q`, `lower`, `upper` (G = `G`, h = `h` = 0 are fixed) and `Phi`, `Gamma` for the
+    predicted states X = Phi x0 + Gamma U (`predict`).
+    """
+
+    def __init__(self, mass_kg: float, inertia_body_kgm2: np.ndarray, n_feet: int, horizon: int, step_s: float,
+                 state_weights: np.ndarray, force_weight: float, friction_coefficient: float,
+                 max_normal_force_n: float, min_normal_force_n: float = 0.0) -> None:
+        self.mass_kg = float(mass_kg)
+        self.inertia_body_kgm2 = np.asarray(inertia_body_kgm2, dtype=np.float64).reshape(3, 3)
+        self.n_feet, self.horizon, self.step_s = n_feet, horizon, float(step_s)
+        self.n_forces = FORCE_SIZE * n_feet
+        self.n_decisions = self.n_forces * horizon
+        self.state_weights = np.asarray(state_weights, dtype=np.float64)
+        if self.state_weights.shape != (STATE_SIZE,):
+            raise ValueError(f"state_weights: expected {STATE_SIZE} values, got {self.state_weights.size}")
+        self.force_weight = float(force_weight)
+        self.friction_coefficient = float(friction_coefficient)
+        self.max_normal_force_n, self.min_normal_force_n = float(max_normal_force_n), float(min_normal_force_n)
+        n, m, N = STATE_SIZE, self.n_forces, horizon
+        self.G = friction_pyramid(self.friction_coefficient, n_feet, horizon)
+        self.h = np.zeros(self.G.shape[0])
+        self.H = np.zeros((N * m, N * m))
+        self.q = np.zeros(N * m)
+        self.lower = np.zeros(N * m)
+        self.upper = np.zeros(N * m)
+        self.Phi = np.zeros((N * n, n))
+        self.Gamma = np.zeros((N * n, N * m))
+        self.A = np.zeros((N, n, n))
+        self.B = np.zeros((N, n, m))
+        self._a_c, self._b_c = np.zeros((n, n)), np.zeros((n, m))
+        self._weights = np.tile(self.state_weights, N)
+        self._weighted_gamma = np.zeros_like(self.Gamma)
+        self._free = np.zeros(N * n)
+        self.macs_per_build = condensing_macs(N, m)
+
+    def build(self, x0: np.ndarray, x_ref: np.ndarray, foot_offsets_m: np.ndarray, contacts: np.ndarray) -> None:
+        """Fill the QP for the initial state `x0` (13), the reference `x_ref` (N, 13; rows for x_1..x_N), the
+        foot offsets r_i (N, n_feet, 3; world frame, from the CoM during each step) and the contact schedule
+        `contacts` (N, n_feet) of the steps' forces u[0..N-1]. Step k is linearised about the reference yaw
+        at its start (x0's for k = 0, x_ref[k-1]'s after)."""
+        n, m, N = STATE_SIZE, self.n_forces, self.horizon
+        for k in range(N):
+            yaw = x0[YAW] if k == 0 else x_ref[k - 1, YAW]
+            continuous_dynamics(float(yaw), self.mass_kg, self.inertia_body_kgm2, foot_offsets_m[k],
+                                self._a_c, self._b_c)
+            discretise(self._a_c, self._b_c, self.step_s, self.A[k], self.B[k])
+        phi, gamma = self.Phi, self.Gamma
+        gamma[:] = 0.0
+        previous = np.eye(n)
+        for k in range(N):
+            rows = slice(k * n, (k + 1) * n)
+            phi[rows] = self.A[k] @ previous
+            previous = phi[rows]
+            gamma[rows, k * m:(k + 1) * m] = self.B[k]
+            if k:
+                above = slice((k - 1) * n, k * n)
+                gamma[rows, :k * m] = self.A[k] @ gamma[above, :k * m]
+        np.multiply(self._weights[:, None], gamma, out=self._weighted_gamma)
+        np.matmul(gamma.T, self._weighted_gamma, out=self.H)
+        self.H[np.diag_indices_from(self.H)] += self.force_weight
+        np.matmul(phi, x0, out=self._free)
+        self._free -= x_ref.reshape(-1)
+        np.matmul(self._weighted_gamma.T, self._free, out=self.q)
+        force_bounds(contacts, self.friction_coefficient, self.max_normal_force_n, self.min_normal_force_n,
+                     self.lower, self.upper)
+
+    def predict(self, x0: np.ndarray, forces: np.ndarray) -> np.ndarray:
+        """The predicted states x_1..x_N (N, 13) of the last build's model under the forces U."""
+        return (self.Phi @ x0 + self.Gamma @ forces).reshape(self.horizon, STATE_SIZE)
+
+    def objective(self, forces: np.ndarray) -> float:
+        """1/2 U'HU + q'U of the last build."""
+        return float(0.5 * forces @ self.H @ forces + self.q @ forces)
