@@ -29,6 +29,18 @@ actuator's unit, with the action clipped to [-1, 1].
   (where the joint positions and velocities sit in an observation), `mass_matrix(q, out)` (M(q), n x n)
   and `bias_torques(q, qd, out)` (gravity, Coriolis and centrifugal torques h(q, qd), so that the torques
   tau = M(q) qdd + h(q, qd) give the joint accelerations qdd). The action is tau / joint_torque_limits_nm.
+- `LeggedRobot`: a torque-controlled, floating-base legged robot's description for centroidal (single
+  rigid body) controllers: `joint_names`, `joint_torque_limits_nm`, `foot_names`, `body_mass_kg` (the
+  whole robot), `body_inertia_kgm2` (3x3, base frame, the whole robot about its centre of mass at the
+  standing pose), `hip_offsets_m` (legs x 3, hip positions in the base frame), `nominal_joint_positions`
+  (the standing pose), `standing_height_m`; `base_state(observation, out)` (12: roll, pitch, yaw (ZYX
+  Euler, rad), position (m, world), angular velocity (rad/s, world), linear velocity (m/s, world)),
+  `joint_state(observation, q, qd)`, `leg_kinematics(q, foot_positions_out, jacobians_out)` (each foot's
+  position in the base frame relative to the base origin and the 3x3 Jacobian of it with respect to that
+  leg's joint angles, a pure function of the joint angles: stance torques tau = -J' R' f),
+  `command(out)` (the commanded base velocity now: forward and lateral in the heading frame (m/s), yaw
+  rate (rad/s)) and `foot_contacts(out)` (1.0 where a foot touches the ground now). The action is
+  tau / joint_torque_limits_nm.
 - `TimedRobot`: `STAGE_NAMES` and `stage_times_s` (the wall time of each stage of the last `step()`).
 - `FaultyRobot`: `fault_ticks` (per fault kind, the readings the environment corrupted since reset).
 """
@@ -177,6 +189,28 @@ class RigidBodyRobot(Protocol):
     def mass_matrix(self, q: np.ndarray, out: np.ndarray) -> None: ...
 
     def bias_torques(self, q: np.ndarray, qd: np.ndarray, out: np.ndarray) -> None: ...
+
+
+@runtime_checkable
+class LeggedRobot(Protocol):
+    joint_names: tuple[str, ...]
+    joint_torque_limits_nm: np.ndarray
+    foot_names: tuple[str, ...]
+    body_mass_kg: float
+    body_inertia_kgm2: np.ndarray
+    hip_offsets_m: np.ndarray
+    nominal_joint_positions: np.ndarray
+    standing_height_m: float
+
+    def base_state(self, observation: np.ndarray, out: np.ndarray) -> None: ...
+
+    def joint_state(self, observation: np.ndarray, q_out: np.ndarray, qd_out: np.ndarray) -> None: ...
+
+    def leg_kinematics(self, q: np.ndarray, foot_positions_out: np.ndarray, jacobians_out: np.ndarray) -> None: ...
+
+    def command(self, out: np.ndarray) -> None: ...
+
+    def foot_contacts(self, out: np.ndarray) -> None: ...
 
 
 @runtime_checkable
