@@ -11,6 +11,9 @@ Solvers (`make_qp_solver(name, **settings)`):
   values are updated while the sparsity patterns of triu(H) and [G; I] are unchanged.
 - "daqp": DAQP (Arnström, Bemporad and Axehill, IEEE TAC 2022), a dual active-set solver for dense QPs;
   H must be positive definite unless `eps_prox` regularises it.
+- "pipg_spiking": PIPG as a network of gradient and constraint neurons talking with sigma-delta events
+  (`neuroctl.network.pipg`), warm started across calls; "pipg_dense": its dense twin (every product
+  every iteration), the von Neumann comparison. See `PIPGSolver`.
 
 Every solver reports a `QPResult` whose objective and max_violation are computed here from the returned
 u (the same measure for every solver), whose solve time is the measured wall time of `solve` (value
@@ -28,7 +31,8 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sparse
 
-from neuroctl.activity import COUNTER_FIELDS
+from neuroctl.activity import COUNTER_FIELDS, CPU_MACS, WEIGHT_UPDATES
+from neuroctl.network.pipg import PRIMAL_ITERATE, forget_sent, pipg_solve, pipg_steps
 
 STATUS_SOLVED = "solved"
 STATUS_SOLVED_INACCURATE = "solved_inaccurate"
@@ -220,9 +224,122 @@ class DAQPSolver:
         return _result(qp, np.array(solution, float), status, int(info["iterations"]), started)
 
 
+def eigenvalue_macs(size: int) -> int:
+    """Estimated multiply-accumulates of `extreme_eigenvalues` on a (size, size) matrix: Householder
+    tridiagonalisation, about 4/3 size^3 (Golub and Van Loan, Matrix Computations, sec. 8.3.1); the
+    bisection's O(size) per step is left out."""
+    return (4 * size**3) // 3
+
+
+class PIPGSolver:
+    """PIPG (`neuroctl.network.pipg`) on an InequalityQP: K iterations per call from the last call's z and w.
+
+    Settings: `iterations` K (default 200); `threshold` (units of u, default 1e-4): the gradient neurons'
+    event threshold, and the constraint neurons' one scaled so that an unsent change of v_j moves no
+    gradient step by more than it (theta_j = threshold / (alpha max_i |G_ji|)); `tolerance` (units of
+    u and h; 0, the default, runs all K iterations): stop once no z_i moves and no row is violated by more;
+    `dual_ratio` beta / alpha (default 1; the steps: `pipg_steps`).
+
+    Warm start: z and w persist between calls of the same size (a `warm_start` u replaces z, clipped to
+    the box). When H or G differ from the last call's, the steps are recomputed and the network forgets
+    its sent values (the first round resends every value through the new weights).
+
+    Status: "solved" when `tolerance` > 0 was met, "max_iterations" otherwise (PIPG detects no
+    infeasibility: an infeasible QP ends with its violation in max_violation), "failed" if a value is not
+    finite (u is then the fallback and the network restarts cold). `activity` of each result: the
+    network's counters (SPIKES, SYNAPTIC_EVENTS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, DENSE_MACS);
+    on a call whose weights changed, the spiking network also counts WEIGHT_UPDATES = n^2 + 2 m n (H,
+    and G in both directions, written into its synapses), and both count CPU_MACS for the host's
+    step-size computation (`eigenvalue_macs` of H and of the smaller Gram matrix, plus the Gram product).
+    """
+
+    dense: bool
+
+    def __init__(self, iterations: int = 200, threshold: float = 1e-4, tolerance: float = 0.0,
+                 dual_ratio: float = 1.0) -> None:
+        if iterations < 1 or threshold < 0.0 or tolerance < 0.0 or dual_ratio <= 0.0:
+            raise ValueError("PIPG settings: expected iterations >= 1, threshold >= 0, tolerance >= 0, "
+                             "dual_ratio > 0")
+        self.iterations = iterations
+        self.threshold = threshold
+        self.tolerance = tolerance
+        self.dual_ratio = dual_ratio
+        self.alpha = self.beta = 0.0
+        self.weight_changes = 0
+        self._hessian = np.zeros((0, 0))
+        self._rows = np.zeros((0, 0))
+        self._rows_by_column = np.zeros((0, 0))
+        self._primal = np.zeros((4, 0))
+        self._dual = np.zeros((4, 0))
+        self._primal_thresholds = np.zeros(0)
+        self._dual_thresholds = np.zeros(0)
+
+    def reset(self) -> None:
+        """Forget the warm start: z = 0, w = 0, nothing sent."""
+        self._primal[:] = 0.0
+        self._dual[:] = 0.0
+
+    def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None) -> QPResult:
+        started = time.perf_counter()
+        activity = np.zeros(len(COUNTER_FIELDS), np.int64)
+        n, m = qp.n_variables, qp.n_constraints
+        if self._primal.shape[1] != n or self._dual.shape[1] != m:
+            self._primal, self._dual = np.zeros((4, n)), np.zeros((4, m))
+        if not (np.array_equal(qp.H, self._hessian) and np.array_equal(qp.G, self._rows)):
+            self._load_weights(qp, activity)
+        z = self._primal[PRIMAL_ITERATE]
+        if warm_start is not None:
+            z[:] = qp.fallback(warm_start)
+        lower, upper = np.ascontiguousarray(qp.lower, float), np.ascontiguousarray(qp.upper, float)
+        run = pipg_solve(
+            self._hessian, np.ascontiguousarray(qp.q, float), lower, upper, self._rows, self._rows_by_column,
+            np.ascontiguousarray(qp.h, float), self.alpha, self.beta, self.iterations, self.tolerance,
+            self._primal_thresholds, self._dual_thresholds, self.dense, self._primal, self._dual, activity,
+        )  # fmt: skip
+        if not (np.all(np.isfinite(self._primal)) and np.all(np.isfinite(self._dual))):
+            self._primal[:] = 0.0
+            self._dual[:] = 0.0
+            return _result(qp, qp.fallback(warm_start), STATUS_FAILED, run, started, activity)
+        converged = self.tolerance > 0.0 and run < self.iterations
+        status = STATUS_SOLVED if converged else STATUS_MAX_ITERATIONS
+        return _result(qp, z.copy(), status, run, started, activity)
+
+    def _load_weights(self, qp: InequalityQP, activity: np.ndarray) -> None:
+        """New H or G: store them, recompute the steps and thresholds, forget the sent values."""
+        n, m = qp.n_variables, qp.n_constraints
+        self._hessian = np.array(qp.H, dtype=np.float64, order="C")
+        self._rows = np.array(qp.G, dtype=np.float64, order="C").reshape(m, n)
+        self._rows_by_column = np.ascontiguousarray(self._rows.T)
+        self.alpha, self.beta = pipg_steps(self._hessian, self._rows, self.dual_ratio)
+        theta = 0.0 if self.dense else self.threshold
+        self._primal_thresholds = np.full(n, theta)
+        row_scale = np.max(np.abs(self._rows), axis=1, initial=0.0)  # a zero row has no fan-out: never sends
+        self._dual_thresholds = theta / (self.alpha * np.maximum(row_scale, np.finfo(float).tiny))
+        forget_sent(self._primal, self._dual)
+        small = min(m, n)
+        activity[CPU_MACS] += eigenvalue_macs(n) + (eigenvalue_macs(small) + small * small * max(m, n) if m else 0)
+        if not self.dense:
+            activity[WEIGHT_UPDATES] += n * n + 2 * m * n
+        self.weight_changes += 1
+
+
+class SpikingPIPGSolver(PIPGSolver):
+    """PIPG's gradient and constraint neurons talking with sigma-delta events (`PIPGSolver`)."""
+
+    dense = False
+
+
+class DensePIPGSolver(PIPGSolver):
+    """The dense twin: the same iterations with every product every iteration, no events (`PIPGSolver`)."""
+
+    dense = True
+
+
 def make_qp_solver(name: str, **settings) -> QPSolver:
-    """A solver by name ("osqp", "daqp"), built with `settings` (the solver's own keyword settings)."""
-    solvers = {"osqp": OSQPSolver, "daqp": DAQPSolver}
+    """A solver by name ("osqp", "daqp", "pipg_spiking", "pipg_dense"), built with `settings` (the
+    solver's own keyword settings)."""
+    solvers = {"osqp": OSQPSolver, "daqp": DAQPSolver, "pipg_spiking": SpikingPIPGSolver,
+               "pipg_dense": DensePIPGSolver}
     if name not in solvers:
         raise ValueError(f"QP solver {name!r}: expected one of {', '.join(sorted(solvers))}")
     return solvers[name](**settings)

@@ -1,0 +1,252 @@
+"""PIPG as a network: gradient neurons and constraint neurons talking with sigma-delta events.
+
+The QP `min 1/2 z'Hz + q'z  s.t.  lower <= z <= upper,  G z <= h` (H (n, n) symmetric PSD, G (m, n))
+is solved by proportional-integral projected gradient (PIPG; Yu, Elango and Acikmese, IEEE L-CSS 2021,
+the algorithm of Loihi 2's QP solver, Mangalore et al., IEEE RAM 2024) with constant steps alpha, beta:
+
+    v     = max(0, w + beta (G z - h))                     (constraint neurons: proportional + integral)
+    z     <- clip(z - alpha (H z + q + G'v), lower, upper)  (gradient neurons, projected on the box)
+    w     <- max(0, w + beta (G z - h))                     (constraint neurons integrate the violation)
+
+one gradient neuron per z_i, one constraint neuron per row of G holding its integral w_j (the dual,
+projected to >= 0) and sending its output v_j. So each iteration is: the gradient neurons step and
+send, then the constraint neurons update and send (the next iteration's v uses the new w and G z).
+
+Events (`neuroctl.network.sigma_delta`, over dense connections `neuroctl.network.dense`): gradient
+neuron j sends d = z_j - z_hat_j when |d| > theta_primal_j, into H's row j (the gradient neurons'
+accumulators of H z_hat) and G's column j (the constraint neurons' accumulators of G z_hat): fan-out
+n + m. Constraint neuron j sends d = v_j - v_hat_j when |d| > theta_dual_j into G's row j (the gradient
+neurons' accumulators of G'v_hat): fan-out n. q and h are the neurons' biases. The receivers' copies
+z_hat, v_hat are always within theta of the values, so the iteration is PIPG on values perturbed by at
+most theta. Each call starts with one round of events of the gradient neurons (their values since the
+last call) and one of the constraint neurons (v from the warm-started w and z), then runs K iterations.
+
+Warm start: z and w persist in `state` between calls. When the weights (H or G) change, the caller
+forgets the sent values (`forget_sent`): the receivers' copies and accumulators restart at zero, so the
+first round sends every neuron's full value through the new weights.
+
+The dense twin (`dense = True`): the same iterations with H z, G z and G'v fully multiplied every
+iteration from the exact values (no events); with all thresholds at 0 the two compute the same z up
+to rounding.
+
+Counters per call, ADDED to `activity` (len(COUNTER_FIELDS), `neuroctl.activity`): SPIKES = events of
+both kinds; SYNAPTIC_EVENTS = GRADED_SYNAPTIC_EVENTS = gradient events x (n + m) + constraint events x n
+(every event carries a value); NEURON_UPDATES = (K + 1)(n + m); DENSE_MACS = (K + 1)(n^2 + 2mn), what
+the dense twin does (the products of the first round included). The dense twin adds only DENSE_MACS.
+
+Early stop: with tolerance > 0 a call ends after the first iteration in which no z_i moved by more than
+tolerance and no row is violated by more than tolerance (G z_hat - h <= tolerance).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroctl.activity import (COUNTER_FIELDS, DENSE_MACS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, SPIKES,
+                               SYNAPTIC_EVENTS)
+from neuroctl.network.dense import deliver_dense, dense_product
+from neuroctl.network.jit import cached_njit
+from neuroctl.network.linalg import extreme_eigenvalues
+from neuroctl.network.sigma_delta import sigma_delta_fires
+
+PRIMAL_ITERATE, PRIMAL_SENT, HESSIAN_INPUT, CONSTRAINT_INPUT = range(4)
+"""Rows of the gradient neurons' (4, n) state: z, the receivers' copy z_hat, H z_hat, G'v_hat."""
+INTEGRAL, OUTPUT, DUAL_SENT, ROW_INPUT = range(4)
+"""Rows of the constraint neurons' (4, m) state: w, v, the receivers' copy v_hat, G z_hat."""
+
+
+def pipg_steps(hessian: np.ndarray, rows: np.ndarray, dual_ratio: float = 1.0) -> tuple[float, float]:
+    """Constant steps (alpha, beta) with beta = dual_ratio alpha and alpha (lambda + beta sigma) = 1.
+
+    lambda = the largest eigenvalue of H, sigma = ||G||_2^2 (the largest eigenvalue of the smaller of
+    G G' and G'G). The equality is the bound of the sufficient step condition of primal-dual projected
+    gradient methods of this family, alpha (||H|| + beta ||G||^2) <= 1 (the condition for PIPG's constant
+    steps, Yu, Elango and Acikmese 2021/2022, and of Condat-Vu's primal-dual splitting, which it
+    tightens by 2 on the gradient term): alpha = 2 / (lambda + sqrt(lambda^2 + 4 dual_ratio sigma)).
+    Without rows (m = 0) alpha = 1/lambda, projected gradient.
+    """
+    largest = extreme_eigenvalues(hessian)[1]
+    m, n = rows.shape
+    sigma = 0.0
+    if m:
+        gram = rows @ rows.T if m <= n else rows.T @ rows
+        sigma = max(extreme_eigenvalues(gram)[1], 0.0)
+    alpha = 2.0 / (largest + np.sqrt(largest * largest + 4.0 * dual_ratio * sigma))
+    return float(alpha), float(dual_ratio * alpha)
+
+
+def forget_sent(primal: np.ndarray, dual: np.ndarray) -> None:
+    """Receivers' copies and accumulators to zero (new weights): the next round sends the full values."""
+    primal[PRIMAL_SENT:] = 0.0
+    dual[OUTPUT:] = 0.0
+
+
+@cached_njit
+def pipg_solve(
+    hessian, q, lower, upper, rows, rows_by_column, h, alpha, beta, iterations, tolerance,
+    primal_thresholds, dual_thresholds, dense, primal, dual, activity,
+):  # fmt: skip
+    """Run up to K = `iterations` PIPG iterations from the state (module docstring); return the
+    iterations run. rows G (m, n) and rows_by_column G' (n, m), both C-contiguous; primal (4, n), dual
+    (4, m) states; activity int64, counters added."""
+    n, m = q.shape[0], h.shape[0]
+    primal_events = _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual)
+    _constraint_step(h, beta, False, dual)
+    dual_events = _send_dual(rows, dual_thresholds, dense, primal, dual)
+    run = 0
+    for _ in range(iterations):
+        run += 1
+        moved = _gradient_step(hessian, q, lower, upper, alpha, primal)
+        primal_events += _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual)
+        violation = _constraint_step(h, beta, True, dual)
+        dual_events += _send_dual(rows, dual_thresholds, dense, primal, dual)
+        if tolerance > 0.0 and moved <= tolerance and violation <= tolerance:
+            break
+    rounds = run + 1
+    activity[DENSE_MACS] += rounds * (n * n + 2 * m * n)
+    if not dense:
+        synaptic = primal_events * (n + m) + dual_events * n
+        activity[SPIKES] += primal_events + dual_events
+        activity[SYNAPTIC_EVENTS] += synaptic
+        activity[GRADED_SYNAPTIC_EVENTS] += synaptic  # every event carries a value
+        activity[NEURON_UPDATES] += rounds * (n + m)
+    return run
+
+
+@cached_njit
+def _gradient_step(hessian, q, lower, upper, alpha, primal):
+    """z <- clip(z - alpha (H z_hat + q + G'v_hat)) from the accumulators; return max_i |change of z_i|."""
+    z = primal[PRIMAL_ITERATE]
+    moved = 0.0
+    for i in range(z.shape[0]):
+        gradient = primal[HESSIAN_INPUT, i] + primal[CONSTRAINT_INPUT, i] + q[i]
+        updated = min(max(z[i] - alpha * gradient, lower[i]), upper[i])
+        moved = max(moved, abs(updated - z[i]))
+        z[i] = updated
+    return moved
+
+
+@cached_njit
+def _send_primal(hessian, rows_by_column, rows, thresholds, dense, primal, dual):
+    """Gradient neurons' events into H z_hat and G z_hat (dense: both products from z); return events."""
+    z, z_hat = primal[PRIMAL_ITERATE], primal[PRIMAL_SENT]
+    hessian_input, row_input = primal[HESSIAN_INPUT], dual[ROW_INPUT]
+    if dense:
+        z_hat[:] = z
+        hessian_input[:] = 0.0
+        dense_product(hessian, z, hessian_input)
+        row_input[:] = 0.0
+        dense_product(rows, z, row_input)
+        return 0
+    events = 0
+    for j in range(z.shape[0]):
+        if sigma_delta_fires(z[j], z_hat[j], thresholds[j]):
+            change = z[j] - z_hat[j]
+            z_hat[j] = z[j]
+            events += 1
+            deliver_dense(hessian, j, change, hessian_input)  # H symmetric: row j is neuron j's fan-out
+            deliver_dense(rows_by_column, j, change, row_input)
+    return events
+
+
+@cached_njit
+def _constraint_step(h, beta, integrate, dual):
+    """Constraint neurons: (w <- max(0, w + beta c) if `integrate`), v = max(0, w + beta c), with
+    c = G z_hat - h; return max(0, max_j c_j)."""
+    w, v = dual[INTEGRAL], dual[OUTPUT]
+    violation = 0.0
+    for j in range(h.shape[0]):
+        excess = dual[ROW_INPUT, j] - h[j]
+        violation = max(violation, excess)
+        if integrate:
+            w[j] = max(0.0, w[j] + beta * excess)
+        v[j] = max(0.0, w[j] + beta * excess)
+    return violation
+
+
+@cached_njit
+def _send_dual(rows, thresholds, dense, primal, dual):
+    """Constraint neurons' events into G'v_hat (dense: the product from v); return events."""
+    v, v_hat = dual[OUTPUT], dual[DUAL_SENT]
+    constraint_input = primal[CONSTRAINT_INPUT]
+    if dense:
+        v_hat[:] = v
+        constraint_input[:] = 0.0
+        for j in range(v.shape[0]):  # G'v: row j of G is constraint neuron j's fan-out
+            deliver_dense(rows, j, v[j], constraint_input)
+        return 0
+    events = 0
+    for j in range(v.shape[0]):
+        if sigma_delta_fires(v[j], v_hat[j], thresholds[j]):
+            change = v[j] - v_hat[j]
+            v_hat[j] = v[j]
+            events += 1
+            deliver_dense(rows, j, change, constraint_input)
+    return events
+
+
+def pipg_solve_reference(
+    hessian: np.ndarray, q: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: np.ndarray, h: np.ndarray,
+    alpha: float, beta: float, iterations: int, tolerance: float, primal_thresholds: np.ndarray,
+    dual_thresholds: np.ndarray, dense: bool, primal: np.ndarray, dual: np.ndarray,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """numpy reference of `pipg_solve`, vectorised over neurons (a round's events delivered together in
+    one matrix product): (iterations run, new primal state, new dual state, counters
+    (len(COUNTER_FIELDS),)); the inputs are not changed."""
+    n, m = q.shape[0], h.shape[0]
+    primal, dual = primal.copy(), dual.copy()
+    z, z_hat, hessian_input, constraint_input = primal
+    w, v, v_hat, row_input = dual
+    events = np.zeros(2, dtype=np.int64)
+
+    def send_primal() -> None:
+        if dense:
+            z_hat[:] = z
+            hessian_input[:] = hessian @ z
+            row_input[:] = rows @ z
+            return
+        fired = np.abs(z - z_hat) > primal_thresholds
+        change = np.where(fired, z - z_hat, 0.0)
+        hessian_input[:] += hessian @ change
+        row_input[:] += rows @ change
+        z_hat[fired] = z[fired]
+        events[0] += fired.sum()
+
+    def constraint_step(integrate: bool) -> float:
+        excess = row_input - h
+        if integrate:
+            w[:] = np.maximum(0.0, w + beta * excess)
+        v[:] = np.maximum(0.0, w + beta * excess)
+        return float(np.max(excess, initial=0.0))
+
+    def send_dual() -> None:
+        if dense:
+            v_hat[:] = v
+            constraint_input[:] = rows.T @ v
+            return
+        fired = np.abs(v - v_hat) > dual_thresholds
+        constraint_input[:] += rows.T @ np.where(fired, v - v_hat, 0.0)
+        v_hat[fired] = v[fired]
+        events[1] += fired.sum()
+
+    send_primal()
+    constraint_step(False)
+    send_dual()
+    run = 0
+    for _ in range(iterations):
+        run += 1
+        updated = np.clip(z - alpha * (hessian_input + constraint_input + q), lower, upper)
+        moved = float(np.max(np.abs(updated - z), initial=0.0))
+        z[:] = updated
+        send_primal()
+        violation = constraint_step(True)
+        send_dual()
+        if tolerance > 0.0 and moved <= tolerance and violation <= tolerance:
+            break
+    counters = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
+    counters[DENSE_MACS] = (run + 1) * (n * n + 2 * m * n)
+    if not dense:
+        synaptic = events[0] * (n + m) + events[1] * n
+        counters[[SPIKES, SYNAPTIC_EVENTS, GRADED_SYNAPTIC_EVENTS]] = events.sum(), synaptic, synaptic
+        counters[NEURON_UPDATES] = (run + 1) * (n + m)
+    return run, primal, dual, counters

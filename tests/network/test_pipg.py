@@ -1,0 +1,86 @@
+"""The PIPG network: the kernel call after call against its numpy reference, its steps and its events."""
+
+import numpy as np
+import pytest
+
+from neuroctl.activity import COUNTER_FIELDS, DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
+from neuroctl.network.pipg import (INTEGRAL, PRIMAL_ITERATE, forget_sent, pipg_solve, pipg_solve_reference,
+                                   pipg_steps)
+
+
+def random_problem(seed: int, n: int = 10, m: int = 6):
+    """H = A'A/n + 0.1 I, box [-1, 1], m rows feasible with slack at a point inside the box."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n))
+    hessian = a.T @ a / n + 0.1 * np.eye(n)
+    rows = rng.standard_normal((m, n))
+    h = rows @ rng.uniform(-0.5, 0.5, n) + rng.uniform(0.05, 0.5, m)
+    return hessian, 3.0 * rng.standard_normal(n), -np.ones(n), np.ones(n), rows, h
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["spiking", "dense"])
+def test_kernel_equals_the_numpy_reference_call_after_call(dense):
+    hessian, q, lower, upper, rows, h = random_problem(0)
+    n, m = q.size, h.size
+    alpha, beta = pipg_steps(hessian, rows)
+    primal_thresholds, dual_thresholds = np.full(n, 0.0 if dense else 2e-3), np.full(m, 0.0 if dense else 5e-3)
+    primal, dual = np.zeros((4, n)), np.zeros((4, m))
+    expected_primal, expected_dual = primal.copy(), dual.copy()
+    rng = np.random.default_rng(1)
+    total_events = 0
+    for call in range(6):
+        if call == 3:  # new weights: both forget what they sent
+            rows = rows + 0.05 * rng.standard_normal(rows.shape)
+            forget_sent(primal, dual)
+            forget_sent(expected_primal, expected_dual)
+        last = call == 5  # the same QP again, with an early stop
+        q = q if last else q + 0.1 * rng.standard_normal(n)
+        activity = np.zeros(len(COUNTER_FIELDS), np.int64)
+        tolerance = (1e-4 if dense else 1e-3) if last else 0.0
+        run = pipg_solve(hessian, q, lower, upper, rows, np.ascontiguousarray(rows.T), h, alpha, beta, 40,
+                         tolerance, primal_thresholds, dual_thresholds, dense, primal, dual, activity)
+        expected_run, expected_primal, expected_dual, counters = pipg_solve_reference(
+            hessian, q, lower, upper, rows, h, alpha, beta, 40, tolerance, primal_thresholds, dual_thresholds,
+            dense, expected_primal, expected_dual)
+        assert run == expected_run
+        np.testing.assert_allclose(primal, expected_primal, rtol=0, atol=1e-9)  # rounding order only
+        np.testing.assert_allclose(dual, expected_dual, rtol=0, atol=1e-9)  # rounding order only
+        np.testing.assert_array_equal(activity, counters)
+        total_events += activity[SPIKES]
+        assert activity[DENSE_MACS] == (run + 1) * (n * n + 2 * m * n)
+    assert 1 < run < 40  # the last call stopped early on its tolerance
+    if dense:
+        assert total_events == 0
+    else:
+        assert 0 < total_events < 6 * 41 * (n + m)  # events are sparse, some neurons stay silent
+
+
+def test_zero_thresholds_compute_the_dense_twin():
+    hessian, q, lower, upper, rows, h = random_problem(2)
+    n, m = q.size, h.size
+    alpha, beta = pipg_steps(hessian, rows)
+    states = []
+    for dense in (False, True):
+        primal, dual = np.zeros((4, n)), np.zeros((4, m))
+        activity = np.zeros(len(COUNTER_FIELDS), np.int64)
+        pipg_solve(hessian, q, lower, upper, rows, np.ascontiguousarray(rows.T), h, alpha, beta, 300, 0.0,
+                   np.zeros(n), np.zeros(m), dense, primal, dual, activity)
+        states.append((primal[PRIMAL_ITERATE].copy(), dual[INTEGRAL].copy(), activity))
+    np.testing.assert_allclose(states[0][0], states[1][0], atol=1e-12)
+    np.testing.assert_allclose(states[0][1], states[1][1], atol=1e-10)
+    spiking, dense = states[0][2], states[1][2]
+    assert spiking[NEURON_UPDATES] == 301 * (n + m) and dense[NEURON_UPDATES] == 0
+    assert spiking[SYNAPTIC_EVENTS] > 0 and dense[SYNAPTIC_EVENTS] == 0
+    assert spiking[DENSE_MACS] == dense[DENSE_MACS]
+
+
+def test_steps_meet_the_step_condition_with_equality():
+    hessian, _, _, _, rows, _ = random_problem(3, n=8, m=12)  # m > n: the Gram matrix of the columns
+    largest = np.linalg.eigvalsh(hessian)[-1]
+    sigma = np.linalg.norm(rows, 2) ** 2
+    for ratio in (0.1, 1.0, 10.0):
+        alpha, beta = pipg_steps(hessian, rows, ratio)
+        assert beta == pytest.approx(ratio * alpha)
+        assert alpha * (largest + beta * sigma) == pytest.approx(1.0, rel=1e-10)
+    alpha, beta = pipg_steps(hessian, np.zeros((0, 8)))
+    assert alpha == pytest.approx(1.0 / largest, rel=1e-12)
