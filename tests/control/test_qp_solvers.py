@@ -3,13 +3,17 @@
 import numpy as np
 import pytest
 
+from neuroctl.activity import CPU_MACS, DENSE_MACS, SYNAPTIC_EVENTS, WEIGHT_UPDATES
 from neuroctl.control.qp import solve_box_qp, step_and_momentum
 from neuroctl.control.qp_solvers import (
     STATUS_INFEASIBLE,
+    STATUS_MAX_ITERATIONS,
     STATUS_SOLVED,
     DAQPSolver,
+    DensePIPGSolver,
     InequalityQP,
     OSQPSolver,
+    SpikingPIPGSolver,
     make_qp_solver,
 )
 
@@ -113,7 +117,7 @@ def test_osqp_defaults_are_osqps_with_polishing_off():
 
 
 def test_unknown_solver_name_is_an_error():
-    with pytest.raises(ValueError, match="QP solver 'cvxpy': expected one of daqp, osqp"):
+    with pytest.raises(ValueError, match="QP solver 'cvxpy': expected one of daqp, osqp, pipg_dense, pipg_spiking"):
         make_qp_solver("cvxpy")
 
 
@@ -154,3 +158,61 @@ def test_state_bounds_bind_in_the_exact_solution():
     assert np.max(np.abs(states[1:, 2])) <= speed_limit + 1e-9
     assert np.max(np.abs(states[1:, 2])) == pytest.approx(speed_limit, rel=1e-6)  # the bound binds
     assert results[1].objective > DAQPSolver().solve(free).objective + 1e-3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pipg_reaches_the_osqp_objective(seed):
+    """Cold start, 400 iterations: dense and spiking (threshold 1e-5 of the box's half-width of 1)."""
+    qp = random_qp(seed)
+    reference = OSQPSolver(**TIGHT_OSQP).solve(qp)
+    for solver in (DensePIPGSolver(iterations=400), SpikingPIPGSolver(iterations=400, threshold=1e-5)):
+        result = solver.solve(qp)
+        assert result.status == STATUS_MAX_ITERATIONS and result.iterations == 400
+        assert relative_gap(result.objective, reference.objective) < 0.01
+        assert result.max_violation <= 1e-3
+        assert np.all(result.u >= qp.lower) and np.all(result.u <= qp.upper)
+
+
+def test_spiking_pipg_spends_fewer_events_than_the_dense_macs_on_slowly_changing_qps():
+    """40 warm-started QPs whose q and h drift (the weights stay): 50 iterations each."""
+    base = random_qp(20)
+    rng = np.random.default_rng(21)
+    q_drift, h_drift = rng.standard_normal(base.n_variables), rng.standard_normal(base.n_constraints)
+    spiking, dense = SpikingPIPGSolver(iterations=50, threshold=1e-5), DensePIPGSolver(iterations=50)
+    events = macs = 0
+    for k in range(40):
+        qp = InequalityQP(base.H, base.q + 0.01 * k * q_drift, base.lower, base.upper, base.G,
+                          base.h + 0.005 * k * h_drift)
+        reference = DAQPSolver().solve(qp).objective
+        results = spiking.solve(qp), dense.solve(qp)
+        events += results[0].activity[SYNAPTIC_EVENTS]
+        macs += results[1].activity[DENSE_MACS]
+        if k >= 5:  # past the cold start
+            for result in results:
+                assert relative_gap(result.objective, reference) < 0.01
+                assert result.max_violation <= 1e-3
+    assert spiking.weight_changes == dense.weight_changes == 1
+    assert events < 0.5 * macs  # measured 0.26
+
+
+def test_pipg_counts_weight_writes_only_when_the_weights_change():
+    qp = random_qp(4)
+    n, m = qp.n_variables, qp.n_constraints
+    solver = SpikingPIPGSolver(iterations=20)
+    first = solver.solve(qp).activity
+    assert first[WEIGHT_UPDATES] == n * n + 2 * m * n and first[CPU_MACS] > 0
+    second = solver.solve(InequalityQP(qp.H, 1.1 * qp.q, qp.lower, qp.upper, qp.G, qp.h)).activity
+    assert second[WEIGHT_UPDATES] == 0 and second[CPU_MACS] == 0
+    third = solver.solve(InequalityQP(qp.H, qp.q, qp.lower, qp.upper, 1.01 * qp.G, qp.h)).activity
+    assert third[WEIGHT_UPDATES] == n * n + 2 * m * n
+    assert third[SYNAPTIC_EVENTS] > second[SYNAPTIC_EVENTS]  # every value resent through the new weights
+    assert DensePIPGSolver(iterations=20).solve(qp).activity[WEIGHT_UPDATES] == 0
+
+
+@pytest.mark.parametrize("name", ["pipg_spiking", "pipg_dense"])
+def test_pipg_on_an_infeasible_qp_stays_in_the_box_and_reports_its_violation(name):
+    qp = infeasible_qp()
+    result = make_qp_solver(name, iterations=300).solve(qp)
+    assert result.status == STATUS_MAX_ITERATIONS
+    assert np.all(np.isfinite(result.u)) and np.all(np.abs(result.u) <= 1.0)
+    assert result.max_violation >= 1.0 - 1e-6  # u_0 + u_1 cannot be both <= -1 and >= 1
