@@ -117,7 +117,8 @@ class QuadrupedTrotEnv(BulletRobotEnv):
     component). Bounds: angles +-pi (pitch +-pi/2), px, py +-1e4 m, pz [-1, 5] m, angular speeds +-50
     rad/s, linear +-20 m/s, q within the joint limits +-0.2 rad, qd +-100 rad/s (PyBullet's clamp), the
     command within +-(2 m/s, 1 m/s, 2 rad/s). Plausible readings (`sensors`): the same bounds, q within
-    the joint limits +-0.05 rad, positions changing at most at the bound speeds; no stale check.
+    the joint limits +-0.05 rad, roll, pitch, position and q changing at most at the bound speeds (yaw,
+    which wraps at +-pi, velocities and the command, which jumps, unchecked); no stale check.
     The state (model coordinates, `state`) is the observation's first 36 components without noise.
 
     Commands: the episode is cut into segments of `command_segment_s` (default 2.5 s); each segment's
@@ -237,6 +238,9 @@ class QuadrupedTrotEnv(BulletRobotEnv):
         self._feet = np.zeros((4, 3))
         self._jacobians = np.zeros((4, 3, 3))
         self._command_now = np.zeros(3)
+        self._command_substep = -1  # the substep `_command_now` belongs to
+        self._velocity_error = np.zeros(3)
+        self._finite = True  # whether the true state is finite
         self._command_rng = np.random.default_rng(0)
         self._segments: list[np.ndarray] = []
 
@@ -357,9 +361,12 @@ class QuadrupedTrotEnv(BulletRobotEnv):
         origin, trunk = pybullet.multiplyTransforms(com, orientation, *self._trunk_in_base)
         dx, dy, dz = com[0] - origin[0], com[1] - origin[1], com[2] - origin[2]
         joints = pybullet.getJointStates(self._body, self._joints, physicsClientId=client)
-        out[:] = [*pybullet.getEulerFromQuaternion(trunk), *origin, wx, wy, wz,
+        values = [*pybullet.getEulerFromQuaternion(trunk), *origin, wx, wy, wz,
                   vx - (wy * dz - wz * dy), vy - (wz * dx - wx * dz), vz - (wx * dy - wy * dx),
                   *[joint[0] for joint in joints], *[joint[1] for joint in joints]]
+        out[:] = values
+        if out is self.state:
+            self._finite = math.isfinite(sum(values))  # inf - inf is NaN: any non-finite value shows
 
     def _set_state(self, state: np.ndarray) -> None:
         client = self.scene.client_id
@@ -382,6 +389,7 @@ class QuadrupedTrotEnv(BulletRobotEnv):
         rng = self.np_random
         self._command_rng = np.random.default_rng(int(rng.integers(2**63)))
         self._segments = []
+        self._command_substep = -1
         spread = self.initial_spread_rad
         state = np.zeros(N_STATE)
         state[0:3] = rng.uniform(-spread, spread, size=3)
@@ -396,19 +404,25 @@ class QuadrupedTrotEnv(BulletRobotEnv):
     def _after_step(self) -> tuple[float, bool]:
         """+1 minus the planar velocity error (m/s) unless fallen; terminated by a fall or a non-finite state."""
         state = self.state
-        if not math.isfinite(float(np.sum(state))):
+        if not self._finite:
             return 0.0, True
         fallen = state[5] < FALL_HEIGHT_M or abs(state[0]) > FALL_TILT_RAD or abs(state[1]) > FALL_TILT_RAD
         if fallen or self.terminated:
             return 0.0, bool(fallen)
-        command = self._command_at(self.substep)
-        cos_yaw, sin_yaw = math.cos(state[2]), math.sin(state[2])
-        error = math.hypot(cos_yaw * state[9] + sin_yaw * state[10] - command[0],
-                           -sin_yaw * state[9] + cos_yaw * state[10] - command[1])
-        return 1.0 - error, False
+        self._state_error(state, self._velocity_error)
+        return 1.0 - math.hypot(self._velocity_error[0], self._velocity_error[1]), False
 
     def _end_reason(self) -> str:
-        return "fell" if math.isfinite(float(np.sum(self.state))) else "nonfinite_state"
+        return "fell" if self._finite else "nonfinite_state"
+
+    def _state_error(self, state: np.ndarray, out: np.ndarray) -> None:
+        """The tracking error of the true state (as `tracking_error` of its observation)."""
+        command = self._command_at(self.substep)
+        yaw, vx, vy = float(state[2]), float(state[9]), float(state[10])
+        cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
+        out[0] = cos_yaw * vx + sin_yaw * vy - command[0]
+        out[1] = -sin_yaw * vx + cos_yaw * vy - command[1]
+        out[2] = state[8] - command[2]
 
     def _camera(self) -> tuple[Any, Any]:
         """A camera following the base origin, looking at it from the front left and above."""
@@ -423,16 +437,20 @@ class QuadrupedTrotEnv(BulletRobotEnv):
     # ---- internals ----
 
     def _command_at(self, substep: int) -> np.ndarray:
-        """The command of the physics substep `substep` after the reset (the segment's, ramped)."""
+        """The command of the physics substep `substep` after the reset (the segment's, ramped); computed
+        once per substep (the buffer it returns holds it until the next)."""
+        command = self._command_now
+        if substep == self._command_substep:
+            return command
         time_s = substep * PHYSICS_PERIOD_S
         segment = int(time_s / self.command_segment_s + 1e-9)
         while len(self._segments) <= segment:
             self._segments.append(self.fixed_command if self.fixed_command is not None
                                   else self._command_rng.uniform(self.command_low, self.command_high))
-        command = self._command_now
         command[:] = self._segments[segment]
         if time_s < self.command_ramp_s:
             command *= time_s / self.command_ramp_s
+        self._command_substep = substep
         return command
 
     def _standing_height(self) -> float:
@@ -484,7 +502,8 @@ class QuadrupedTrotEnv(BulletRobotEnv):
         """Plausible readings per sensor while the task runs (see the class docstring)."""
         tolerance = NOISE_TOLERANCE * noise_std
         units = ("rad",) * 3 + ("m",) * 3 + ("rad/s",) * 3 + ("m/s",) * 3
-        rates = (ANGULAR_SPEED_BOUND,) * 3 + (LINEAR_SPEED_BOUND,) * 3 + (math.inf,) * 6
+        # no rate check on yaw: it wraps from pi to -pi while turning (the monitor knows no periodic readings)
+        rates = (ANGULAR_SPEED_BOUND, ANGULAR_SPEED_BOUND, math.inf) + (LINEAR_SPEED_BOUND,) * 3 + (math.inf,) * 6
         descriptions = ("base roll", "base pitch", "base yaw", "base x", "base y", "base height",
                         "base angular velocity x", "base angular velocity y", "base angular velocity z",
                         "base velocity x", "base velocity y", "base velocity z")

@@ -315,6 +315,25 @@ def test_tracking_error_is_in_the_heading_frame(shared_env):
     np.testing.assert_allclose(error, [-0.1, -0.1, 0.1], atol=1e-12)
 
 
+def test_task_cost_and_reward_agree_with_the_tracking_error(make_env):
+    """info["task_cost"] is e'Qe + a'Ra of the state before the step (the true state's error, computed
+    apart from the observation's `tracking_error`), the reward 1 minus the planar error after it."""
+    env = make_env(command=[0.4, -0.1, 0.3], command_ramp_s=0.0,
+                   pushes=[{"start_s": 0.0, "duration_s": 0.05, "force_n": 60.0}])
+    obs, _ = env.reset(seed=0)
+    q, r = np.array(env.task.cost_q), np.array(env.task.cost_r)
+    error = np.zeros(3)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        action = rng.uniform(-0.2, 0.2, 12).astype(np.float32)
+        env.tracking_error(obs.astype(np.float64), error)
+        expected = error @ (q * error) + action.astype(np.float64) @ (r * action)
+        obs, reward, *_, info = env.step(action)
+        assert info["task_cost"] == pytest.approx(expected, rel=1e-5)
+        env.tracking_error(obs.astype(np.float64), error)
+        assert reward == pytest.approx(1.0 - np.hypot(error[0], error[1]), abs=1e-5)
+
+
 def test_a_push_acts_at_the_stated_times(make_env):
     """80 N to the left for 0.1 s from 0.2 s: the same run as without it until 0.2 s, then the trunk
     gains lateral velocity (world +y: the robot faces about +x) and moves left."""
