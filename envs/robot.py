@@ -32,9 +32,10 @@ actuator's unit, with the action clipped to [-1, 1].
 - `LeggedRobot`: a torque-controlled, floating-base legged robot's description for centroidal (single
   rigid body) controllers: `joint_names`, `joint_torque_limits_nm`, `foot_names`, `body_mass_kg` (the
   whole robot), `body_inertia_kgm2` (3x3, base frame, the whole robot about its centre of mass at the
-  standing pose), `hip_offsets_m` (legs x 3, hip positions in the base frame), `nominal_joint_positions`
-  (the standing pose), `standing_height_m`; `base_state(observation, out)` (12: roll, pitch, yaw (ZYX
-  Euler, rad), position (m, world), angular velocity (rad/s, world), linear velocity (m/s, world)),
+  standing pose), `com_offset_m` (3, that centre of mass in the base frame, m), `hip_offsets_m` (legs
+  x 3, hip positions in the base frame), `nominal_joint_positions` (the standing pose),
+  `standing_height_m`; `base_state(observation, out)` (12: roll, pitch, yaw (ZYX Euler, rad), position
+  (m, world), angular velocity (rad/s, world), linear velocity (m/s, world)),
   `joint_state(observation, q, qd)`, `leg_kinematics(q, foot_positions_out, jacobians_out)` (each foot's
   position in the base frame relative to the base origin and the 3x3 Jacobian of it with respect to that
   leg's joint angles, a pure function of the joint angles: stance torques tau = -J' R' f),
@@ -198,6 +199,7 @@ class LeggedRobot(Protocol):
     foot_names: tuple[str, ...]
     body_mass_kg: float
     body_inertia_kgm2: np.ndarray
+    com_offset_m: np.ndarray
     hip_offsets_m: np.ndarray
     nominal_joint_positions: np.ndarray
     standing_height_m: float
