@@ -15,7 +15,7 @@ import numpy as np
 
 from neuroctl.config import ConfigError
 from neuroctl.control.base import COUNTER_FIELDS, Controller
-from neuroctl.control.registry import build_controller, requires_rigid_body
+from neuroctl.control.registry import build_controller, builds_from_robot
 from neuroctl.envs.robot import TaskRobot
 from neuroctl.launchfile import Launch, linear_model_of, loop_settings, make_env, recorder_for
 from neuroctl.metrics.energy import energy_section
@@ -89,7 +89,7 @@ def make_controller(launch: Launch, env: gymnasium.Env) -> Controller:
     """The launch file's controller for `env`: built from the controllers' linear model (`linear_model_of`),
     or, for a kind that requires one, from the robot's rigid-body model (`env.unwrapped`)."""
     kind = launch.controller_kind
-    model = None if requires_rigid_body(kind) else linear_model_of(env)
+    model = None if builds_from_robot(kind) else linear_model_of(env)
     return build_controller(kind, launch.controller_config, model, env.observation_space.shape[0],
                             launch.controller_path, env.unwrapped)
 

@@ -32,7 +32,7 @@ from neuroctl.bench.tables import Table, number
 from neuroctl.bench.timing import paired_ratio, stats
 from neuroctl.config import ConfigError, range_field
 from neuroctl.control.base import Controller
-from neuroctl.control.registry import build_controller, requires_rigid_body
+from neuroctl.control.registry import build_controller, builds_from_robot
 from neuroctl.launchfile import Launch, linear_model_of, load_launch, make_env
 from neuroctl.metrics.energy import charged_counts, shipped_profiles, tick_energy
 from neuroctl.run import LaunchRunner, run_launch, with_seed
@@ -204,7 +204,7 @@ def _build(launch: Launch, envs: contextlib.ExitStack) -> Controller:
     controller calls the robot's rigid-body model every tick)."""
     env = envs.enter_context(make_env(launch))
     kind = launch.controller_kind
-    model = None if requires_rigid_body(kind) else linear_model_of(env)
+    model = None if builds_from_robot(kind) else linear_model_of(env)
     controller = build_controller(kind, launch.controller_config, model, env.observation_space.shape[0],
                                   launch.controller_path, env.unwrapped)
     controller.warmup()

@@ -5,7 +5,9 @@ Imports are lazy so that `import neuroctl` stays cheap (no numba compile).
 Most kinds are built from the environment's linear model: `Class(config, model, observation_size)`. A
 class with `requires_rigid_body = True` (the computed-torque controllers) is built from the robot's
 rigid-body model instead: `Class(config, model, observation_size, robot)` with `robot` the environment's
-`unwrapped`, a `neuroctl.envs.robot.RigidBodyRobot` (model may then be None).
+`unwrapped`, a `neuroctl.envs.robot.RigidBodyRobot` (model may then be None). A class with
+`requires_legged_robot = True` (the quadruped's convex MPC) is built the same way from a
+`neuroctl.envs.robot.LeggedRobot`. `builds_from_robot(kind)` says whether a kind needs no linear model.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ CONTROLLER_KINDS: dict[str, tuple[str, str, str]] = {
                                     "ComputedTorquePDAdaptiveConfig"),
     "computed_torque_mpc_spiking_adaptive": ("neuroctl.control.adaptive", "ComputedTorqueSpikingMPCAdaptiveController",
                                              "ComputedTorqueSpikingMPCAdaptiveConfig"),
+    "quadruped_mpc": ("neuroctl.control.quadruped_mpc", "QuadrupedMPCController", "QuadrupedMPCConfig"),
 }
 
 
@@ -90,15 +93,35 @@ def requires_rigid_body(kind: str) -> bool:
     return bool(getattr(controller_class(kind), "requires_rigid_body", False))
 
 
+def requires_legged_robot(kind: str) -> bool:
+    """Whether the kind is built from a `LeggedRobot` (and needs no linear model)."""
+    return bool(getattr(controller_class(kind), "requires_legged_robot", False))
+
+
+def builds_from_robot(kind: str) -> bool:
+    """Whether the kind is built from the robot itself (a RigidBodyRobot or a LeggedRobot), not from a
+    linear model."""
+    return requires_rigid_body(kind) or requires_legged_robot(kind)
+
+
 def build_controller(kind: str, config: Any, model: LinearModel | None, observation_size: int,
                      where: str | Path = "controller", robot: Any = None) -> Controller:
     """Instantiate a controller; a config that does not fit the environment is a ConfigError.
 
-    `robot`: the environment's `unwrapped`, given to kinds that require a `RigidBodyRobot` (a ConfigError
-    naming `kind` when it is not one); `model` None is a ConfigError for kinds that need a linear model.
+    `robot`: the environment's `unwrapped`, given to kinds that require a `RigidBodyRobot` or a
+    `LeggedRobot` (a ConfigError naming `kind` when it is not one); `model` None is a ConfigError for
+    kinds that need a linear model.
     """
     cls = controller_class(kind)
     try:
+        if getattr(cls, "requires_legged_robot", False):
+            from neuroctl.envs.robot import LeggedRobot
+
+            if robot is None or not isinstance(robot, LeggedRobot):
+                name = "no environment" if robot is None else type(robot).__name__
+                raise ConfigError(where, "kind", f"{kind!r} needs a legged robot (a LeggedRobot: base_state, "
+                                  f"joint_state, leg_kinematics, body_mass_kg, body_inertia_kgm2, ...), got {name}")
+            return cls(config, model, observation_size, robot)
         if getattr(cls, "requires_rigid_body", False):
             from neuroctl.envs.robot import RigidBodyRobot
 

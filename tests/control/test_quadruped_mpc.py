@@ -30,7 +30,7 @@ def test_discretisation_is_the_exact_zero_order_hold_of_the_linear_dynamics():
     a, b = np.zeros_like(a_c), np.zeros_like(b_c)
     for _ in range(5):
         yaw = rng.uniform(-np.pi, np.pi)
-        continuous_dynamics(yaw, MASS_KG, INERTIA_KGM2, STANDING_FEET_M + rng.normal(0, 0.03, (4, 3)), a_c, b_c)
+        continuous_dynamics(yaw, MASS_KG, np.linalg.inv(INERTIA_KGM2), STANDING_FEET_M + rng.normal(0, 0.03, (4, 3)), a_c, b_c)
         discretise(a_c, b_c, 0.03, a, b)
         augmented = np.zeros((STATE_SIZE + 12, STATE_SIZE + 12))
         augmented[:STATE_SIZE, :STATE_SIZE], augmented[:STATE_SIZE, STATE_SIZE:] = a_c, b_c
@@ -82,7 +82,7 @@ def test_discrete_model_tracks_the_nonlinear_rigid_body_over_a_step():
         feet_world = x0[3:6] + STANDING_FEET_M @ euler_zyx_rotation(*x0[:3]).T
         forces = np.tile((rng.uniform(-5, 5), rng.uniform(-5, 5), MASS_KG * GRAVITY_MPS2 / 4), 4) \
             + rng.normal(0, 3, 12)
-        continuous_dynamics(x0[YAW], MASS_KG, INERTIA_KGM2, feet_world - x0[3:6], a_c, b_c)
+        continuous_dynamics(x0[YAW], MASS_KG, np.linalg.inv(INERTIA_KGM2), feet_world - x0[3:6], a_c, b_c)
         discretise(a_c, b_c, 0.03, a, b)
         predicted = a @ x0 + b @ forces
         true = rigid_body_flow(x0, forces, feet_world, 0.03)

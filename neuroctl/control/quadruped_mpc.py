@@ -1,0 +1,427 @@
+"""Convex MPC for a trotting quadruped: ground reaction forces planned on the centroidal model.
+
+The structure of the MIT Cheetah 3 convex MPC (Di Carlo et al., IROS 2018) and of
+google-research/motion_imitation's `mpc_controller` (whose A1 figures are the defaults here: horizon 10
+x 25 ms, force weight 1e-5, a trot of diagonal pairs with a duty factor of 0.6, Raibert footholds with
+a gain of 0.03 s; its state weights changed, see `STATE_WEIGHTS`), written for a `neuroctl.envs.robot.LeggedRobot`.
+
+One control tick (every `control_period_s`, 1 ms for the A1):
+1. read the base state (12) and the joints (q, qd) from the observation, foot positions and leg
+   Jacobians in the base frame (`leg_kinematics`); the command [vx, vy, yaw rate] is the tick's reference.
+   The model's position is the centre of mass's (the base origin plus R `com_offset_m`), its velocity
+   the base origin's (the difference, w x R c, is neglected).
+2. every `replan_period_s` (rounded to whole ticks): the MPC (`neuroctl.control.centroidal`): the
+   reference over the horizon from the command (yaw and position integrated, standing height, zero roll
+   and pitch, w = (0, 0, yaw rate), v = Rz(yaw) (vx, vy, 0)), the contact schedule from the gait clock,
+   the lever arms of the feet (stance feet where they stand; feet landing within the horizon at their
+   Raibert footholds), the condensed QP, solved by the configured solver (`solver`: osqp, daqp,
+   pipg_spiking, pipg_dense; `neuroctl.control.qp_solvers`) warm started from the last plan shifted by
+   one step. A solve whose status is not an answer (infeasible, failed, a non-finite u) keeps the last
+   plan (shifted by the time since it was made), or before any plan the standing forces m g / n on the
+   stance feet; `failed_solves` counts those.
+3. stance feet: tau_leg = -J' R' f (R the base orientation, f the plan's force of this tick's step).
+   A foot the gait puts in stance whose plan step has no force (it lands between the plan's step
+   midpoints) is held at its foothold by the swing PD until the next replan.
+4. swing feet: a task-space PD in the base frame, tau_leg = J' (Kp (p* - p) + Kd (v* - J qd)), towards
+   the swing trajectory from the lift-off position to the Raibert foothold (`neuroctl.control.gait`).
+5. tau clipped to the joints' limits; the action is tau / limit.
+
+What spikes: only the QP solve, and only with `solver: pipg_spiking` (the PIPG network's gradient and
+constraint neurons, `neuroctl.network.pipg`; its events counted in `activity` as the network reports
+them, DENSE_MACS its dense twin's). Nothing else spikes: the centroidal model, its condensing, the gait
+clock, footholds, swing trajectories, kinematics and torque maps run on a conventional CPU whatever the
+solver, and are charged every tick as CPU_MACS (`tick_macs`, plus `CentroidalMPC.macs_per_build` on a
+replan tick): counts of the products each step forms, estimates where marked. The classical solvers
+(OSQP, DAQP) report no counts (their work is their measured solve time, `solve_times_s`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from neuroctl.config import range_field
+from neuroctl.control.base import CPU_MACS, Controller
+from neuroctl.control.centroidal import (FORCE_SIZE, GRAVITY, GRAVITY_MPS2, PX, PY, PZ, STATE_SIZE, VX, VY, WZ,
+                                         YAW, CentroidalMPC, euler_zyx_rotation)
+from neuroctl.control.gait import GaitClock, planar_rotation, raibert_foothold, swing_trajectory
+from neuroctl.control.qp_solvers import (STATUS_MAX_ITERATIONS, STATUS_SOLVED, STATUS_SOLVED_INACCURATE,
+                                         InequalityQP, make_qp_solver)
+
+ANSWER_STATUSES = (STATUS_SOLVED, STATUS_SOLVED_INACCURATE, STATUS_MAX_ITERATIONS)
+"""Statuses whose u is used: converged, or an iterative solver's answer after its iteration budget."""
+STATE_WEIGHTS = (20.0, 20.0, 1.0, 0.0, 0.0, 20.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+"""Q's diagonal on roll, pitch, yaw, p, w, v (gravity unweighted). motion_imitation's `_MPC_WEIGHTS` are
+(5, 5, 0.2, 0, 0, 10, 0, 0, 1, 1, 1, 0): on this A1 in PyBullet, replanning at 100 Hz, they let roll and
+pitch drift to 0.1-0.15 rad within 3 s; weighting w and vz and four times the angles keeps them within
+0.05 rad (measured, seed 0, 0.5 m/s)."""
+KINEMATICS_MACS_PER_LEG = 60
+"""Estimate: a leg's forward kinematics and 3x3 Jacobian (three rotations and their derivatives)."""
+
+
+def tick_macs(n_feet: int) -> int:
+    """CPU multiply-accumulates of one tick outside the MPC build: R from the Euler angles (12), the legs'
+    kinematics (`KINEMATICS_MACS_PER_LEG`, an estimate), per foot R'f and J'(R'f) (18) or the swing PD
+    (J qd, the PD, J'F: 9 + 6 + 9), whichever is larger, and the torque map (2 per joint)."""
+    return 12 + n_feet * (KINEMATICS_MACS_PER_LEG + 24 + 2 * FORCE_SIZE)
+
+
+def reference_macs(horizon: int, n_feet: int) -> int:
+    """CPU multiply-accumulates of a replan's reference, schedule and lever arms (an estimate: a few per
+    state and foot of every step)."""
+    return horizon * (STATE_SIZE + 12 * n_feet)
+
+
+@dataclass(frozen=True)
+class OSQPSection:
+    """OSQP's tolerances (its defaults) and iteration cap, for `solver: osqp`."""
+
+    eps_abs: float = range_field(1e-3, min=0.0, min_exclusive=True, max=1.0, doc="absolute tolerance")
+    eps_rel: float = range_field(1e-3, min=0.0, max=1.0, doc="relative tolerance")
+    max_iter: int = range_field(4000, min=1, max=1_000_000, doc="ADMM iterations allowed per solve")
+
+
+@dataclass(frozen=True)
+class PIPGSection:
+    """The PIPG network's settings, for `solver: pipg_spiking | pipg_dense` (see `PIPGSolver`)."""
+
+    iterations: int = range_field(200, min=1, max=100_000, doc="PIPG iterations per solve")
+    threshold: float = range_field(0.01, min=0.0, max=1e3, doc="gradient neurons' event threshold, N")
+    tolerance: float = range_field(0.0, min=0.0, max=1e3, doc="early stop, N (0: all iterations)")
+    dual_ratio: float = range_field(1.0, min=0.0, min_exclusive=True, max=1e6, doc="beta / alpha")
+
+
+@dataclass(frozen=True)
+class QuadrupedMPCConfig:
+    """The trot controller (see the module docstring); SI units."""
+
+    solver: Literal["osqp", "daqp", "pipg_spiking", "pipg_dense"] = "osqp"
+    osqp: OSQPSection = field(default_factory=OSQPSection)
+    pipg: PIPGSection = field(default_factory=PIPGSection)
+    horizon: int = range_field(10, min=2, max=100, doc="MPC horizon N in steps")
+    step_s: float = range_field(0.025, min=0.005, max=0.1, doc="MPC step")
+    replan_period_s: float = range_field(0.01, min=0.001, max=0.1,
+                                         doc="time between replans (rounded to whole control periods)")
+    state_weights: tuple[float, ...] = range_field(STATE_WEIGHTS, length=12, min=0.0, max=1e6,
+                                                   doc="Q's diagonal on roll, pitch, yaw, p, w, v")
+    force_weight: float = range_field(1e-5, min=0.0, min_exclusive=True, max=1e3, doc="alpha, per N^2")
+    friction_coefficient: float = range_field(0.6, min=0.0, min_exclusive=True, max=2.0,
+                                              doc="mu of the planned friction pyramids")
+    max_normal_force_n: float = range_field(150.0, min=0.0, min_exclusive=True, max=1e4, doc="fz_max per foot")
+    min_normal_force_n: float = range_field(0.0, min=0.0, max=1e4, doc="fz_min per stance foot")
+    gait_period_s: float = range_field(0.36, min=0.1, max=2.0, doc="trot period T")
+    duty_factor: float = range_field(0.6, min=0.3, max=0.9, doc="stance fraction of the period")
+    stand_s: float = range_field(0.0, min=0.0, max=60.0, doc="all feet in stance for this long after reset")
+    swing_height_m: float = range_field(0.08, min=0.0, max=0.3, doc="swing apex above the higher end")
+    foothold_gain_s: float = range_field(0.03, min=0.0, max=1.0, doc="Raibert gain k on v - v*")
+    touchdown_depth_m: float = range_field(0.01, min=0.0, max=0.1,
+                                           doc="swing targets this far below the standing foot height")
+    swing_stiffness_n_per_m: tuple[float, ...] = range_field((700.0, 700.0, 700.0), length=3, min=0.0, max=1e5,
+                                                             doc="Kp per base axis")
+    swing_damping_n_s_per_m: tuple[float, ...] = range_field((20.0, 20.0, 20.0), length=3, min=0.0, max=1e4,
+                                                             doc="Kd per base axis")
+    record_qps: bool = False
+    """Keep a copy of every replan's QP in `recorded_qps` (for the QP benchmark)."""
+
+
+class QuadrupedMPCController(Controller):
+    """The trot under convex MPC (module docstring). Built `Class(config, model, observation_size, robot)`
+    from a LeggedRobot (`model` unused). The reference is the command [vx, vy, yaw rate] (3).
+
+    After `act`: `torque_nm` (12), `forces_n` (n_feet, 3; this tick's stance forces, world frame),
+    `stance` (n_feet; 1.0 in stance by the gait), `last_solution` the last plan U (N * 3 n_feet),
+    `solve_times_s` and `solve_iterations` per replan (since reset), `failed_solves`, `solves`,
+    `status_counts`, `mpc` the CentroidalMPC (its QP of the last replan), `recorded_qps`.
+    """
+
+    requires_legged_robot = True
+
+    def __init__(self, config: QuadrupedMPCConfig, model, observation_size: int, robot) -> None:
+        super().__init__()
+        self.config = config
+        self.robot = robot
+        size = int(robot.observation_space.shape[0])
+        if observation_size != size:
+            raise ValueError(f"observation_size: the robot's observations have {size} values, got {observation_size}")
+        if config.replan_period_s > config.step_s * config.horizon:
+            raise ValueError("replan_period_s: expected at most the horizon (horizon x step_s)")
+        self._observation_size = observation_size
+        self.n_joints = len(robot.joint_names)
+        self.n_feet = len(robot.foot_names)
+        if self.n_joints != FORCE_SIZE * self.n_feet:
+            raise ValueError(f"kind: expected 3 joints per leg, got {self.n_joints} joints for {self.n_feet} feet")
+        self.limits_nm = np.asarray(robot.joint_torque_limits_nm, dtype=np.float64).copy()
+        self.period_s = float(robot.control_period_s)
+        self.replan_ticks = max(1, int(round(config.replan_period_s / self.period_s)))
+        self.mass_kg = float(robot.body_mass_kg)
+        self.com_offset_m = np.asarray(robot.com_offset_m, dtype=np.float64).reshape(3)
+        self.standing_com_height_m = float(robot.standing_height_m) + float(self.com_offset_m[2])
+        self.hips_m = np.asarray(robot.hip_offsets_m, dtype=np.float64).reshape(self.n_feet, 3)
+        standing_feet = np.zeros((self.n_feet, 3))
+        robot.leg_kinematics(np.asarray(robot.nominal_joint_positions, dtype=np.float64), standing_feet,
+                             np.zeros((self.n_feet, 3, 3)))
+        self.standing_foot_z_m = float(np.mean(standing_feet[:, 2]))
+        """The feet's height in the base frame at the standing pose (m, negative)."""
+        weights = np.zeros(STATE_SIZE)
+        weights[:12] = config.state_weights
+        self.mpc = CentroidalMPC(self.mass_kg, robot.body_inertia_kgm2, self.n_feet, config.horizon, config.step_s,
+                                 weights, config.force_weight, config.friction_coefficient,
+                                 config.max_normal_force_n, config.min_normal_force_n)
+        self.qp = InequalityQP(self.mpc.H, self.mpc.q, self.mpc.lower, self.mpc.upper, self.mpc.G, self.mpc.h)
+        self.gait = GaitClock(config.gait_period_s, config.duty_factor)
+        self.solver = self._make_solver()
+        self._kp = np.asarray(config.swing_stiffness_n_per_m, dtype=np.float64)
+        self._kd = np.asarray(config.swing_damping_n_s_per_m, dtype=np.float64)
+        self._tick_macs = tick_macs(self.n_feet)
+        self._replan_macs = self.mpc.macs_per_build + reference_macs(config.horizon, self.n_feet)
+        n, feet, horizon = self.n_joints, self.n_feet, config.horizon
+        self.base, self.q, self.qd = np.zeros(12), np.zeros(n), np.zeros(n)
+        self.rotation, self.com_m = np.eye(3), np.zeros(3)
+        self.feet_m, self.jacobians = np.zeros((feet, 3)), np.zeros((feet, 3, 3))
+        self.torque_nm, self.forces_n = np.zeros(n), np.zeros((feet, 3))
+        self.stance, self._previous_stance = np.zeros(feet), np.zeros(feet)
+        self._progress, self._touchdown = np.zeros(feet), np.zeros(feet)
+        self._liftoff_m = np.zeros((feet, 3))
+        self._foothold_m, self._target_m, self._target_velocity = np.zeros(3), np.zeros(3), np.zeros(3)
+        self._foot_velocity = np.zeros(3)
+        self._x0, self._x_ref = np.zeros(STATE_SIZE), np.zeros((horizon, STATE_SIZE))
+        self._offsets_m, self._contacts = np.zeros((horizon, feet, 3)), np.zeros((horizon, feet))
+        self._feet_world_m = np.zeros((feet, 3))
+        self._planar = np.zeros(3)
+        self._held = np.zeros(observation_size)
+        self._finite = np.zeros(observation_size, dtype=bool)
+        self._action = np.zeros(n)
+        self._command = np.zeros(3)
+        self.last_solution = np.zeros(horizon * FORCE_SIZE * feet)
+        self._warm = np.zeros_like(self.last_solution)
+        self.recorded_qps: list[InequalityQP] = []
+        self.reset(0)
+
+    def _make_solver(self):
+        config = self.config
+        if config.solver == "osqp":
+            section = config.osqp
+            return make_qp_solver("osqp", eps_abs=section.eps_abs, eps_rel=section.eps_rel, max_iter=section.max_iter)
+        if config.solver == "daqp":
+            return make_qp_solver("daqp")
+        section = config.pipg
+        return make_qp_solver(config.solver, iterations=section.iterations, threshold=section.threshold,
+                              tolerance=section.tolerance, dual_ratio=section.dual_ratio)
+
+    @property
+    def observation_size(self) -> int:
+        return self._observation_size
+
+    @property
+    def reference_size(self) -> int:
+        return 3
+
+    def reset(self, seed: int) -> None:
+        self.tick = 0
+        self.plan_tick = -1
+        self.has_plan = False
+        self.solves = 0
+        self.failed_solves = 0
+        self.status_counts: dict[str, int] = {}
+        self.solve_times_s: list[float] = []
+        self.solve_iterations: list[int] = []
+        self.recorded_qps.clear()
+        self.last_solution[:] = 0.0
+        self._held[:] = 0.0
+        self._previous_stance[:] = 1.0
+        self.activity[:] = 0
+        solver_reset = getattr(self.solver, "reset", None)
+        if solver_reset is not None:
+            solver_reset()
+
+    def warmup(self) -> None:
+        """Compile and run the solver once on the standing QP (the base at the standing height)."""
+        observation = np.zeros(self.observation_size)
+        self.reset(0)
+        self._read(observation)
+        self.com_m[2] = self.standing_com_height_m
+        self._replan(self._command)
+        self.reset(0)
+
+    def gait_time_s(self) -> float:
+        """Seconds of gait since the stand (negative while standing)."""
+        return self.tick * self.period_s - self.config.stand_s
+
+    def stance_at(self, time_s: float, out: np.ndarray) -> np.ndarray:
+        if time_s < 0.0:
+            out[:] = 1.0
+            return out
+        return self.gait.stance(time_s, out)
+
+    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        """Returns a reused array (tau / limit): copy it to keep it past the next tick."""
+        command = self._command
+        command[:] = 0.0 if reference is None else reference[:3]
+        self._read(observation)
+        time_s = self.gait_time_s()
+        self.stance_at(time_s, self.stance)
+        self.activity[:] = 0
+        if self.tick % self.replan_ticks == 0:
+            self._replan(command)
+        self._stance_forces()
+        rotation = self.rotation
+        progress = self._progress
+        if time_s >= 0.0:
+            self.gait.swing_progress(time_s, progress)
+        for foot in range(self.n_feet):
+            joints = slice(FORCE_SIZE * foot, FORCE_SIZE * (foot + 1))
+            jacobian = self.jacobians[foot]
+            if self.stance[foot] and self.forces_n[foot, 2] > 0.0:
+                self.torque_nm[joints] = -(jacobian.T @ (rotation.T @ self.forces_n[foot]))
+            else:
+                if self._previous_stance[foot]:
+                    self._liftoff_m[foot] = self.feet_m[foot]
+                self.stance[foot] = 0.0
+                self._swing_target(foot, progress[foot] if progress[foot] > 0.0 else 1.0, command)
+                np.matmul(jacobian, self.qd[joints], out=self._foot_velocity)
+                force = self._kp * (self._target_m - self.feet_m[foot]) \
+                    + self._kd * (self._target_velocity - self._foot_velocity)
+                self.torque_nm[joints] = jacobian.T @ force
+        self._previous_stance[:] = self.stance
+        np.clip(self.torque_nm, -self.limits_nm, self.limits_nm, out=self.torque_nm)
+        np.divide(self.torque_nm, self.limits_nm, out=self._action)
+        self.activity[CPU_MACS] += self._tick_macs
+        self.tick += 1
+        return self._action
+
+    def _read(self, observation: np.ndarray) -> None:
+        """Base state, joints and leg kinematics from the observation (non-finite readings held)."""
+        np.copyto(self._held, observation, where=np.isfinite(observation, out=self._finite))
+        self.robot.base_state(self._held, self.base)
+        self.robot.joint_state(self._held, self.q, self.qd)
+        self.robot.leg_kinematics(self.q, self.feet_m, self.jacobians)
+        self.rotation[:] = euler_zyx_rotation(self.base[0], self.base[1], self.base[2])
+        np.matmul(self.rotation, self.com_offset_m, out=self.com_m)
+        self.com_m += self.base[PX:PZ + 1]
+
+    def _planar_velocity(self) -> tuple[float, float]:
+        """The base's planar velocity in the heading frame (world velocity rotated by -yaw)."""
+        c, s = math.cos(self.base[YAW]), math.sin(self.base[YAW])
+        vx, vy = self.base[VX], self.base[VY]
+        return c * vx + s * vy, -s * vx + c * vy
+
+    def _foothold(self, foot: int, command: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Raibert's foothold of `foot` in the yaw-aligned base frame (`neuroctl.control.gait`), at the
+        standing pose's foot height less `touchdown_depth_m`."""
+        vx, vy = self._planar_velocity()
+        self._planar[0], self._planar[1] = vx, vy
+        return raibert_foothold(self.hips_m[foot], self._planar, float(self.base[WZ]), command[:2],
+                                float(command[2]), self.gait.stance_duration_s, self.config.foothold_gain_s,
+                                self.standing_foot_z_m - self.config.touchdown_depth_m, out)
+
+    def _swing_target(self, foot: int, progress: float, command: np.ndarray) -> None:
+        self._foothold(foot, command, self._foothold_m)
+        swing_trajectory(progress, self._liftoff_m[foot], self._foothold_m, self.config.swing_height_m,
+                         self.gait.swing_duration_s, self._target_m, self._target_velocity)
+
+    def _stance_forces(self) -> None:
+        """This tick's forces: the plan's step for the time since it was made, zero for swing feet."""
+        step = min(int((self.tick - self.plan_tick) * self.period_s / self.config.step_s), self.config.horizon - 1)
+        forces = self.last_solution.reshape(self.config.horizon, self.n_feet, FORCE_SIZE)[step]
+        np.multiply(forces, self.stance[:, None], out=self.forces_n)
+
+    def _replan(self, command: np.ndarray) -> None:
+        """Build the QP at the measured state and solve it (module docstring, step 2)."""
+        config, mpc = self.config, self.mpc
+        x0 = self._x0
+        x0[:12] = self.base
+        x0[PX:PZ + 1] = self.com_m
+        x0[GRAVITY] = -GRAVITY_MPS2
+        self._reference(command)
+        time_s = self.gait_time_s()
+        for k in range(config.horizon):
+            self.stance_at(time_s + (k + 0.5) * config.step_s, self._contacts[k])
+        self._lever_arms(command, time_s)
+        mpc.build(x0, self._x_ref, self._offsets_m, self._contacts)
+        self._warm_start()
+        result = self.solver.solve(self.qp, self._warm)
+        self.solves += 1
+        self.status_counts[result.status] = self.status_counts.get(result.status, 0) + 1
+        self.solve_times_s.append(result.solve_time_s)
+        self.solve_iterations.append(result.iterations)
+        self.activity += result.activity
+        self.activity[CPU_MACS] += self._replan_macs
+        if config.record_qps:
+            self.recorded_qps.append(InequalityQP(mpc.H.copy(), mpc.q.copy(), mpc.lower.copy(), mpc.upper.copy(),
+                                                  mpc.G, mpc.h))
+        if result.status in ANSWER_STATUSES and np.all(np.isfinite(result.u)):
+            np.clip(result.u, mpc.lower, mpc.upper, out=self.last_solution)
+            self.plan_tick = self.tick
+            self.has_plan = True
+        else:
+            self.failed_solves += 1
+            if not self.has_plan:
+                self._standing_plan()
+
+    def _standing_plan(self) -> None:
+        """m g / n on the n stance feet of every step, as the plan (the safe command before any plan)."""
+        forces = self.last_solution.reshape(self.config.horizon, self.n_feet, FORCE_SIZE)
+        forces[:] = 0.0
+        n_stance = np.maximum(self._contacts.sum(axis=1), 1.0)
+        forces[:, :, 2] = self._contacts * (self.mass_kg * GRAVITY_MPS2 / n_stance)[:, None]
+        self.plan_tick = self.tick
+        self.has_plan = True
+
+    def _warm_start(self) -> None:
+        """The last plan shifted by the steps elapsed since it was made (the last step repeated)."""
+        size = FORCE_SIZE * self.n_feet
+        shift = min(int(round((self.tick - self.plan_tick) * self.period_s / self.config.step_s)),
+                    self.config.horizon - 1) if self.has_plan else 0
+        kept = self.last_solution.size - shift * size
+        self._warm[:kept] = self.last_solution[shift * size:]
+        for k in range(kept, self._warm.size, size):
+            self._warm[k:k + size] = self.last_solution[-size:]
+
+    def _reference(self, command: np.ndarray) -> None:
+        """x_ref over the horizon: yaw and position integrated from the command (midpoint yaw), standing
+        height, zero roll and pitch, w = (0, 0, yaw rate), v = Rz(yaw) (vx, vy, 0), gravity."""
+        step = self.config.step_s
+        yaw, x, y = float(self.base[YAW]), float(self.com_m[0]), float(self.com_m[1])
+        velocity = self._planar
+        for k in range(self.config.horizon):
+            row = self._x_ref[k]
+            planar_rotation(yaw + 0.5 * step * command[2], command, velocity)
+            x += step * velocity[0]
+            y += step * velocity[1]
+            yaw += step * command[2]
+            row[:] = 0.0
+            row[YAW], row[PX], row[PY], row[PZ] = yaw, x, y, self.standing_com_height_m
+            row[WZ] = command[2]
+            planar_rotation(yaw, command, velocity)
+            row[VX], row[VY] = velocity[0], velocity[1]
+            row[GRAVITY] = -GRAVITY_MPS2
+
+    def _lever_arms(self, command: np.ndarray, time_s: float) -> None:
+        """r_i at every step: a foot standing now and through step k stays where it stands (world); a foot
+        that lands before step k stands at its Raibert foothold placed from the reference pose at its
+        touchdown; r = foot - p_ref(step k) (p_ref(0) = the measured centre of mass)."""
+        position = self.com_m
+        np.matmul(self.feet_m, self.rotation.T, out=self._feet_world_m)
+        self._feet_world_m += self.base[PX:PZ + 1]
+        step = self.config.step_s
+        if time_s >= 0.0:
+            self.gait.time_to_touchdown(time_s, self._touchdown)
+        else:
+            self._touchdown[:] = -time_s + self.gait.time_to_touchdown(0.0, self._touchdown)
+        for foot in range(self.n_feet):
+            landed = self.stance[foot] != 0
+            touchdown_step = int(self._touchdown[foot] / step) if not landed else self.config.horizon
+            self._foothold(foot, command, self._foothold_m)
+            for k in range(self.config.horizon):
+                centre = self._x_ref[k - 1, PX:PZ + 1] if k else position
+                if landed and self._contacts[:k + 1, foot].all():
+                    self._offsets_m[k, foot] = self._feet_world_m[foot] - centre
+                else:
+                    at = self._x_ref[max(min(touchdown_step, self.config.horizon) - 1, 0)]
+                    planar_rotation(float(at[YAW]), self._foothold_m, self._target_m)
+                    self._offsets_m[k, foot, 0] = at[PX] + self._target_m[0] - centre[0]
+                    self._offsets_m[k, foot, 1] = at[PY] + self._target_m[1] - centre[1]
+                    self._offsets_m[k, foot, 2] = at[PZ] - self.com_offset_m[2] + self._foothold_m[2] - centre[2]
