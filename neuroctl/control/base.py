@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
+from numba import types
+from numba.experimental import structref
 
 from neuroctl.activity import (ACTIVITY_FIELDS, COUNTER_FIELDS, CPU_MACS, DENSE_MACS, NEURON_UPDATES, SPIKES,
                                SYNAPTIC_EVENTS)
@@ -19,7 +21,8 @@ from neuroctl.network.jit import cached_njit
 from neuroctl.network.linalg import matvec_into
 
 __all__ = ["ACTIVITY_FIELDS", "COUNTER_FIELDS", "CPU_MACS", "DENSE_MACS", "NEURON_UPDATES", "SPIKES",
-           "SYNAPTIC_EVENTS", "Controller", "LinearModel", "ModelState"]
+           "SYNAPTIC_EVENTS", "CompiledArraysType", "Controller", "LinearModel", "ModelState", "NO_PLAN",
+           "NO_PREDICTION", "NO_RASTER"]
 
 
 @dataclass(frozen=True)
@@ -124,14 +127,43 @@ class ModelState:
         self.held[:] = 0.0
         self.error[:] = 0.0
 
+    def kernel_arguments(self) -> tuple:
+        """`state_error`'s arguments after (observation, reference): hold, held, observer, y_op, x_op,
+        deviation, error (the arrays themselves, for a compiled tick)."""
+        return self.hold, self.held, self._observer, self._y_op, self._x_op, self._deviation, self.error
+
     def error_of(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
         """x - x_ref (a reused array); reference None means x_ref = 0. (An observation or reference that
         is not float64 is converted first, which allocates; the loop hands float64 over.)"""
         observation = np.asarray(observation, dtype=np.float64)
         reference = self.zero_reference if reference is None else np.asarray(reference, dtype=np.float64)
-        state_error(observation, reference, self.hold, self.held,
-                    self._observer, self._y_op, self._x_op, self._deviation, self.error)
+        state_error(observation, reference, *self.kernel_arguments())
         return self.error
+
+
+class CompiledArraysType(types.StructRef):
+    """numba type of a controller's arrays for the compiled tick (`Controller.compiled_arrays`).
+
+    A controller kind with a compiled path registers a subclass (`structref.register`) with a proxy
+    (`structref.define_proxy`) whose fields include
+
+    - `action` (nu,) float64: the proposed command, written by `step`;
+    - `activity` (len(COUNTER_FIELDS),) int64: this tick's counts, written by `step`;
+    - `predicted_states` (steps, nx) float64, `plan` (n,) float64, `raster` (rows, neurons) uint8: what
+      it exposes for the recorder (NO_PREDICTION, NO_PLAN, NO_RASTER where it exposes nothing),
+
+    and a jitted method `step(observation, reference)` (`numba.extending.overload_method`): the same
+    kernels in the same order as its `act`, so that both paths give bit-identical results. The arrays
+    are the controller object's own (shared, not copied): either path may run any tick.
+    """
+
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(kind)) for name, kind in fields)
+
+
+NO_PREDICTION = np.zeros((0, 0))
+NO_PLAN = np.zeros(0)
+NO_RASTER = np.zeros((0, 0), dtype=np.uint8)
 
 
 class Controller(ABC):
@@ -147,9 +179,21 @@ class Controller(ABC):
     """
 
     activity: np.ndarray
+    compiled_act = None
+    """The `act` that `compiled_arrays` mirrors (set by a kind with a compiled path)."""
 
     def __init__(self) -> None:
         self.activity = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
+        self._compiled = None
+
+    def compiled_arrays(self) -> structref.StructRefProxy | None:
+        """The controller's arrays with a jitted `step` (`CompiledArraysType`) for the loop's compiled
+        tick, or None: none declared, or `act` is no longer the one they mirror (a subclass or an
+        instance replaced it), so the loop must call `act`."""
+        compiled = getattr(self, "_compiled", None)  # a subclass may not call Controller.__init__
+        if compiled is None or getattr(self.act, "__func__", None) is not type(self).compiled_act:
+            return None
+        return compiled
 
     @abstractmethod
     def reset(self, seed: int) -> None:

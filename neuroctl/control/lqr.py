@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba.experimental import structref
+from numba.extending import overload_method
 
 from neuroctl.config import range_field
-from neuroctl.control.base import DENSE_MACS, Controller, LinearModel, ModelState
+from neuroctl.control.base import (DENSE_MACS, NO_PLAN, NO_PREDICTION, NO_RASTER, CompiledArraysType, Controller,
+                                   LinearModel, ModelState, state_error)
 from neuroctl.control.linear import diagonal_weights, dlqr
 from neuroctl.network.jit import cached_njit
 from neuroctl.network.linalg import matvec_into
@@ -68,6 +71,9 @@ class LQRController(Controller):
         self.K, self.P = dlqr(model, *weight_matrices(config.q, config.r, model))
         self._action = np.zeros(model.n_inputs)
         self._state = ModelState(model)
+        self._compiled = new_lqr_arrays(self.K, *self._state.kernel_arguments(), model.u_op, model.u_low,
+                                        model.u_high, self._action, self.activity, NO_PREDICTION, NO_PLAN,
+                                        NO_RASTER)
 
     @property
     def observation_size(self) -> int:
@@ -89,6 +95,8 @@ class LQRController(Controller):
         self.activity[DENSE_MACS] = self.K.size
         return self._action
 
+    compiled_act = act
+
 
 @cached_njit
 def clipped_feedback(gain, error, u_op, u_low, u_high, action):
@@ -96,3 +104,36 @@ def clipped_feedback(gain, error, u_op, u_low, u_high, action):
     matvec_into(gain, error, action)
     for i in range(action.shape[0]):
         action[i] = min(max(-action[i] + u_op[i], u_low[i]), u_high[i])
+
+
+@structref.register
+class LQRArraysType(CompiledArraysType):
+    """An `LQRController`'s arrays for the compiled tick (`CompiledArraysType`)."""
+
+
+class LQRArrays(structref.StructRefProxy):
+    pass
+
+
+structref.define_proxy(LQRArrays, LQRArraysType, [
+    "gain", "hold", "held", "observer", "y_op", "x_op", "deviation", "error", "u_op", "u_low", "u_high",
+    "action", "activity", "predicted_states", "plan", "raster"])
+
+
+@cached_njit
+def new_lqr_arrays(gain, hold, held, observer, y_op, x_op, deviation, error, u_op, u_low, u_high, action,
+                   activity, predicted_states, plan, raster):
+    """The `LQRArrays` of these arrays (a compiled constructor: numba's proxy compiles on every run)."""
+    return LQRArrays(gain, hold, held, observer, y_op, x_op, deviation, error, u_op, u_low, u_high, action,
+                     activity, predicted_states, plan, raster)
+
+
+@overload_method(LQRArraysType, "step")
+def _lqr_step(arrays, observation, reference):
+    def step(arrays, observation, reference):
+        """`LQRController.act` for a float64 observation and reference."""
+        state_error(observation, reference, arrays.hold, arrays.held, arrays.observer, arrays.y_op, arrays.x_op,
+                    arrays.deviation, arrays.error)
+        clipped_feedback(arrays.gain, arrays.error, arrays.u_op, arrays.u_low, arrays.u_high, arrays.action)
+        arrays.activity[DENSE_MACS] = arrays.gain.size
+    return step

@@ -33,10 +33,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from numba.experimental import structref
+from numba.extending import overload_method
 
 from neuroctl.activity import ACTIVITY_FIELDS, GRADED_SYNAPTIC_EVENTS
 from neuroctl.config import range_field
-from neuroctl.control.base import Controller, LinearModel, ModelState
+from neuroctl.control.base import CompiledArraysType, Controller, LinearModel, ModelState, state_error
 from neuroctl.control.lqr import check_observation_size, q_field, r_field, weight_matrices
 from neuroctl.control.mpc import horizon_field
 from neuroctl.control.population import PopulationCodingConfig, StatePopulations
@@ -46,6 +48,7 @@ from neuroctl.network.gradient import ITERATE, gradient_network_solve
 from neuroctl.network.jit import cached_njit
 
 N_ACTIVITY = len(ACTIVITY_FIELDS)
+SHIFT_EVERY, TICKS = range(2)  # entries of the schedule array
 
 
 @cached_njit
@@ -147,8 +150,7 @@ class GradientMPCController(Controller):
         self._observation_size = check_observation_size(model, observation_size)
         # the kernel ignores non-finite readings itself; through an output map C they are held first
         self._error = ModelState(model, hold=model.C is not None)
-        self.shift_every = 1
-        self._ticks = 0
+        self._schedule = np.array([1, 0], dtype=np.int64)  # SHIFT_EVERY, TICKS (shared with the compiled tick)
         self.qp_problem = build_mpc_problem(
             model, *weight_matrices(config.q, config.r, model), config.horizon
         )
@@ -162,6 +164,14 @@ class GradientMPCController(Controller):
         self._action = np.zeros(nu)
         event_rounds = 0 if self.dense else self.iterations + int(self.dual)
         self._raster = np.zeros((event_rounds, n + nx), dtype=np.uint8)
+        self._compiled = new_gradient_mpc_arrays(
+            *self._error.kernel_arguments(), self.weights, self.sensor_weights,
+            self.qp_problem.lower, self.qp_problem.upper, self.thresholds, self.sensor_thresholds,
+            float(self.step), float(self.beta), int(self.iterations), int(nu), bool(self.dual), bool(self.dense),
+            self._state, self._x_hat, self.qp_problem.model.A, self.qp_problem.model.B, self._schedule,
+            model.u_op, self._action, self.activity, self.predicted_states, self.last_solution,
+            self._raster,
+        )  # fmt: skip
 
     def _build_network(self, problem: MPCProblem, config: DenseMPCConfig) -> None:
         """Weights, input map, prox bounds, step and momentum of the chosen formulation."""
@@ -188,6 +198,15 @@ class GradientMPCController(Controller):
         return self.model.n_states
 
     @property
+    def shift_every(self) -> int:
+        """The warm start shifts by one plan step every this many ticks (module docstring)."""
+        return int(self._schedule[SHIFT_EVERY])
+
+    @shift_every.setter
+    def shift_every(self, ticks: int) -> None:
+        self._schedule[SHIFT_EVERY] = ticks
+
+    @property
     def iterate(self) -> np.ndarray:
         """The gradient neurons' values z (n,), a view: U (primal) or the multipliers y (dual)."""
         return self._state[ITERATE]
@@ -201,7 +220,7 @@ class GradientMPCController(Controller):
         self.activity[:] = 0
         self._raster[:] = 0
         self._error.reset()
-        self._ticks = 0
+        self._schedule[TICKS] = 0
 
     def qp_initial_state(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
         """x0 = x - x_ref of the QP this controller solves for `observation` (a reused array)."""
@@ -210,8 +229,8 @@ class GradientMPCController(Controller):
     def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """Returns a reused array (u_op + the plan's first command): copy it to keep it past the next tick."""
         problem = self.qp_problem
-        shift = self._ticks % self.shift_every == 0
-        self._ticks += 1
+        shift = self._schedule[TICKS] % self._schedule[SHIFT_EVERY] == 0
+        self._schedule[TICKS] += 1
         gradient_mpc_tick(
             self.qp_initial_state(observation, reference), self.weights, self.sensor_weights,
             problem.lower, problem.upper, self.thresholds, self.sensor_thresholds,
@@ -223,6 +242,8 @@ class GradientMPCController(Controller):
             self.predicted_states += reference
         np.add(self.predicted_commands[0], self.model.u_op, out=self._action)
         return self._action
+
+    compiled_act = act
 
 
 class DenseMPCController(GradientMPCController):
@@ -240,8 +261,9 @@ class SpikingMPCController(GradientMPCController):
     def __init__(self, config: SpikingMPCConfig, model: LinearModel, observation_size: int) -> None:
         super().__init__(config, model, observation_size)
         self.state_populations = None
-        if config.state_input == "population":
+        if config.state_input == "population":  # the populations' encoder runs in Python: `act` only
             self.state_populations = StatePopulations(config.population, model.n_states, model.dt)
+            self._compiled = None
 
     def reset(self, seed: int) -> None:
         super().reset(seed)
@@ -263,6 +285,8 @@ class SpikingMPCController(GradientMPCController):
         self.activity += self.state_populations.activity
         return action
 
+    compiled_act = act
+
     def _thresholds(self, config: SpikingMPCConfig) -> tuple[float, float]:
         return config.theta_neuron, config.theta_sensor
 
@@ -276,3 +300,51 @@ class SpikingMPCController(GradientMPCController):
         """(label, first column, end column) of the raster's neuron groups."""
         n, nx = self.qp_problem.n_decisions, self.qp_problem.n_states
         return ("gradient neurons (one per plan value)", 0, n), ("sensor neurons (one per state)", n, n + nx)
+
+
+@structref.register
+class GradientMPCArraysType(CompiledArraysType):
+    """A `GradientMPCController`'s arrays for the compiled tick (`CompiledArraysType`)."""
+
+
+class GradientMPCArrays(structref.StructRefProxy):
+    pass
+
+
+_GRADIENT_MPC_FIELDS = [
+    "hold", "held", "observer", "y_op", "x_op", "deviation", "error", "weights", "sensor_weights", "lower",
+    "upper", "thresholds", "sensor_thresholds", "step_size", "beta", "iterations", "n_inputs", "dual", "dense",
+    "state", "x_hat", "a", "b", "schedule", "u_op", "action", "activity", "predicted_states", "plan", "raster",
+]  # fmt: skip
+structref.define_proxy(GradientMPCArrays, GradientMPCArraysType, _GRADIENT_MPC_FIELDS)
+
+
+@cached_njit
+def new_gradient_mpc_arrays(*fields):
+    """The `GradientMPCArrays` of these fields (a compiled constructor: numba's proxy compiles on every run)."""
+    return GradientMPCArrays(*fields)
+
+
+@overload_method(GradientMPCArraysType, "step")
+def _gradient_mpc_step(arrays, observation, reference):
+    def step(arrays, observation, reference):
+        """`GradientMPCController.act` for a float64 observation and reference."""
+        state_error(observation, reference, arrays.hold, arrays.held, arrays.observer, arrays.y_op, arrays.x_op,
+                    arrays.deviation, arrays.error)
+        schedule = arrays.schedule
+        shift = schedule[TICKS] % schedule[SHIFT_EVERY] == 0
+        schedule[TICKS] += 1
+        gradient_mpc_tick(
+            arrays.error, arrays.weights, arrays.sensor_weights, arrays.lower, arrays.upper, arrays.thresholds,
+            arrays.sensor_thresholds, arrays.step_size, arrays.beta, arrays.iterations, arrays.n_inputs,
+            arrays.dual, arrays.dense, arrays.state, arrays.x_hat, arrays.a, arrays.b, arrays.plan,
+            arrays.predicted_states, arrays.activity, arrays.raster,
+            shift,
+        )  # fmt: skip
+        states = arrays.predicted_states
+        for row in range(states.shape[0]):
+            for column in range(states.shape[1]):
+                states[row, column] += reference[column]
+        for i in range(arrays.action.shape[0]):
+            arrays.action[i] = arrays.plan[i] + arrays.u_op[i]
+    return step

@@ -1,12 +1,22 @@
 """The fixed-timestep control loop: any gymnasium environment, any neuroctl controller.
 
-One tick: (wait for the release time in realtime mode) -> sensor monitor (the reading is checked and
-contained: `neuroctl.runtime.monitor`) -> reference (a `TaskRobot`'s `reference(out)` into a buffer
-allocated before the first tick, zeros for other environments) -> control (the controller's one call,
-`act(observation, reference)`: encode, network, decode)
+One tick: (wait for the release time in realtime mode) -> reference (a `TaskRobot`'s `reference(out)`
+into a buffer allocated before the first tick, zeros for other environments) -> sensor monitor (the
+reading is checked and contained: `neuroctl.runtime.monitor`) -> control (encode, network, decode)
 -> watchdog (a non-finite or out-of-range command is replaced) -> environment step (actuate, physics,
 sense). Every stage is timed into arrays allocated before the first tick; kernels are compiled and
 warmed up before the first tick.
+
+The control path is chosen once per episode (`compiled_tick`):
+
+- compiled, for a controller that declares it (`Controller.compiled_arrays`): monitor, controller
+  step, its records and the watchdog in one numba call (`neuroctl.runtime.tick.control_tick`); the
+  control stage's time is that call's (the monitor and watchdog included, well under a microsecond);
+- Python, for every other controller: the monitor's call, `act(observation, reference)`, the records
+  and the watchdog's call; the control stage's time is `act`'s.
+
+Both give bit-identical records (tests/runtime/test_compiled_tick.py); either way the rest of a tick's
+records are written by one numba call after the environment's step (`finish_tick`).
 
 Deadline policy in realtime mode, when a tick ends after its deadline (the next release time):
 - `hold`: the next tick starts at once, late, and applies the last command without calling the
@@ -48,6 +58,7 @@ from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, CO
                                        COMMAND_SKIPPED, Recorder)
 from neuroctl.runtime.robots import describe, fault_ticks, timed
 from neuroctl.runtime.signals import StopRequest
+from neuroctl.runtime.tick import control_tick, entry_point, finish_tick, sense_tick, tick_arrays
 from neuroctl.runtime.watchdog import CommandWatchdog
 
 
@@ -64,6 +75,9 @@ class LoopSettings:
     sensors: tuple[Sensor, ...] | None = None
     """Per sensor, in observation order, the plausible readings; None: the environment's (`describe`)."""
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    compiled_tick: bool = True
+    """Run the controller through its compiled tick when it declares one (module docstring); False:
+    always `act` (the Python path, for comparison)."""
 
 
 MISS_CAUSES = ("compute", "stalled", "carried")
@@ -106,62 +120,106 @@ def make_recorder(env: gymnasium.Env, controller: Controller, n_ticks: int) -> R
 
 
 class MonitoredPlant:
-    """The environment seen through the sensor monitor, with every step recorded.
+    """The environment seen through the sensor monitor and the watchdog, with every step recorded.
 
     `reading` is the environment's latest observation (float64, possibly faulty); `sensed` is the
-    monitor's contained copy of it, the only one a controller sees; `k` counts the steps since reset.
+    monitor's contained copy of it, the only one a controller sees; `command` the watchdog's output, the
+    command applied; `k` counts the steps since reset; `arrays` all of them for the compiled calls.
     """
 
-    def __init__(self, env: gymnasium.Env, monitor: SensorMonitor, recorder: Recorder, period_s: float):
+    def __init__(self, env: gymnasium.Env, monitor: SensorMonitor, watchdog: CommandWatchdog, recorder: Recorder,
+                 period_s: float, reference: np.ndarray):
         self.env = env
         self.monitor = monitor
+        self.watchdog = watchdog
         self.recorder = recorder
         self.period_s = period_s
+        self.reference = reference
         self.reading = np.zeros(env.observation_space.shape, dtype=np.float64)  # controllers see float64
         self.sensed = np.zeros_like(self.reading)
+        self.command = watchdog.command
         self.k = 0
-        self._env_stage_times = timed(env)
+        self.arrays = tick_arrays(period_s, self.reading, self.sensed, reference, monitor, watchdog, recorder,
+                                  timed(env))
+        self._sense = entry_point(sense_tick, self.arrays, 0)
+        self._finish = entry_point(finish_tick, self.arrays, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
     def reset(self, seed: int) -> None:
         self.reading[:] = self.env.reset(seed=seed)[0]
         self.monitor.reset()
+        self.watchdog.reset()
         self.k = 0
 
     def sense(self) -> None:
-        """Check the current reading (taken at k periods) into `sensed`."""
-        self.monitor.check(self.reading, self.k * self.period_s, self.sensed)
+        """Check the current reading (taken at k periods) into `sensed`; record both for tick k."""
+        self._sense(self.arrays, self.k)
 
-    def step(self, action: np.ndarray, source: int, lateness_s: float, control_s: float,
-             start: float, cpu_start: float | None = None) -> tuple[bool, float]:
-        """Apply `action` for one period and record tick k (started at `start`, perf_counter clock; its
+    def step(self, source: int, lateness_s: float, control_s: float, start: float,
+             cpu_start: float | None = None) -> tuple[bool, float]:
+        """Apply `command` for one period and record tick k (started at `start`, perf_counter clock; its
         thread CPU time from `cpu_start`, time.thread_time clock, when given).
 
         Returns whether the task terminated and the time the step ended.
         """
-        k = self.k
         env_start = time.perf_counter()
-        next_reading, reward, terminated, _, _ = self.env.step(action)
+        next_reading, reward, terminated, _, _ = self.env.step(self.command)
         end = time.perf_counter()
-        recorder = self.recorder
-        if cpu_start is not None:
-            recorder.tick_cpu_s[k] = time.thread_time() - cpu_start
-        recorder.time_s[k] = k * self.period_s
-        recorder.observation[k] = self.reading
-        recorder.controller_observation[k] = self.sensed
-        recorder.action[k] = action
-        recorder.reward[k] = reward
-        recorder.command_source[k] = source
-        recorder.lateness_s[k] = lateness_s
-        recorder.tick_s[k] = end - start
-        recorder.stage_s[k, 0] = control_s
-        if self._env_stage_times is not None:
-            recorder.stage_s[k, 1:] = self._env_stage_times
-        else:
-            recorder.stage_s[k, 1] = end - env_start
-        recorder.count = k + 1
+        cpu_s = math.nan if cpu_start is None else time.thread_time() - cpu_start
+        self._finish(self.arrays, self.k, source, reward, lateness_s, end - start, control_s, end - env_start, cpu_s)
         self.reading[:] = next_reading
-        self.k = k + 1
+        self.k += 1
         return terminated, end
+
+
+class PythonControl:
+    """The control stage by `act` (any controller): monitor, `act`, records and watchdog as Python calls."""
+
+    def __init__(self, controller: Controller, plant: MonitoredPlant) -> None:
+        self.controller = controller
+        self.plant = plant
+
+    def __call__(self) -> tuple[int, float]:
+        """The command of tick k into `plant.command`; returns its source and `act`'s time (s)."""
+        plant, controller = self.plant, self.controller
+        recorder, k = plant.recorder, plant.k
+        plant.sense()
+        start = time.perf_counter()
+        proposed = controller.act(plant.sensed, plant.reference)
+        control_s = time.perf_counter() - start
+        if recorder.reference is not None:
+            recorder.reference[k] = plant.reference
+        recorder.activity[k] = controller.activity
+        if recorder.predicted_states is not None:
+            steps = recorder.predicted_states.shape[1]
+            recorder.predicted_states[k] = controller.predicted_states[:steps]
+        if recorder.planned_commands is not None:
+            recorder.planned_commands[k] = controller.last_solution
+        if recorder.raster is not None:
+            recorder.raster[k] = controller.spike_raster[:, recorder.raster_columns]
+        _, replaced = plant.watchdog.check(proposed)
+        return COMMAND_REPLACED if replaced else COMMAND_FROM_CONTROLLER, control_s
+
+
+class CompiledControl:
+    """The control stage in one compiled call (`control_tick` on the controller's `compiled_arrays`)."""
+
+    def __init__(self, arrays, plant: MonitoredPlant) -> None:
+        self.controller_arrays = arrays
+        self.plant = plant
+        self._tick = entry_point(control_tick, plant.arrays, arrays, 0)
+
+    def __call__(self) -> tuple[int, float]:
+        """The command of tick k into `plant.command`; returns its source and the call's time (s)."""
+        plant = self.plant
+        start = time.perf_counter()
+        source = self._tick(plant.arrays, self.controller_arrays, plant.k)
+        return source, time.perf_counter() - start
+
+
+def control_stage(controller: Controller, plant: MonitoredPlant, compiled: bool) -> PythonControl | CompiledControl:
+    """The compiled control stage when `compiled` and the controller declares one, else the Python one."""
+    arrays = controller.compiled_arrays() if compiled else None
+    return PythonControl(controller, plant) if arrays is None else CompiledControl(arrays, plant)
 
 
 PROGRESS_REPORTS = 200
@@ -193,16 +251,16 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     sensors = settings.sensors or describe(env).sensors
     env = without_bookkeeping(env, settings.n_ticks)
     report_every = max(1, settings.n_ticks // PROGRESS_REPORTS)
-    plant = MonitoredPlant(env, SensorMonitor(sensors), recorder, settings.control_period_s)
-    plant.monitor.warmup()
+    reference = np.zeros(controller.reference_size)
     watchdog = CommandWatchdog(env.action_space.low, env.action_space.high, settings.watchdog)
+    plant = MonitoredPlant(env, SensorMonitor(sensors), watchdog, recorder, settings.control_period_s, reference)
+    plant.monitor.warmup()
+    control = control_stage(controller, plant, settings.compiled_tick)
     plant.reset(settings.seed)
     controller.reset(settings.seed)
     period = settings.control_period_s
     realtime = settings.mode == "realtime"
     outcome = EpisodeOutcome()
-    last_action = watchdog.last_good.copy()
-    reference = np.zeros(controller.reference_size)
     task_robot = env.unwrapped if isinstance(env.unwrapped, TaskRobot) else None
     hold_next = terminated = False
     wait_spin_s = math.inf if settings.realtime.wait == "spin" else settings.spin_s
@@ -218,15 +276,16 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
                 wait_until(release, wait_spin_s)
             start = time.perf_counter()
             tick_cpu_start = time.thread_time() if realtime else None
-            plant.sense()
             if hold_next:
-                action, source, control_s = last_action, COMMAND_HELD, 0.0
+                plant.sense()
+                source, control_s = COMMAND_HELD, 0.0
                 recorder.activity[plant.k] = 0
                 hold_next = False
             else:
-                action, source, control_s = _control(controller, plant, watchdog, reference, task_robot)
-            last_action = action
-            terminated, end = plant.step(action, source, start - release if realtime else 0.0, control_s, start,
+                if task_robot is not None:
+                    task_robot.reference(reference)
+                source, control_s = control()
+            terminated, end = plant.step(source, start - release if realtime else 0.0, control_s, start,
                                          tick_cpu_start)
             if terminated:
                 break
@@ -243,7 +302,7 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
                 if settings.overrun_policy == "hold":
                     hold_next = True
                 else:
-                    release, terminated = _skip_missed(plant, last_action, release, settings.n_ticks)
+                    release, terminated = _skip_missed(plant, release, settings.n_ticks)
                     if terminated:
                         break
             last_end = end
@@ -273,36 +332,8 @@ def miss_cause(release: float, previous_end: float, start: float, end: float, ti
     return "compute"
 
 
-def _control(controller: Controller, plant: MonitoredPlant, watchdog: CommandWatchdog, reference: np.ndarray,
-             task_robot: TaskRobot | None) -> tuple[np.ndarray, int, float]:
-    """The controller's command for the contained reading after the watchdog, its source, its time (s).
-
-    The reference is refilled from `task_robot` first (left at zero without one; the robot's work, such
-    as inverse kinematics, is in the tick's time but not in the controller's). Records the reference, the
-    controller's activity and what it exposes (plan, spikes) for tick k.
-    """
-    recorder, k = plant.recorder, plant.k
-    if task_robot is not None:
-        task_robot.reference(reference)
-    start = time.perf_counter()
-    proposed = controller.act(plant.sensed, reference)
-    control_s = time.perf_counter() - start
-    if recorder.reference is not None:
-        recorder.reference[k] = reference
-    recorder.activity[k] = controller.activity
-    if recorder.predicted_states is not None:
-        steps = recorder.predicted_states.shape[1]
-        recorder.predicted_states[k] = controller.predicted_states[:steps]
-    if recorder.planned_commands is not None:
-        recorder.planned_commands[k] = controller.last_solution
-    if recorder.raster is not None:
-        recorder.raster[k] = controller.spike_raster[:, recorder.raster_columns]
-    action, replaced = watchdog.check(proposed)
-    return action, COMMAND_REPLACED if replaced else COMMAND_FROM_CONTROLLER, control_s
-
-
-def _skip_missed(plant: MonitoredPlant, action: np.ndarray, release: float, n_ticks: int) -> tuple[float, bool]:
-    """Step the plant with `action` once per release time already past (`skip` policy).
+def _skip_missed(plant: MonitoredPlant, release: float, n_ticks: int) -> tuple[float, bool]:
+    """Step the plant with the last command once per release time already past (`skip` policy).
 
     Returns the next release time and whether the task terminated.
     """
@@ -311,6 +342,6 @@ def _skip_missed(plant: MonitoredPlant, action: np.ndarray, release: float, n_ti
         start = time.perf_counter()
         plant.sense()
         plant.recorder.activity[plant.k] = 0
-        terminated, _ = plant.step(action, COMMAND_SKIPPED, start - release, 0.0, start)
+        terminated, _ = plant.step(COMMAND_SKIPPED, start - release, 0.0, start)
         release += plant.period_s
     return release, terminated

@@ -38,7 +38,7 @@ class Recorder:
                  plan_size: int | None = None, raster_shape: tuple[int, int] | None = None,
                  reference_size: int | None = None):
         self.stage_names = stage_names
-        self.count = 0
+        self.ticks_recorded = np.zeros(1, dtype=np.int64)  # an array, so that a compiled tick can count too
         self.raster_neurons = np.zeros(0, dtype=np.int64)
         self.raster_columns = slice(0)  # a strided slice: copying the sample allocates nothing per tick
         if raster_shape is not None:
@@ -68,6 +68,20 @@ class Recorder:
         _check_size(n_ticks, [(shape, dtype) for shape, dtype, _ in layout.values() if shape is not None])
         for name, (shape, dtype, fill) in layout.items():
             setattr(self, name, None if shape is None else np.full((n_ticks, *shape), fill, dtype=dtype))
+
+    @property
+    def count(self) -> int:
+        """Ticks recorded so far."""
+        return int(self.ticks_recorded[0])
+
+    @count.setter
+    def count(self, ticks: int) -> None:
+        self.ticks_recorded[0] = ticks
+
+    @property
+    def raster_stride(self) -> int:
+        """Every how many neurons the raster keeps one (`raster_columns`' step; 1 without a raster)."""
+        return self.raster_columns.step or 1
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The filled part of every record, by name."""
