@@ -150,9 +150,21 @@ class QuadrupedTrotEnv(BulletRobotEnv):
     m g distance_m: the mechanical work of the joints, positive and negative alike, per weight and
     distance; None below 1 cm of distance) and `mean_forward_speed_mps` (of the heading frame).
 
+    Legged robot (`LeggedRobot`): `body_mass_kg` 12.458 kg (the URDF's masses); `body_inertia_kgm2` the
+    whole robot's inertia about its centre of mass at the standing pose in the base frame (every link's
+    mass and inertia placed by PyBullet's forward kinematics; checked against PyBullet's floating-base
+    mass matrix): about [[0.143, 0, -0.010], [0, 0.389, 0], [-0.010, 0, 0.421]] kg m^2; `com_offset_m`
+    (an addition to the protocol) that centre of mass in the base frame, about (-0.006, 0.001, -0.019) m;
+    `hip_offsets_m` the hip (abduction) joints, (+-0.183, -+0.047, 0) m; `nominal_joint_positions` the
+    standing pose; `standing_height_m` 0.2686 m, the base origin's height at the standing pose with the
+    toes on the floor (a joint PD with kp 60 N m/rad holds it at about 0.256 m); `joint_lower_rad`,
+    `joint_upper_rad` the joint limits. `leg_kinematics` is analytic (the URDF's offsets, a numba
+    kernel): a pure function of the joint angles, matching PyBullet's forward kinematics and
+    calculateJacobian. `foot_contacts` asks PyBullet for toe-floor contacts now.
+
     Pushes: a horizontal force on the trunk's centre of mass, to the trunk's left (the heading frame's
-    +y at each physics substep). Frames: 320x240 from TinyRenderer, a camera 1.1 m from the base origin
-    following it.
+    +y at each physics substep). Frames: 320x240 from TinyRenderer, a camera 1.1 m from the trunk
+    following it (aimed at the trunk's centre of mass).
 
     Keyword arguments:
         control_period_s: seconds per `step()`, a multiple of 0.001 s in [0.001, 0.01]. Default 0.001.
@@ -425,7 +437,7 @@ class QuadrupedTrotEnv(BulletRobotEnv):
         out[2] = state[8] - command[2]
 
     def _camera(self) -> tuple[Any, Any]:
-        """A camera following the base origin, looking at it from the front left and above."""
+        """A camera following the trunk (aimed at its centre of mass), 1.1 m away, yaw 40 and pitch -25 degrees."""
         position, orientation = pybullet.getBasePositionAndOrientation(self._body, physicsClientId=self.scene.client_id)
         view = pybullet.computeViewMatrixFromYawPitchRoll(
             cameraTargetPosition=position, distance=CAMERA_DISTANCE_M, yaw=CAMERA_YAW_DEG, pitch=CAMERA_PITCH_DEG,
