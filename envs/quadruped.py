@@ -301,12 +301,8 @@ class QuadrupedTrotEnv(BulletRobotEnv):
         self.command(out)
 
     def tracking_error(self, observation: np.ndarray, out: np.ndarray) -> None:
-        """[vx, vy, yaw rate] minus the command: the planar velocity in the heading frame (rotated by -yaw)."""
-        yaw, vx, vy = float(observation[2]), float(observation[9]), float(observation[10])
-        cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
-        out[0] = cos_yaw * vx + sin_yaw * vy - observation[36]
-        out[1] = -sin_yaw * vx + cos_yaw * vy - observation[37]
-        out[2] = observation[8] - observation[38]
+        """[vx, vy, yaw rate] minus the observed command, vx and vy in the heading frame."""
+        _velocity_error(observation, observation[OBS_COMMAND], out)
 
     def task_metrics(self, trajectory: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """Figures of a logged episode (see the class docstring), from `controller_observation`, `time_s`
@@ -428,13 +424,8 @@ class QuadrupedTrotEnv(BulletRobotEnv):
         return "fell" if self._finite else "nonfinite_state"
 
     def _state_error(self, state: np.ndarray, out: np.ndarray) -> None:
-        """The tracking error of the true state (as `tracking_error` of its observation)."""
-        command = self._command_at(self.substep)
-        yaw, vx, vy = float(state[2]), float(state[9]), float(state[10])
-        cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
-        out[0] = cos_yaw * vx + sin_yaw * vy - command[0]
-        out[1] = -sin_yaw * vx + cos_yaw * vy - command[1]
-        out[2] = state[8] - command[2]
+        """The tracking error of the true state (as `tracking_error` of its noise-free observation)."""
+        _velocity_error(state, self._command_at(self.substep), out)
 
     def _camera(self) -> tuple[Any, Any]:
         """A camera following the trunk (aimed at its centre of mass), 1.1 m away, yaw 40 and pitch -25 degrees."""
@@ -617,6 +608,16 @@ def _urdf_leg_geometry() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
                 raise RuntimeError(f"{URDF}: {name}'s axis is not {JOINT_AXES[k]}")
             offsets[k, leg_index] = [float(v) for v in origin.get("xyz").split()]
     return offsets[0], offsets[1], offsets[2], offsets[3]
+
+
+def _velocity_error(base: np.ndarray, command: np.ndarray, out: np.ndarray) -> None:
+    """[vx, vy, yaw rate] of a base state (or observation) minus `command`: the world velocity rotated
+    by -yaw into the heading frame, the world yaw rate."""
+    yaw, vx, vy = float(base[2]), float(base[9]), float(base[10])
+    cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
+    out[0] = cos_yaw * vx + sin_yaw * vy - command[0]
+    out[1] = -sin_yaw * vx + cos_yaw * vy - command[1]
+    out[2] = base[8] - command[2]
 
 
 def _finite_or_none(value: float) -> float | None:
