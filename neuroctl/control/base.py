@@ -137,7 +137,8 @@ class ModelState:
         is not float64 is converted first, which allocates; the loop hands float64 over.)"""
         observation = np.asarray(observation, dtype=np.float64)
         reference = self.zero_reference if reference is None else np.asarray(reference, dtype=np.float64)
-        state_error(observation, reference, *self.kernel_arguments())
+        state_error(observation, reference, self.hold, self.held,
+                    self._observer, self._y_op, self._x_op, self._deviation, self.error)
         return self.error
 
 
