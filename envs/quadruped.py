@@ -429,7 +429,7 @@ class QuadrupedTrotEnv(BulletRobotEnv):
 
     def _camera(self) -> tuple[Any, Any]:
         """A camera following the trunk (aimed at its centre of mass), 1.1 m away, yaw 40 and pitch -25 degrees."""
-        position, orientation = pybullet.getBasePositionAndOrientation(self._body, physicsClientId=self.scene.client_id)
+        position = pybullet.getBasePositionAndOrientation(self._body, physicsClientId=self.scene.client_id)[0]
         view = pybullet.computeViewMatrixFromYawPitchRoll(
             cameraTargetPosition=position, distance=CAMERA_DISTANCE_M, yaw=CAMERA_YAW_DEG, pitch=CAMERA_PITCH_DEG,
             roll=0.0, upAxisIndex=2)
