@@ -60,13 +60,15 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from neuroctl.config import range_field
 from neuroctl.control.base import ACTIVITY_FIELDS, CPU_MACS, DENSE_MACS, Controller, LinearModel
 from neuroctl.control.linear import model_from_continuous
-from neuroctl.control.mpc import ExactMPCConfig, ExactMPCController
+from neuroctl.control.mpc import ConstrainedMPCController, ExactMPCConfig, ExactMPCController
+from neuroctl.control.qp_solvers import DAQPSolver, DensePIPGSolver, OSQPSolver, SpikingPIPGSolver
 from neuroctl.control.spiking_mpc import (DenseMPCConfig, DenseMPCController, SpikingMPCConfig,
                                           SpikingMPCController)
 
@@ -115,6 +117,24 @@ def _section_field():
     return field(default_factory=ComputedTorqueSection)
 
 
+@dataclass(frozen=True)
+class JointLimitsSection:
+    """State bounds on the MPC's plan (off by default): for k = 1..N, every joint position within the
+    robot's joint limits less `position_margin_rad` and every joint speed within `speed_rad_s`, as rows
+    G U <= h(x0, x_ref) beside the acceleration box (`neuroctl.control.qp.state_bound_constraints`)."""
+
+    enabled: bool = False
+    position_margin_rad: float = range_field(0.0, min=0.0, max=0.5, doc="kept inside each joint limit, rad")
+    speed_rad_s: float | None = range_field(
+        None, min=0.0, min_exclusive=True, max=100.0,
+        doc="bound on every joint speed, rad/s; null: computed_torque.joint_speed_rad_s (the speeds the "
+            "acceleration bounds allow for)")
+
+
+def _limits_field():
+    return field(default_factory=JointLimitsSection)
+
+
 ARM_Q = (100.0,) * 7 + (1.0,) * 7
 ARM_R = (1.0,) * 7
 
@@ -142,11 +162,16 @@ class ComputedTorquePDConfig:
 
 @dataclass(frozen=True)
 class ComputedTorqueExactMPCConfig(ExactMPCConfig):
-    """Exact MPC on the joint double integrators (see the module docstring)."""
+    """Exact MPC on the joint double integrators (see the module docstring). `qp_solver`: restarted FISTA
+    (`fista`, box only) or, with or without `joint_limits`, DAQP or OSQP (eps_abs = eps_rel = 1e-6,
+    polished)."""
 
     q: tuple[float, ...] = _arm_q()
     r: tuple[float, ...] = _arm_r()
     horizon: int = _arm_horizon()
+    qp_solver: Literal["fista", "daqp", "osqp"] = range_field(
+        "fista", doc="fista (box only), daqp or osqp (box and joint limits)")
+    joint_limits: JointLimitsSection = _limits_field()
     computed_torque: ComputedTorqueSection = _section_field()
 
 
@@ -158,17 +183,21 @@ class ComputedTorqueDenseMPCConfig(DenseMPCConfig):
     r: tuple[float, ...] = _arm_r()
     horizon: int = _arm_horizon()
     iterations: int = range_field(10, min=1, max=10_000, doc="iterations K per tick")
+    joint_limits: JointLimitsSection = _limits_field()
     computed_torque: ComputedTorqueSection = _section_field()
 
 
 @dataclass(frozen=True)
 class ComputedTorqueSpikingMPCConfig(SpikingMPCConfig):
-    """The spiking planner (sigma-delta gradient network) on the joint double integrators."""
+    """The spiking planner (sigma-delta gradient network) on the joint double integrators; with
+    `joint_limits` enabled, the spiking PIPG network (gradient and constraint neurons, K = `iterations`
+    per tick, event threshold `theta_neuron`; `neuroctl.network.pipg`) in its place."""
 
     q: tuple[float, ...] = _arm_q()
     r: tuple[float, ...] = _arm_r()
     horizon: int = _arm_horizon()
     iterations: int = range_field(10, min=1, max=10_000, doc="iterations K per tick")
+    joint_limits: JointLimitsSection = _limits_field()
     computed_torque: ComputedTorqueSection = _section_field()
 
 
@@ -228,6 +257,22 @@ def acceleration_bounds(robot, section: ComputedTorqueSection) -> np.ndarray:
     return np.full(n, min(common, section.max_acceleration_rad_s2))
 
 
+def joint_state_bounds(robot, limits: JointLimitsSection, section: ComputedTorqueSection) -> tuple[np.ndarray, np.ndarray]:
+    """(x_low, x_high) on x = [q, qd] (2n): the robot's joint limits (`joint_lower_rad`,
+    `joint_upper_rad`, from its URDF) less the margin, and +-the speed bound. ValueError naming
+    `joint_limits` when the robot declares no joint limits or the margin leaves none."""
+    try:
+        lower = np.asarray(robot.joint_lower_rad, dtype=np.float64) + limits.position_margin_rad
+        upper = np.asarray(robot.joint_upper_rad, dtype=np.float64) - limits.position_margin_rad
+    except AttributeError:
+        raise ValueError("joint_limits: the robot declares no joint_lower_rad / joint_upper_rad") from None
+    if np.any(lower >= upper):
+        raise ValueError(f"joint_limits.position_margin_rad: {limits.position_margin_rad:g} leaves a joint no range")
+    speed = section.joint_speed_rad_s if limits.speed_rad_s is None else limits.speed_rad_s
+    speeds = np.full(lower.size, float(speed))
+    return np.concatenate((lower, -speeds)), np.concatenate((upper, speeds))
+
+
 def joint_double_integrators(bounds: np.ndarray, step_s: float) -> LinearModel:
     """x = [q, qd] (2n), v = qdd / bounds (n, |v| <= 1), held for `step_s`: exact discretisation."""
     n = bounds.size
@@ -275,6 +320,7 @@ class ComputedTorqueController(Controller):
         self._finite = np.zeros(observation_size, dtype=bool)
         self._action = np.zeros(n)
         self._cpu_macs = dynamics_macs(n)
+        self._planning_cpu_macs = 0  # the planner's own host work this tick, set by `_plan`
 
     @property
     def observation_size(self) -> int:
@@ -315,7 +361,7 @@ class ComputedTorqueController(Controller):
         self._add_torques(reference, self.torque_nm)
         np.clip(self.torque_nm, -self.limits_nm, self.limits_nm, out=self.torque_nm)
         np.divide(self.torque_nm, self.limits_nm, out=self._action)
-        self.activity[CPU_MACS] = self._cpu_macs
+        self.activity[CPU_MACS] = self._cpu_macs + self._planning_cpu_macs
         return self._action
 
 
@@ -344,13 +390,26 @@ class ComputedTorquePDController(ComputedTorqueController):
 class _PlannedComputedTorque(ComputedTorqueController):
     """An MPC planner from `neuroctl.control` on the joint double integrators; its plan, QP and (for the
     spiking one) spike raster are exposed as the planner's: `last_solution` (N*n values of v = qdd / a),
-    `predicted_states` (N+1, 2n), `qp_problem`, `qp_initial_state(observation, reference)`."""
+    `predicted_states` (N+1, 2n), `qp_problem`, `qp_initial_state(observation, reference)`. With
+    `joint_limits` enabled the planner is a `ConstrainedMPCController` on the joints' state bounds
+    (`joint_state_bounds`) with the solver of `_limited_solver`; its host work (the QP's linear terms)
+    is added to CPU_MACS."""
 
     planner_class: type
 
     def __init__(self, config, model, observation_size: int, robot) -> None:
         super().__init__(config, model, observation_size, robot)
-        self.planner = self.planner_class(config, self.joint_model, 2 * self.n_joints)
+        n = self.n_joints
+        limited = self._limited_solver(config)
+        if limited is None:
+            self.planner = self.planner_class(config, self.joint_model, 2 * n)
+        else:
+            solver, exact = limited
+            if config.joint_limits.enabled:
+                x_low, x_high = joint_state_bounds(robot, config.joint_limits, config.computed_torque)
+            else:
+                x_low, x_high = np.full(2 * n, -np.inf), np.full(2 * n, np.inf)
+            self.planner = ConstrainedMPCController(config, self.joint_model, 2 * n, x_low, x_high, solver, exact)
         self.planner.shift_every = self.ticks_per_step
         self.qp_problem = self.planner.qp_problem
         self.last_solution = self.planner.last_solution
@@ -364,29 +423,59 @@ class _PlannedComputedTorque(ComputedTorqueController):
     def qp_initial_state(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
         return self.planner.qp_initial_state(self.joint_state_of(observation), reference)
 
+    def _limited_solver(self, config) -> tuple | None:
+        """(QP solver, solves exactly) for a `ConstrainedMPCController` planner, or None for `planner_class`."""
+        return None
+
     def _plan(self, state: np.ndarray, reference: np.ndarray | None) -> None:
         v = self.planner.act(state, reference)
         np.multiply(v, self.acceleration_bounds, out=self.qdd)
         self.activity[:] = self.planner.activity
+        self._planning_cpu_macs = int(self.planner.activity[CPU_MACS])
 
 
 class ComputedTorqueExactMPCController(_PlannedComputedTorque):
-    """Exact MPC plans the accelerations; nothing in it spikes."""
+    """Exact MPC plans the accelerations; nothing in it spikes. With `qp_solver` daqp or osqp (needed for
+    `joint_limits`) the QP goes to that solver."""
 
     planner_class = ExactMPCController
 
+    def _limited_solver(self, config) -> tuple | None:
+        if config.qp_solver == "fista":
+            if config.joint_limits.enabled:
+                raise ValueError("qp_solver: fista solves the box only; expected daqp or osqp with joint_limits")
+            return None
+        solver = DAQPSolver() if config.qp_solver == "daqp" else OSQPSolver(eps_abs=1e-6, eps_rel=1e-6, polishing=True)
+        return solver, True
+
 
 class ComputedTorqueDenseMPCController(_PlannedComputedTorque):
-    """The dense twin of the spiking planner plans the accelerations; nothing in it spikes."""
+    """The dense twin of the spiking planner plans the accelerations; nothing in it spikes. With
+    `joint_limits`: the dense PIPG twin."""
 
     planner_class = DenseMPCController
+
+    def _limited_solver(self, config) -> tuple | None:
+        if not config.joint_limits.enabled:
+            return None
+        return DensePIPGSolver(iterations=config.iterations), False
 
 
 class ComputedTorqueSpikingMPCController(_PlannedComputedTorque):
     """The spiking MPC (sigma-delta gradient and sensor neurons) plans the accelerations: that part
-    spikes; the joint-state read-out, M(q), h(q, qd) and the torque map do not (CPU_MACS)."""
+    spikes; the joint-state read-out, M(q), h(q, qd) and the torque map do not (CPU_MACS). With
+    `joint_limits`: the spiking PIPG network (gradient and constraint neurons) plans; the QP's linear
+    terms q = F x0 and h(x0, x_ref) are then computed on the host (CPU_MACS), not by sensor neurons."""
 
     planner_class = SpikingMPCController
+
+    def _limited_solver(self, config) -> tuple | None:
+        if not config.joint_limits.enabled:
+            return None
+        if config.state_input != "sigma_delta" or config.weight_bits is not None:
+            raise ValueError("joint_limits: the PIPG planner takes the state directly in float64; expected "
+                             "state_input: sigma_delta and weight_bits: null")
+        return SpikingPIPGSolver(iterations=config.iterations, threshold=config.theta_neuron), False
 
     @property
     def spike_raster(self) -> np.ndarray:

@@ -4,6 +4,11 @@ It tracks the tick's reference x_ref (a state the model holds at u = u_op): the 
 x0 = x - x_ref (its linear term F (x - x_ref)), and the command is u_op + u_0.
 
 The baseline for the spiking solver's cost, and the reference for its QP error.
+
+`ConstrainedMPCController`: the same receding horizon with polyhedral rows beside the box (state bounds
+over the horizon, `neuroctl.control.qp.state_bound_constraints`), each tick's `InequalityQP` solved by
+any `neuroctl.control.qp_solvers` solver: OSQP or DAQP (exact), or the spiking PIPG network and its
+dense twin (K iterations per tick, warm started).
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroctl.config import range_field
-from neuroctl.control.base import DENSE_MACS, Controller, LinearModel, ModelState
+from neuroctl.control.base import CPU_MACS, DENSE_MACS, Controller, LinearModel, ModelState
 from neuroctl.control.lqr import check_observation_size, q_field, r_field, weight_matrices
-from neuroctl.control.qp import MPCProblem, build_mpc_problem, solve_box_qp, step_and_momentum
+from neuroctl.control.qp import (ConstrainedMPCQP, MPCProblem, build_mpc_problem, solve_box_qp,
+                                 state_bound_constraints, step_and_momentum)
+from neuroctl.control.qp_solvers import QPResult, QPSolver
 from neuroctl.network.linalg import matvec_into
 
 
@@ -138,4 +145,83 @@ class ExactMPCController(Controller):
         np.add(self.last_solution[: problem.n_inputs], self.model.u_op, out=self._action)
         n = problem.n_decisions
         self.activity[DENSE_MACS] = self.solver.iterations * n * n + problem.n_states * n
+        return self._action
+
+
+class ConstrainedMPCController(Controller):
+    """Receding-horizon MPC with state bounds x_low <= x_k <= x_high (k = 1..N, model-state units, +-inf:
+    none) as rows beside the actuator box, solved each tick by `solver` from the shifted last plan.
+
+    Built as `ConstrainedMPCController(config, model, observation_size, x_low, x_high, solver,
+    solves_exactly)`, config with q, r, horizon. Exposes what `ExactMPCController` does (the plan,
+    `qp_problem`, `qp_initial_state`, `shift_every`), plus `constraints` (the rows), `qp` (the tick's
+    InequalityQP), `last_result` (the solver's QPResult) and an empty `spike_raster` (0, n + m) with its
+    `spike_raster_groups` (the PIPG kernel records no raster). `activity`: the solver's counters (zeros
+    for OSQP and DAQP, which are not instrumented), plus CPU_MACS for the tick's linear terms on the
+    host, q = F x0 and h = h_c + E x0 + E_ref x_ref (n nx + 2 m nx). Nothing but the solver may spike.
+    """
+
+    def __init__(self, config, model: LinearModel, observation_size: int, x_low: np.ndarray, x_high: np.ndarray,
+                 solver: QPSolver, solves_exactly: bool) -> None:
+        super().__init__()
+        self.config = config
+        self.model = model
+        self.solver = solver
+        self.solves_exactly = solves_exactly
+        self._observation_size = check_observation_size(model, observation_size)
+        self.qp_problem = build_mpc_problem(model, *weight_matrices(config.q, config.r, model), config.horizon)
+        self.constraints = state_bound_constraints(self.qp_problem, x_low, x_high)
+        self._qp = ConstrainedMPCQP(self.qp_problem, self.constraints)
+        self.qp = self._qp.qp
+        n, nx, nu = self.qp_problem.n_decisions, model.n_states, model.n_inputs
+        self.last_solution = np.zeros(n)
+        self.predicted_commands = self.last_solution.reshape(config.horizon, nu)
+        self.predicted_states = np.zeros((config.horizon + 1, nx))
+        self.last_result: QPResult | None = None
+        self._action = np.zeros(nu)
+        self._state = ModelState(model)
+        m = self.constraints.n_rows
+        self._linear_term_macs = n * nx + 2 * m * nx
+        self.spike_raster = np.zeros((0, n + m), dtype=np.uint8)
+        self.spike_raster_groups = (("gradient neurons (one per plan value)", 0, n),
+                                    ("constraint neurons (one per row)", n, n + m))
+        self.shift_every = 1
+        self._ticks = 0
+
+    @property
+    def observation_size(self) -> int:
+        return self._observation_size
+
+    @property
+    def reference_size(self) -> int:
+        return self.model.n_states
+
+    def reset(self, seed: int) -> None:
+        self.last_solution[:] = 0.0
+        self.predicted_states[:] = 0.0
+        self._state.reset()
+        self._ticks = 0
+        self.activity[:] = 0
+        self.solver.reset()
+
+    def qp_initial_state(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+        """x0 = x - x_ref of the QP this controller solves for `observation` (a reused array)."""
+        return self._state.error_of(observation, reference)
+
+    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        """Returns a reused array: copy it to keep it past the next tick."""
+        problem = self.qp_problem
+        x = self._state.error_of(observation, reference)
+        if self._ticks % self.shift_every == 0:
+            shift_warm_start(self.last_solution, problem.n_inputs)
+        self._ticks += 1
+        result = self.solver.solve(self._qp.update(x, reference), self.last_solution)
+        self.last_result = result
+        self.last_solution[:] = result.u
+        self.predicted_states[:] = problem.predict(x, self.last_solution)
+        if reference is not None:
+            self.predicted_states += reference
+        np.add(self.last_solution[: problem.n_inputs], self.model.u_op, out=self._action)
+        self.activity[:] = result.activity
+        self.activity[CPU_MACS] += self._linear_term_macs
         return self._action

@@ -104,6 +104,10 @@ class QPResult:
 class QPSolver(Protocol):
     def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None) -> QPResult: ...
 
+    def reset(self) -> None:
+        """Forget everything kept from earlier solves that changes a result (warm starts, duals)."""
+        ...
+
 
 def _result(qp: InequalityQP, u: np.ndarray, status: str, iterations: int, started_s: float,
             activity: np.ndarray | None = None) -> QPResult:
@@ -143,6 +147,11 @@ class OSQPSolver:
         self.setups = 0
         self._solver = None
         self._pattern: tuple | None = None
+
+    def reset(self) -> None:
+        """Set up afresh on the next solve (OSQP's own warm start and its rho adaptation forgotten)."""
+        self._solver = None
+        self._pattern = None
 
     def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None) -> QPResult:
         import osqp
@@ -204,6 +213,9 @@ class DAQPSolver:
     def __init__(self, **settings) -> None:
         self.settings = dict(settings)
 
+    def reset(self) -> None:
+        """Nothing is kept between solves."""
+
     def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None) -> QPResult:
         import daqp
 
@@ -238,7 +250,7 @@ class PIPGSolver:
     event threshold, and the constraint neurons' one scaled so that an unsent change of v_j moves no
     gradient step by more than it (theta_j = threshold / (alpha max_i |G_ji|)); `tolerance` (units of
     u and h; 0, the default, runs all K iterations): stop once no z_i moves and no row is violated by more;
-    `dual_ratio` beta / alpha (default 1; the steps: `pipg_steps`).
+    `dual_ratio` beta / alpha (default None: balanced steps; the rule: `pipg_steps`).
 
     Warm start: z and w persist between calls of the same size (a `warm_start` u replaces z, clipped to
     the box). When H or G differ from the last call's, the steps are recomputed and the network forgets
@@ -256,10 +268,10 @@ class PIPGSolver:
     dense: bool
 
     def __init__(self, iterations: int = 200, threshold: float = 1e-4, tolerance: float = 0.0,
-                 dual_ratio: float = 1.0) -> None:
-        if iterations < 1 or threshold < 0.0 or tolerance < 0.0 or dual_ratio <= 0.0:
+                 dual_ratio: float | None = None) -> None:
+        if iterations < 1 or threshold < 0.0 or tolerance < 0.0 or (dual_ratio is not None and dual_ratio <= 0.0):
             raise ValueError("PIPG settings: expected iterations >= 1, threshold >= 0, tolerance >= 0, "
-                             "dual_ratio > 0")
+                             "dual_ratio > 0 or None")
         self.iterations = iterations
         self.threshold = threshold
         self.tolerance = tolerance

@@ -55,15 +55,20 @@ INTEGRAL, OUTPUT, DUAL_SENT, ROW_INPUT = range(4)
 """Rows of the constraint neurons' (4, m) state: w, v, the receivers' copy v_hat, G z_hat."""
 
 
-def pipg_steps(hessian: np.ndarray, rows: np.ndarray, dual_ratio: float = 1.0) -> tuple[float, float]:
-    """Constant steps (alpha, beta) with beta = dual_ratio alpha and alpha (lambda + beta sigma) = 1.
+def pipg_steps(hessian: np.ndarray, rows: np.ndarray, dual_ratio: float | None = None) -> tuple[float, float]:
+    """Constant steps (alpha, beta) with alpha (lambda + beta sigma) = 1.
 
     lambda = the largest eigenvalue of H, sigma = ||G||_2^2 (the largest eigenvalue of the smaller of
-    G G' and G'G). The equality is the bound of the sufficient step condition of primal-dual projected
-    gradient methods of this family, alpha (||H|| + beta ||G||^2) <= 1 (the condition for PIPG's constant
-    steps, Yu, Elango and Acikmese 2021/2022, and of Condat-Vu's primal-dual splitting, which it
-    tightens by 2 on the gradient term): alpha = 2 / (lambda + sqrt(lambda^2 + 4 dual_ratio sigma)).
-    Without rows (m = 0) alpha = 1/lambda, projected gradient.
+    G G' and G'G). alpha (||H|| + beta ||G||^2) <= 1 is the sufficient condition for constant steps of
+    primal-dual projected gradient methods of this family (PIPG's, Yu, Elango and Acikmese 2021; it is
+    Condat-Vu's primal-dual splitting condition, which has lambda / 2); here it holds with equality, and:
+
+    - dual_ratio None (balanced, the default): the primal and dual terms equal, alpha lambda =
+      alpha beta sigma = 1/2, so alpha = 1 / (2 lambda), beta = lambda / sigma. It does not depend on
+      the units of G and h (scaling G by c scales beta by 1/c^2, as the dual's units require);
+    - dual_ratio r: beta = r alpha, alpha = 2 / (lambda + sqrt(lambda^2 + 4 r sigma)).
+
+    Without rows (m = 0, or G = 0) alpha = 1/lambda (projected gradient) and beta = 0.
     """
     largest = extreme_eigenvalues(hessian)[1]
     m, n = rows.shape
@@ -71,6 +76,10 @@ def pipg_steps(hessian: np.ndarray, rows: np.ndarray, dual_ratio: float = 1.0) -
     if m:
         gram = rows @ rows.T if m <= n else rows.T @ rows
         sigma = max(extreme_eigenvalues(gram)[1], 0.0)
+    if sigma == 0.0:
+        return float(1.0 / largest), 0.0
+    if dual_ratio is None:
+        return float(0.5 / largest), float(largest / sigma)
     alpha = 2.0 / (largest + np.sqrt(largest * largest + 4.0 * dual_ratio * sigma))
     return float(alpha), float(dual_ratio * alpha)
 

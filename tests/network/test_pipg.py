@@ -82,5 +82,9 @@ def test_steps_meet_the_step_condition_with_equality():
         alpha, beta = pipg_steps(hessian, rows, ratio)
         assert beta == pytest.approx(ratio * alpha)
         assert alpha * (largest + beta * sigma) == pytest.approx(1.0, rel=1e-10)
+    alpha, beta = pipg_steps(hessian, rows)  # balanced: the primal and dual terms equal
+    assert alpha * largest == pytest.approx(0.5, rel=1e-10) and alpha * beta * sigma == pytest.approx(0.5, rel=1e-10)
+    scaled_alpha, scaled_beta = pipg_steps(hessian, 10.0 * rows)  # G in other units: beta in the dual's
+    assert scaled_alpha == alpha and scaled_beta == pytest.approx(beta / 100.0, rel=1e-10)
     alpha, beta = pipg_steps(hessian, np.zeros((0, 8)))
-    assert alpha == pytest.approx(1.0 / largest, rel=1e-12)
+    assert alpha == pytest.approx(1.0 / largest, rel=1e-12) and beta == 0.0
