@@ -15,7 +15,8 @@ and `controllers`, one summary per controller (the first is the reference of cos
   the command limit), U* the exact solution of the same QP at the observation the controller saw; null
   for a controller that is not predictive or solves exactly;
 - `synaptic_events_per_tick`, `dense_macs_per_tick`: mean activity per tick (events, MACs);
-- `task_metrics: {<name>: {median, p90, mean, n, none}}` over the episodes (the environment's figures);
+- `task_metrics: {<name>: {median, p90, mean, n, none}}` over the episodes (the environment's figures;
+  a yes/no figure such as `fell`: `{true, n}`, the episodes where it held);
 - `failures`: one entry per episode that did not succeed (see `ended` below);
 - `episodes`: per episode `seed`, `success`, `cost`, `task_metrics` and `ended`: how it ended,
   {`by`: "completed" | "terminated" (the environment ended it: a termination limit) | "aborted" (the
@@ -177,7 +178,8 @@ def task_metric_statistics(episodes: list[EpisodeSummary]) -> dict[str, dict[str
     """Per task metric, its median, p90 and mean over the episodes (`n` values): a number per episode,
     or a list per episode (one value per target, say) pooled over the episodes. A None is a figure
     that does not exist (a target never reached): it counts as +inf, so that the statistics it moves
-    become null in eval.json; `none` says how many there were."""
+    become null in eval.json; `none` says how many there were. A yes/no metric (a bool per episode,
+    the quadruped's `fell`) gives `true`, the episodes where it holds, of `n`."""
     names = dict.fromkeys(name for e in episodes for name in e.task_metrics)
     statistics = {}
     for name in names:
@@ -185,6 +187,9 @@ def task_metric_statistics(episodes: list[EpisodeSummary]) -> dict[str, dict[str
         for episode in episodes:
             value = episode.task_metrics.get(name)
             values.extend(value if isinstance(value, list) else [value])
+        if values and all(isinstance(v, bool) for v in values):
+            statistics[name] = {"true": sum(values), "n": len(values)}
+            continue
         if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
             continue  # not figures
         pooled = np.array([math.inf if v is None else v for v in values], dtype=np.float64)
@@ -355,7 +360,8 @@ def format_table(report: dict[str, Any]) -> str:
                  "cost ratio: over the seeds where both this controller and the first succeeded; "
                  "QP error: max |U - U*| / command limit")
     for c in report["controllers"]:
-        figures = [f"{name} {_figure(stats['median'])} (p90 {_figure(stats['p90'])})"
+        figures = [f"{name} {stats['true']}/{stats['n']}" if "true" in stats else
+                   f"{name} {_figure(stats['median'])} (p90 {_figure(stats['p90'])})"
                    for name, stats in c["task_metrics"].items()]
         if figures:
             lines.append(f"{Path(c['config']).name} task metrics, median: " + ", ".join(figures))

@@ -102,3 +102,20 @@ def test_eval_on_two_worker_processes_gives_the_same_report(tmp_path):
     assert json.dumps(parallel, sort_keys=True) == json.dumps(serial, sort_keys=True)
     assert [e["seed"] for e in parallel["controllers"][1]["episodes"]] == [3, 4, 5, 6]
     assert parallel["controllers"][1]["qp_error"] is not None
+
+
+def test_a_yes_no_task_metric_is_counted_not_dropped():
+    """The quadruped's `fell` is a bool per episode: eval counts the episodes where it held, a sweep
+    summary gives the fraction; numbers beside it keep their statistics."""
+    from neuroctl.evaluate import EpisodeSummary, task_metric_statistics
+    from neuroctl.sweep.summary import summarize
+
+    episodes = [EpisodeSummary(seed, True, 1.0, 0.0, 0.0, None, {"fell": fell, "distance_m": d})
+                for seed, (fell, d) in enumerate([(False, 4.0), (True, 1.0), (False, 5.0), (True, 0.5)])]
+    statistics = task_metric_statistics(episodes)
+    assert statistics["fell"] == {"true": 2, "n": 4}
+    assert statistics["distance_m"]["median"] == pytest.approx(2.5)
+    lines = [{"config_id": "a", "controller": "c.yaml", "setting": {}, "seed": e.seed, "status": "ok",
+              "success": not e.task_metrics["fell"], "cost": 1.0, "task_metrics": e.task_metrics,
+              "latency_us": {"p50": 1.0, "p99": 2.0}, "energy_j_per_tick": {}} for e in episodes]
+    assert summarize(lines)[0]["task_metrics"] == {"distance_m": 2.5, "fell": 0.5}

@@ -2,8 +2,9 @@
 
 Per configuration: `trials`, `failed` (trials that failed twice), `successes`, `success_rate` with its
 Wilson 95% interval, `mean_cost` over the successful episodes (a failed episode, shorter and so
-cheaper, never lowers it), the median of each task metric, the median controller latency p50 and p99
-(us), and the mean modelled energy per tick per hardware profile (J).
+cheaper, never lowers it), the median of each task metric (of a yes/no metric such as `fell`, the
+fraction of trials where it held), the median controller latency p50 and p99 (us), and the mean
+modelled energy per tick per hardware profile (J).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def _configuration(group: list[dict[str, Any]]) -> dict[str, Any]:
     low, high = wilson_interval(len(successes), len(ok)) if ok else (None, None)
     metrics = sorted({name for line in ok for name, value in line["task_metrics"].items()
                       if isinstance(value, (int, float)) and not isinstance(value, bool)})
+    flags = sorted({name for line in ok for name, value in line["task_metrics"].items() if isinstance(value, bool)})
     profiles = sorted({name for line in ok for name in line["energy_j_per_tick"]})
     energy = {}
     for name in profiles:
@@ -50,7 +52,9 @@ def _configuration(group: list[dict[str, Any]]) -> dict[str, Any]:
         "trials": len(group), "failed": len(group) - len(ok), "successes": len(successes),
         "success_rate": len(successes) / len(ok) if ok else None, "success_ci95": [low, high],
         "mean_cost": float(np.mean([line["cost"] for line in successes])) if successes else None,
-        "task_metrics": {name: _median([line["task_metrics"].get(name) for line in ok]) for name in metrics},
+        "task_metrics": {**{name: _median([line["task_metrics"].get(name) for line in ok]) for name in metrics},
+                         **{name: float(np.mean([bool(line["task_metrics"].get(name)) for line in ok]))
+                            for name in flags}},
         "latency_us": {"p50": _median([line["latency_us"]["p50"] for line in ok]),
                        "p99": _median([line["latency_us"]["p99"] for line in ok])},
         "energy_j_per_tick": energy,
