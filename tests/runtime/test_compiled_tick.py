@@ -16,7 +16,7 @@ from neuroctl.runtime.recorder import COMMAND_HELD
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMING = {"stage_s", "tick_s", "lateness_s", "tick_cpu_s"}  # wall-clock measurements may differ
-COMPILED = ["cartpole_lqr", "cartpole_mpc", "cartpole_mpc_dense"]
+COMPILED = ["cartpole_lqr", "cartpole_mpc", "cartpole_mpc_dense", "cartpole_balance"]
 FAULTS = [  # one of each check the monitor makes, during the episode (10 ms ticks)
     {"kind": "nan", "sensor": "theta", "start_s": 0.3, "duration_s": 0.05},
     {"kind": "stuck", "sensor": "x", "start_s": 0.5, "duration_s": 0.3, "magnitude": 0.5},
