@@ -468,6 +468,12 @@ class ComputedTorqueSpikingMPCController(_PlannedComputedTorque):
     terms q = F x0 and h(x0, x_ref) are then computed on the host (CPU_MACS), not by sensor neurons."""
 
     planner_class = SpikingMPCController
+    _pipg: SpikingPIPGSolver | None = None  # the PIPG network, with joint limits
+
+    def __init__(self, config, model, observation_size: int, robot) -> None:
+        super().__init__(config, model, observation_size, robot)
+        if self._pipg is not None:  # the raster exists before the first tick
+            self._pipg.size_for(self.qp_problem.n_decisions, self.planner.constraints.n_rows)
 
     def _limited_solver(self, config) -> tuple | None:
         if not config.joint_limits.enabled:
@@ -475,12 +481,20 @@ class ComputedTorqueSpikingMPCController(_PlannedComputedTorque):
         if config.state_input != "sigma_delta" or config.weight_bits is not None:
             raise ValueError("joint_limits: the PIPG planner takes the state directly in float64; expected "
                              "state_input: sigma_delta and weight_bits: null")
-        return SpikingPIPGSolver(iterations=config.iterations, threshold=config.theta_neuron), False
+        self._pipg = SpikingPIPGSolver(iterations=config.iterations, threshold=config.theta_neuron)
+        return self._pipg, False
 
     @property
     def spike_raster(self) -> np.ndarray:
+        """The planner's last tick's events: the sigma-delta gradient network's, or with joint limits
+        PIPG's (K + 1 rounds; gradient neurons, then constraint neurons)."""
+        if self._pipg is not None:
+            return self._pipg.raster
         return self.planner.spike_raster
 
     @property
     def spike_raster_groups(self) -> tuple[tuple[str, int, int], ...]:
+        if self._pipg is not None:
+            n, m = self.qp_problem.n_decisions, self.planner.constraints.n_rows
+            return ("gradient neurons (one per plan value)", 0, n), ("constraint neurons (one per row)", n, n + m)
         return self.planner.spike_raster_groups

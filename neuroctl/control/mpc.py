@@ -155,8 +155,7 @@ class ConstrainedMPCController(Controller):
     Built as `ConstrainedMPCController(config, model, observation_size, x_low, x_high, solver,
     solves_exactly)`, config with q, r, horizon. Exposes what `ExactMPCController` does (the plan,
     `qp_problem`, `qp_initial_state`, `shift_every`), plus `constraints` (the rows), `qp` (the tick's
-    InequalityQP), `last_result` (the solver's QPResult) and an empty `spike_raster` (0, n + m) with its
-    `spike_raster_groups` (the PIPG kernel records no raster). `activity`: the solver's counters (zeros
+    InequalityQP) and `last_result` (the solver's QPResult). `activity`: the solver's counters (zeros
     for OSQP and DAQP, which are not instrumented), plus CPU_MACS for the tick's linear terms on the
     host, q = F x0 and h = h_c + E x0 + E_ref x_ref (n nx + 2 m nx). Nothing but the solver may spike.
     """
@@ -180,11 +179,7 @@ class ConstrainedMPCController(Controller):
         self.last_result: QPResult | None = None
         self._action = np.zeros(nu)
         self._state = ModelState(model)
-        m = self.constraints.n_rows
-        self._linear_term_macs = n * nx + 2 * m * nx
-        self.spike_raster = np.zeros((0, n + m), dtype=np.uint8)
-        self.spike_raster_groups = (("gradient neurons (one per plan value)", 0, n),
-                                    ("constraint neurons (one per row)", n, n + m))
+        self._linear_term_macs = n * nx + 2 * self.constraints.n_rows * nx
         self.shift_every = 1
         self._ticks = 0
 

@@ -263,6 +263,8 @@ class PIPGSolver:
     on a call whose weights changed, the spiking network also counts WEIGHT_UPDATES = n^2 + 2 m n (H,
     and G in both directions, written into its synapses), and both count CPU_MACS for the host's
     step-size computation (`eigenvalue_macs` of H and of the smaller Gram matrix, plus the Gram product).
+    `raster`: the last call's events (`neuroctl.network.pipg`; (K + 1, n + m) for the spiking network,
+    (0, n + m) for the dense twin).
     """
 
     dense: bool
@@ -283,6 +285,7 @@ class PIPGSolver:
         self._rows_by_column = np.zeros((0, 0))
         self._primal = np.zeros((4, 0))
         self._dual = np.zeros((4, 0))
+        self.raster = np.zeros((0, 0), np.uint8)
         self._primal_thresholds = np.zeros(0)
         self._dual_thresholds = np.zeros(0)
 
@@ -291,12 +294,18 @@ class PIPGSolver:
         self._primal[:] = 0.0
         self._dual[:] = 0.0
 
+    def size_for(self, n_variables: int, n_constraints: int) -> None:
+        """Allocate the network (state and raster) for QPs of this size, cold, if it has another size."""
+        n, m = n_variables, n_constraints
+        if self._primal.shape[1] != n or self._dual.shape[1] != m:
+            self._primal, self._dual = np.zeros((4, n)), np.zeros((4, m))
+            self.raster = np.zeros((0 if self.dense else self.iterations + 1, n + m), np.uint8)
+
     def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None) -> QPResult:
         started = time.perf_counter()
         activity = np.zeros(len(COUNTER_FIELDS), np.int64)
         n, m = qp.n_variables, qp.n_constraints
-        if self._primal.shape[1] != n or self._dual.shape[1] != m:
-            self._primal, self._dual = np.zeros((4, n)), np.zeros((4, m))
+        self.size_for(n, m)
         if not (np.array_equal(qp.H, self._hessian) and np.array_equal(qp.G, self._rows)):
             self._load_weights(qp, activity)
         z = self._primal[PRIMAL_ITERATE]
@@ -307,6 +316,7 @@ class PIPGSolver:
             self._hessian, np.ascontiguousarray(qp.q, float), lower, upper, self._rows, self._rows_by_column,
             np.ascontiguousarray(qp.h, float), self.alpha, self.beta, self.iterations, self.tolerance,
             self._primal_thresholds, self._dual_thresholds, self.dense, self._primal, self._dual, activity,
+            self.raster,
         )  # fmt: skip
         if not (np.all(np.isfinite(self._primal)) and np.all(np.isfinite(self._dual))):
             self._primal[:] = 0.0

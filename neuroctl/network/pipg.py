@@ -36,6 +36,10 @@ the dense twin does (the products of the first round included). The dense twin a
 
 Early stop: with tolerance > 0 a call ends after the first iteration in which no z_i moved by more than
 tolerance and no row is violated by more than tolerance (G z_hat - h <= tolerance).
+
+Raster (uint8, one row per round of events: the first round, then one per iteration, K + 1 rows; n + m
+columns: gradient neurons, then constraint neurons): 1 where a neuron sent an event; rows after an early
+stop stay 0, so its sum is the call's spike count. A (0, n + m) raster records nothing.
 """
 
 from __future__ import annotations
@@ -93,22 +97,25 @@ def forget_sent(primal: np.ndarray, dual: np.ndarray) -> None:
 @cached_njit
 def pipg_solve(
     hessian, q, lower, upper, rows, rows_by_column, h, alpha, beta, iterations, tolerance,
-    primal_thresholds, dual_thresholds, dense, primal, dual, activity,
+    primal_thresholds, dual_thresholds, dense, primal, dual, activity, raster,
 ):  # fmt: skip
     """Run up to K = `iterations` PIPG iterations from the state (module docstring); return the
     iterations run. rows G (m, n) and rows_by_column G' (n, m), both C-contiguous; primal (4, n), dual
-    (4, m) states; activity int64, counters added."""
+    (4, m) states; activity int64, counters added; raster uint8 (K + 1, n + m) zeroed then marked, or
+    (0, n + m)."""
     n, m = q.shape[0], h.shape[0]
-    primal_events = _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual)
+    raster.fill(0)
+    primal_events = _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual, raster, 0)
     _constraint_step(h, beta, False, dual)
-    dual_events = _send_dual(rows, dual_thresholds, dense, primal, dual)
+    dual_events = _send_dual(rows, dual_thresholds, dense, primal, dual, raster, 0)
     run = 0
     for _ in range(iterations):
         run += 1
         moved = _gradient_step(hessian, q, lower, upper, alpha, primal)
-        primal_events += _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual)
+        primal_events += _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual,
+                                      raster, run)
         violation = _constraint_step(h, beta, True, dual)
-        dual_events += _send_dual(rows, dual_thresholds, dense, primal, dual)
+        dual_events += _send_dual(rows, dual_thresholds, dense, primal, dual, raster, run)
         if tolerance > 0.0 and moved <= tolerance and violation <= tolerance:
             break
     rounds = run + 1
@@ -136,8 +143,9 @@ def _gradient_step(hessian, q, lower, upper, alpha, primal):
 
 
 @cached_njit
-def _send_primal(hessian, rows_by_column, rows, thresholds, dense, primal, dual):
-    """Gradient neurons' events into H z_hat and G z_hat (dense: both products from z); return events."""
+def _send_primal(hessian, rows_by_column, rows, thresholds, dense, primal, dual, raster, row):
+    """Gradient neurons' events into H z_hat and G z_hat (dense: both products from z); return events.
+    Neuron j's event is marked in raster[row, j]."""
     z, z_hat = primal[PRIMAL_ITERATE], primal[PRIMAL_SENT]
     hessian_input, row_input = primal[HESSIAN_INPUT], dual[ROW_INPUT]
     if dense:
@@ -147,12 +155,15 @@ def _send_primal(hessian, rows_by_column, rows, thresholds, dense, primal, dual)
         row_input[:] = 0.0
         dense_product(rows, z, row_input)
         return 0
+    record = raster.shape[0] > 0
     events = 0
     for j in range(z.shape[0]):
         if sigma_delta_fires(z[j], z_hat[j], thresholds[j]):
             change = z[j] - z_hat[j]
             z_hat[j] = z[j]
             events += 1
+            if record:
+                raster[row, j] = 1
             deliver_dense(hessian, j, change, hessian_input)  # H symmetric: row j is neuron j's fan-out
             deliver_dense(rows_by_column, j, change, row_input)
     return events
@@ -174,8 +185,9 @@ def _constraint_step(h, beta, integrate, dual):
 
 
 @cached_njit
-def _send_dual(rows, thresholds, dense, primal, dual):
-    """Constraint neurons' events into G'v_hat (dense: the product from v); return events."""
+def _send_dual(rows, thresholds, dense, primal, dual, raster, row):
+    """Constraint neurons' events into G'v_hat (dense: the product from v); return events. Constraint
+    neuron j's event is marked in raster[row, n + j]."""
     v, v_hat = dual[OUTPUT], dual[DUAL_SENT]
     constraint_input = primal[CONSTRAINT_INPUT]
     if dense:
@@ -184,12 +196,16 @@ def _send_dual(rows, thresholds, dense, primal, dual):
         for j in range(v.shape[0]):  # G'v: row j of G is constraint neuron j's fan-out
             deliver_dense(rows, j, v[j], constraint_input)
         return 0
+    n = constraint_input.shape[0]
+    record = raster.shape[0] > 0
     events = 0
     for j in range(v.shape[0]):
         if sigma_delta_fires(v[j], v_hat[j], thresholds[j]):
             change = v[j] - v_hat[j]
             v_hat[j] = v[j]
             events += 1
+            if record:
+                raster[row, n + j] = 1
             deliver_dense(rows, j, change, constraint_input)
     return events
 
@@ -198,17 +214,18 @@ def pipg_solve_reference(
     hessian: np.ndarray, q: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: np.ndarray, h: np.ndarray,
     alpha: float, beta: float, iterations: int, tolerance: float, primal_thresholds: np.ndarray,
     dual_thresholds: np.ndarray, dense: bool, primal: np.ndarray, dual: np.ndarray,
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """numpy reference of `pipg_solve`, vectorised over neurons (a round's events delivered together in
     one matrix product): (iterations run, new primal state, new dual state, counters
-    (len(COUNTER_FIELDS),)); the inputs are not changed."""
+    (len(COUNTER_FIELDS),), raster (K + 1, n + m)); the inputs are not changed."""
     n, m = q.shape[0], h.shape[0]
     primal, dual = primal.copy(), dual.copy()
     z, z_hat, hessian_input, constraint_input = primal
     w, v, v_hat, row_input = dual
     events = np.zeros(2, dtype=np.int64)
+    raster = np.zeros((iterations + 1, n + m), dtype=np.uint8)
 
-    def send_primal() -> None:
+    def send_primal(row: int) -> None:
         if dense:
             z_hat[:] = z
             hessian_input[:] = hessian @ z
@@ -220,6 +237,7 @@ def pipg_solve_reference(
         row_input[:] += rows @ change
         z_hat[fired] = z[fired]
         events[0] += fired.sum()
+        raster[row, :n] = fired
 
     def constraint_step(integrate: bool) -> float:
         excess = row_input - h
@@ -228,7 +246,7 @@ def pipg_solve_reference(
         v[:] = np.maximum(0.0, w + beta * excess)
         return float(np.max(excess, initial=0.0))
 
-    def send_dual() -> None:
+    def send_dual(row: int) -> None:
         if dense:
             v_hat[:] = v
             constraint_input[:] = rows.T @ v
@@ -237,19 +255,20 @@ def pipg_solve_reference(
         constraint_input[:] += rows.T @ np.where(fired, v - v_hat, 0.0)
         v_hat[fired] = v[fired]
         events[1] += fired.sum()
+        raster[row, n:] = fired
 
-    send_primal()
+    send_primal(0)
     constraint_step(False)
-    send_dual()
+    send_dual(0)
     run = 0
     for _ in range(iterations):
         run += 1
         updated = np.clip(z - alpha * (hessian_input + constraint_input + q), lower, upper)
         moved = float(np.max(np.abs(updated - z), initial=0.0))
         z[:] = updated
-        send_primal()
+        send_primal(run)
         violation = constraint_step(True)
-        send_dual()
+        send_dual(run)
         if tolerance > 0.0 and moved <= tolerance and violation <= tolerance:
             break
     counters = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
@@ -258,4 +277,4 @@ def pipg_solve_reference(
         synaptic = events[0] * (n + m) + events[1] * n
         counters[[SPIKES, SYNAPTIC_EVENTS, GRADED_SYNAPTIC_EVENTS]] = events.sum(), synaptic, synaptic
         counters[NEURON_UPDATES] = (run + 1) * (n + m)
-    return run, primal, dual, counters
+    return run, primal, dual, counters, raster

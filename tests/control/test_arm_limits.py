@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import neuroctl  # noqa: F401  (registers the environments)
-from neuroctl.activity import CPU_MACS, DENSE_MACS, SYNAPTIC_EVENTS, WEIGHT_UPDATES
+from neuroctl.activity import CPU_MACS, DENSE_MACS, SPIKES, SYNAPTIC_EVENTS, WEIGHT_UPDATES
 from neuroctl.control.computed_torque import JointLimitsSection, dynamics_macs, joint_state_bounds
 from neuroctl.control.registry import build_controller, load_controller_config
 
@@ -65,6 +65,8 @@ def test_limited_planners_reach_both_targets_within_the_speed_bound(env, name):
     linear_terms = 140 * 14 + 2 * rows * 14
     assert np.all(activity[1:, CPU_MACS] == dynamics_macs(7) + linear_terms)
     if name == "arm_mpc_limits":
+        raster = controller.spike_raster
+        assert raster.shape == (11, 140 + rows) and raster.sum() == activity[-1, SPIKES]  # the last tick's events
         assert activity[0, WEIGHT_UPDATES] == 140 * 140 + 2 * rows * 140 and not activity[1:, WEIGHT_UPDATES].any()
         assert activity[:, SYNAPTIC_EVENTS].sum() < 0.2 * activity[:, DENSE_MACS].sum()  # measured 0.10
     else:

@@ -37,15 +37,18 @@ def test_kernel_equals_the_numpy_reference_call_after_call(dense):
         q = q if last else q + 0.1 * rng.standard_normal(n)
         activity = np.zeros(len(COUNTER_FIELDS), np.int64)
         tolerance = (1e-4 if dense else 1e-3) if last else 0.0
+        raster = np.zeros((41, n + m), np.uint8)
         run = pipg_solve(hessian, q, lower, upper, rows, np.ascontiguousarray(rows.T), h, alpha, beta, 40,
-                         tolerance, primal_thresholds, dual_thresholds, dense, primal, dual, activity)
-        expected_run, expected_primal, expected_dual, counters = pipg_solve_reference(
+                         tolerance, primal_thresholds, dual_thresholds, dense, primal, dual, activity, raster)
+        expected_run, expected_primal, expected_dual, counters, expected_raster = pipg_solve_reference(
             hessian, q, lower, upper, rows, h, alpha, beta, 40, tolerance, primal_thresholds, dual_thresholds,
             dense, expected_primal, expected_dual)
         assert run == expected_run
         np.testing.assert_allclose(primal, expected_primal, rtol=0, atol=1e-9)  # rounding order only
         np.testing.assert_allclose(dual, expected_dual, rtol=0, atol=1e-9)  # rounding order only
         np.testing.assert_array_equal(activity, counters)
+        np.testing.assert_array_equal(raster, expected_raster)
+        assert raster.sum() == activity[SPIKES]
         total_events += activity[SPIKES]
         assert activity[DENSE_MACS] == (run + 1) * (n * n + 2 * m * n)
     assert 1 < run < 40  # the last call stopped early on its tolerance
@@ -64,7 +67,7 @@ def test_zero_thresholds_compute_the_dense_twin():
         primal, dual = np.zeros((4, n)), np.zeros((4, m))
         activity = np.zeros(len(COUNTER_FIELDS), np.int64)
         pipg_solve(hessian, q, lower, upper, rows, np.ascontiguousarray(rows.T), h, alpha, beta, 300, 0.0,
-                   np.zeros(n), np.zeros(m), dense, primal, dual, activity)
+                   np.zeros(n), np.zeros(m), dense, primal, dual, activity, np.zeros((0, n + m), np.uint8))
         states.append((primal[PRIMAL_ITERATE].copy(), dual[INTEGRAL].copy(), activity))
     np.testing.assert_allclose(states[0][0], states[1][0], atol=1e-12)
     np.testing.assert_allclose(states[0][1], states[1][1], atol=1e-10)
