@@ -20,12 +20,15 @@ step dt is exact in closed form: A = I + A_c dt + A_c^2 dt^2 / 2, B = B_c dt + A
 Over a horizon of N steps x[k+1] = A_k x[k] + B_k u[k], with u[k] the 3 force components of every foot
 (3 n_feet), X = Phi x0 + Gamma U (condensing). The QP, in the shared `InequalityQP` form:
 
-    min 1/2 U' H U + q' U,   H = Gamma' Q Gamma + alpha I,   q = Gamma' Q (Phi x0 - X_ref)
+    min 1/2 U' H U + q' U,   H = Gamma' Q Gamma + alpha I,   q = Gamma' Q (Phi x0 - X_ref) - alpha U_nom
     s.t. lower <= U <= upper     (0 <= fz <= fz_max for a stance foot; every component 0 for a swing foot;
                                   |fx|, |fy| <= mu fz_max),
          G U <= 0                (friction pyramids: +-fx - mu fz <= 0, +-fy - mu fz <= 0 per foot and step)
 
-(the cost is sum_k (x_k - x_ref,k)' Q (x_k - x_ref,k) + alpha |u_k|^2, k = 1..N, halved). The size of
+(the cost is sum_k (x_k - x_ref,k)' Q (x_k - x_ref,k) + alpha |u_k - u_nom,k|^2, k = 1..N, halved, with
+u_nom,k the weight shared by the stance feet of step k, m g / n_stance each in z: the force cost does not
+fight the support of the weight, so that alpha can be large enough to condition the QP for first-order
+solvers; motion_imitation penalises |u_k|^2 with alpha = 1e-5). The size of
 U is fixed (swing feet are bounded to zero, not removed), so the sparsity of H and G never changes and a
 solver keeps its factorisation structure and its warm start from one replan to the next.
 """
@@ -207,6 +210,9 @@ class CentroidalMPC:
         np.matmul(phi, x0, out=self._free)
         self._free -= x_ref.reshape(-1)
         self.q[:] = self._weighted_gamma.T @ self._free
+        stance = np.asarray(contacts, dtype=np.float64) != 0.0
+        share = self.mass_kg * GRAVITY_MPS2 / np.maximum(stance.sum(axis=1), 1)
+        self.q.reshape(N, self.n_feet, FORCE_SIZE)[:, :, 2] -= self.force_weight * stance * share[:, None]
         force_bounds(contacts, self.friction_coefficient, self.max_normal_force_n, self.min_normal_force_n,
                      self.lower, self.upper)
 

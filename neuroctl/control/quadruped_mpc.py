@@ -126,6 +126,13 @@ class QuadrupedMPCConfig:
     record_qps: bool = False
     """Keep a copy of every replan's QP in `recorded_qps` (for the QP benchmark)."""
 
+    def __post_init__(self) -> None:
+        if self.min_normal_force_n > self.max_normal_force_n:
+            raise ValueError(f"min_normal_force_n: expected at most max_normal_force_n "
+                             f"({self.max_normal_force_n:g} N), got {self.min_normal_force_n:g}")
+        if self.replan_period_s > self.step_s * self.horizon:
+            raise ValueError("replan_period_s: expected at most the horizon (horizon x step_s)")
+
 
 class QuadrupedMPCController(Controller):
     """The trot under convex MPC (module docstring). Built `Class(config, model, observation_size, robot)`
@@ -146,8 +153,6 @@ class QuadrupedMPCController(Controller):
         size = int(robot.observation_space.shape[0])
         if observation_size != size:
             raise ValueError(f"observation_size: the robot's observations have {size} values, got {observation_size}")
-        if config.replan_period_s > config.step_s * config.horizon:
-            raise ValueError("replan_period_s: expected at most the horizon (horizon x step_s)")
         self._observation_size = observation_size
         self.n_joints = len(robot.joint_names)
         self.n_feet = len(robot.foot_names)
