@@ -12,11 +12,19 @@ they are not charged to it (metrics.json's `energy` section charges every count 
 
 Then a kernel-only timing: `act(observation)` in a tight loop over the observations of a recorded
 episode, controller after controller, round after round; each call timed on its own.
+
+Then the loop's two control paths (`loop_paths`, issue 13): every controller's episodes at 1 kHz in fast
+mode through the compiled tick and through the Python path (`act`), interleaved (round r: controller A
+compiled, A Python, B compiled, ...). Reported per controller and path (p50 over all ticks, us): the tick,
+the control stage, the environment's stages, and the loop's own overhead, the tick minus all stages
+(what the loop does between and around them); and per round the compiled path's p50 over the Python
+path's. A controller without a compiled tick runs the Python path both times.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +41,10 @@ from neuroctl.bench.timing import paired_ratio, stats
 from neuroctl.config import ConfigError, range_field
 from neuroctl.control.base import Controller
 from neuroctl.control.registry import build_controller, builds_from_robot
-from neuroctl.launchfile import Launch, linear_model_of, load_launch, make_env
+from neuroctl.launchfile import Launch, linear_model_of, load_launch, loop_settings, make_env, recorder_for
 from neuroctl.metrics.energy import charged_counts, shipped_profiles, tick_energy
 from neuroctl.run import LaunchRunner, run_launch, with_seed
+from neuroctl.runtime.loop import run_episode
 
 
 CONTROLLERS = ["../controllers/cartpole_balance.yaml", "../controllers/cartpole_mpc.yaml",
@@ -63,6 +72,16 @@ class TickTiming:
 
 
 @dataclass(frozen=True)
+class LoopPaths:
+    """The compiled control tick against the Python path, episode by episode (module docstring)."""
+
+    launch: str | None = range_field(None, doc="environment and control period of the episodes; null: not run")
+    duration_s: float = range_field(2.0, min=0.0, min_exclusive=True, max=3600.0, doc="simulated s per episode")
+    overhead_target_us: float = range_field(5.0, min=0.0, min_exclusive=True,
+                                            doc="target: the loop's own overhead p50 (compiled path)")
+
+
+@dataclass(frozen=True)
 class ControllersSuite:
     repeat: int = range_field(5, min=1, max=10_000, doc="seeded episodes per controller; rounds of tick timing")
     launch: str = range_field("../../launch/cartpole_mpc.yaml", doc="environment, period and task of every episode")
@@ -73,6 +92,7 @@ class ControllersSuite:
                                            doc="controller p99 target, as a fraction of the control period")
     edp: EDPComparison = range_field(EDPComparison())
     tick_timing: TickTiming = range_field(TickTiming())
+    loop_paths: LoopPaths = range_field(LoopPaths())
 
 
 def run(config: ControllersSuite, context: SuiteContext) -> SuiteResult:
@@ -92,9 +112,14 @@ def run(config: ControllersSuite, context: SuiteContext) -> SuiteResult:
     headline = _headline(summaries[names[spiking]], summaries[names[dense]], config.edp)
     timing = _tick_timing([launches[p] for p in timed], config.tick_timing, config.repeat, config.first_seed,
                           context)
+    paths_data = None
+    if config.loop_paths.launch is not None:
+        loop_launch = context.existing_file(config.loop_paths.launch, "loop_paths.launch")
+        paths_data = _loop_paths({names[p]: load_launch(loop_launch, p, duration_s=config.loop_paths.duration_s,
+                                                        mode="fast") for p in paths}, config, context)
     data = {"launch": str(launch_path), "control_period_s": period_s,
             "seeds": list(range(config.first_seed, config.first_seed + config.repeat)),
-            "controllers": summaries, "edp_headline": headline, "tick_timing": timing}
+            "controllers": summaries, "edp_headline": headline, "tick_timing": timing, "loop_paths": paths_data}
     return SuiteResult(data, _tables(data, config))
 
 
@@ -199,6 +224,53 @@ def _tick_timing(launches: list[Launch], settings: TickTiming, rounds: int, seed
     }
 
 
+LOOP_PATHS = {"compiled": True, "python": False}
+
+
+def _loop_paths(launches: dict[str, Launch], config: ControllersSuite, context: SuiteContext) -> dict[str, Any]:
+    """Each controller's episodes through both control paths, interleaved (module docstring)."""
+    medians: dict[tuple[str, str], list[dict[str, float]]] = {}
+    with contextlib.ExitStack() as stack:
+        runners = {name: stack.enter_context(LaunchRunner(launch)) for name, launch in launches.items()}
+        for r in range(config.repeat):
+            seed = config.first_seed + r
+            context.progress(f"loop paths round {r + 1}/{config.repeat} (seed {seed})")
+            for name, runner in runners.items():
+                for path, compiled in LOOP_PATHS.items():
+                    medians.setdefault((name, path), []).append(_path_episode(runner, seed, compiled))
+    out: dict[str, Any] = {"period_s": next(iter(launches.values())).config.env.kwargs.get("control_period_s"),
+                           "rounds": config.repeat, "overhead_target_us": config.loop_paths.overhead_target_us,
+                           "controllers": {}}
+    for name, runner in runners.items():
+        entry = {"compiled_tick": runner.controller.compiled_arrays() is not None}
+        for path in LOOP_PATHS:
+            rounds = medians[(name, path)]
+            entry[path] = {key: float(np.median([m[key] for m in rounds])) for key in rounds[0]}
+            entry[path]["overhead_us_range"] = [min(m["overhead_us"] for m in rounds),
+                                                max(m["overhead_us"] for m in rounds)]
+        for key in ("control_us", "overhead_us", "tick_us"):
+            entry[f"{key.removesuffix('_us')}_ratio_compiled_over_python"] = paired_ratio(
+                np.array([m[key] for m in medians[(name, "compiled")]]),
+                np.array([m[key] for m in medians[(name, "python")]]))
+        entry["overhead_target_met"] = entry["compiled"]["overhead_us"] <= config.loop_paths.overhead_target_us
+        out["controllers"][name] = entry
+    return out
+
+
+def _path_episode(runner: LaunchRunner, seed: int, compiled: bool) -> dict[str, float]:
+    """One episode through the compiled tick or the Python path: p50s over its ticks, us."""
+    launch = with_seed(runner.launch, seed)
+    settings = dataclasses.replace(loop_settings(launch, runner.env), compiled_tick=compiled)
+    recorder = recorder_for(launch, runner.env, runner.controller, settings.n_ticks)
+    run_episode(runner.env, runner.controller, settings, recorder)
+    records = recorder.arrays()
+    tick, stages = records["tick_s"] * 1e6, records["stage_s"] * 1e6
+    figures = {"tick_us": tick, "control_us": stages[:, 0], "environment_us": stages[:, 1:].sum(axis=1),
+               "overhead_us": tick - stages.sum(axis=1)}
+    figures.update({f"{stage}_us": stages[:, i] for i, stage in enumerate(recorder.stage_names) if i > 0})
+    return {key: float(np.median(values)) for key, values in figures.items()}
+
+
 def _build(launch: Launch, envs: contextlib.ExitStack) -> Controller:
     """The launch's controller, warmed up; its environment stays open in `envs` (a computed-torque
     controller calls the robot's rigid-body model every tick)."""
@@ -268,8 +340,9 @@ def _tables(data: dict[str, Any], config: ControllersSuite) -> list[Table]:
     if hosted:
         energy.notes.append("host CPU: the non-spiking work beside the network (computed torque's rigid-body "
                             "model), MODELLED on the cpu profile (metrics.json energy.host)")
+    paths = [] if data["loop_paths"] is None else [_paths_table(data["loop_paths"])]
     return [_headline_table(data["edp_headline"], summaries), latency, stages, activity, energy,
-            _tick_table(data["tick_timing"])]
+            _tick_table(data["tick_timing"]), *paths]
 
 
 CLASSICAL_KINDS = ("lqr",)
@@ -327,3 +400,28 @@ def _tick_table(timing: dict[str, Any]) -> Table:
     return table
 
 
+
+
+def _paths_table(paths: dict[str, Any]) -> Table:
+    first = next(iter(paths["controllers"].values()))
+    stage_keys = [key for key in first["compiled"] if key.endswith("_us") and key not in
+                  ("tick_us", "control_us", "environment_us", "overhead_us")]
+    table = Table(f"Control paths: compiled tick vs Python path (measured, us, p50; control period "
+                  f"{1e3 * paths['period_s']:g} ms, fast mode, median over {paths['rounds']} interleaved rounds)",
+                  ["controller", "path", "tick", "control", *(k.removesuffix("_us") for k in stage_keys),
+                   "loop overhead (min-max)", "compiled / python: control", "overhead", "tick"])
+    for name, entry in paths["controllers"].items():
+        for path in LOOP_PATHS:
+            figures = entry[path]
+            low, high = figures["overhead_us_range"]
+            ratios = ([f"{entry[f'{k}_ratio_compiled_over_python']['p50']:.2f}" for k in ("control", "overhead", "tick")]
+                      if path == "compiled" else ["", "", ""])
+            label = path if entry["compiled_tick"] or path == "python" else "compiled (none: python)"
+            table.add(name, label, figures["tick_us"], figures["control_us"], *(figures[k] for k in stage_keys),
+                      f"{number(figures['overhead_us'])} ({number(low)}-{number(high)})", *ratios)
+    table.notes.append("loop overhead = tick minus all its stages (control and the environment's); the "
+                       "environment's own Python work is in its stages (actuate, sense)")
+    table.notes.append(f"target: loop overhead p50 <= {paths['overhead_target_us']:g} us on the compiled path: "
+                       + ", ".join(f"{name} {'met' if e['overhead_target_met'] else 'NOT met'}"
+                                   for name, e in paths["controllers"].items() if e["compiled_tick"]))
+    return table

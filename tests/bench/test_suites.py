@@ -123,11 +123,20 @@ def test_controllers_suite(tmp_path):
     suite = {"kind": "controllers", "repeat": 1, "launch": str(ROOT / "launch" / "cartpole_mpc.yaml"),
              "duration_s": 0.05, "controllers": ALL_CONTROLLERS,
              "edp": {"spiking": MPC, "dense": MPC_DENSE},
-             "tick_timing": {"controllers": [MPC, MPC_DENSE, MPC_EXACT], "ticks": 8}}
+             "tick_timing": {"controllers": [MPC, MPC_DENSE, MPC_EXACT], "ticks": 8},
+             "loop_paths": {"launch": str(ROOT / "launch" / "cartpole_realtime.yaml"), "duration_s": 0.005}}
     document, md = run(tmp_path, suite)
     check_machine(document)
     results = document["results"]
     assert set(results["controllers"]) == {Path(p).stem for p in ALL_CONTROLLERS}
+    paths = results["loop_paths"]["controllers"]
+    assert set(paths) == set(results["controllers"]) and paths["cartpole_lqr"]["compiled_tick"]
+    assert not paths["cartpole_mpc_exact"]["compiled_tick"]  # exact MPC keeps `act`
+    for entry in paths.values():
+        for path in ("compiled", "python"):
+            assert 0 < entry[path]["control_us"] < entry[path]["tick_us"] and entry[path]["physics_us"] > 0
+        assert entry["overhead_ratio_compiled_over_python"]["rounds"] == 1
+    assert "Control paths: compiled tick vs Python path" in md
     for summary in results["controllers"].values():
         check_stats(summary["latency_us"]["controller"])
         check_stats(summary["latency_us"]["tick"])
