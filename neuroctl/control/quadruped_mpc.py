@@ -28,7 +28,10 @@ One control tick (every `control_period_s`, 1 ms for the A1):
 
 What spikes: only the QP solve, and only with `solver: pipg_spiking` (the PIPG network's gradient and
 constraint neurons, `neuroctl.network.pipg`; its events counted in `activity` as the network reports
-them, DENSE_MACS its dense twin's). Nothing else spikes: the centroidal model, its condensing, the gait
+them, DENSE_MACS its dense twin's). With `preconditioner: whitening` the network solves the whitened QP
+(`neuroctl.control.whitening`): the Cholesky factorisation that makes its Hessian the identity, and the
+transforms in and out, run on the host (CPU_MACS), and they are most of the arithmetic of a solve.
+Nothing else spikes: the centroidal model, its condensing, the gait
 clock, footholds, swing trajectories, kinematics and torque maps run on a conventional CPU whatever the
 solver, and are charged every tick as CPU_MACS (`tick_macs`, plus `CentroidalMPC.macs_per_build` on a
 replan tick): counts of the products each step forms, estimates where marked. The classical solvers
@@ -50,6 +53,7 @@ from neuroctl.control.centroidal import (FORCE_SIZE, GRAVITY, GRAVITY_MPS2, PX, 
 from neuroctl.control.gait import GaitClock, planar_rotation, raibert_foothold, swing_trajectory
 from neuroctl.control.qp_solvers import (STATUS_MAX_ITERATIONS, STATUS_SOLVED, STATUS_SOLVED_INACCURATE,
                                          InequalityQP, make_qp_solver)
+from neuroctl.control.whitening import Whitening
 
 ANSWER_STATUSES = (STATUS_SOLVED, STATUS_SOLVED_INACCURATE, STATUS_MAX_ITERATIONS)
 """Statuses whose u is used: converged, or an iterative solver's answer after its iteration budget."""
@@ -99,6 +103,9 @@ class QuadrupedMPCConfig:
     """The trot controller (see the module docstring); SI units."""
 
     solver: Literal["osqp", "daqp", "pipg_spiking", "pipg_dense"] = "osqp"
+    preconditioner: Literal["none", "whitening"] = "none"
+    """whitening: the solver gets the QP in coordinates where H = I (`neuroctl.control.whitening`; the
+    Cholesky factorisation and the transforms run on the host, charged as CPU_MACS)."""
     osqp: OSQPSection = field(default_factory=OSQPSection)
     pipg: PIPGSection = field(default_factory=PIPGSection)
     horizon: int = range_field(10, min=2, max=100, doc="MPC horizon N in steps")
@@ -178,6 +185,8 @@ class QuadrupedMPCController(Controller):
         self.qp = InequalityQP(self.mpc.H, self.mpc.q, self.mpc.lower, self.mpc.upper, self.mpc.G, self.mpc.h)
         self.gait = GaitClock(config.gait_period_s, config.duty_factor)
         self.solver = self._make_solver()
+        self.whitening = Whitening() if config.preconditioner == "whitening" else None
+        self._recovered = np.zeros(self.mpc.n_decisions)
         self._kp = np.asarray(config.swing_stiffness_n_per_m, dtype=np.float64)
         self._kd = np.asarray(config.swing_damping_n_s_per_m, dtype=np.float64)
         self._tick_macs = tick_macs(self.n_feet)
@@ -347,7 +356,14 @@ class QuadrupedMPCController(Controller):
         self._lever_arms(command, time_s)
         mpc.build(x0, self._x_ref, self._offsets_m, self._contacts)
         self._warm_start()
-        result = self.solver.solve(self.qp, self._warm)
+        if self.whitening is None:
+            result = self.solver.solve(self.qp, self._warm)
+            solution = result.u
+        else:
+            whitened, start = self.whitening.whiten(self.qp, self._warm)
+            result = self.solver.solve(whitened, start)
+            solution = self.whitening.recover(result.u, self._recovered)
+            self.activity[CPU_MACS] += self.whitening.macs
         self.solves += 1
         self.status_counts[result.status] = self.status_counts.get(result.status, 0) + 1
         self.solve_times_s.append(result.solve_time_s)
@@ -357,8 +373,8 @@ class QuadrupedMPCController(Controller):
         if config.record_qps:
             self.recorded_qps.append(InequalityQP(mpc.H.copy(), mpc.q.copy(), mpc.lower.copy(), mpc.upper.copy(),
                                                   mpc.G, mpc.h))
-        if result.status in ANSWER_STATUSES and np.all(np.isfinite(result.u)):
-            np.clip(result.u, mpc.lower, mpc.upper, out=self.last_solution)
+        if result.status in ANSWER_STATUSES and np.all(np.isfinite(solution)):
+            np.clip(solution, mpc.lower, mpc.upper, out=self.last_solution)
             self.plan_tick = self.tick
             self.has_plan = True
         else:

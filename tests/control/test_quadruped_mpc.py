@@ -19,6 +19,7 @@ from neuroctl.control.centroidal import (FORCE_SIZE, GRAVITY, GRAVITY_MPS2, PYRA
                                          friction_pyramid)
 from neuroctl.control.qp_solvers import STATUS_INFEASIBLE, STATUS_SOLVED, InequalityQP, OSQPSolver
 from neuroctl.control.registry import build_controller, load_controller_config
+from neuroctl.control.whitening import Whitening
 
 MASS_KG = 12.0
 INERTIA_KGM2 = np.array(((0.07, 0.001, -0.002), (0.001, 0.26, 0.0), (-0.002, 0.0, 0.28)))
@@ -257,3 +258,33 @@ def test_config_mistakes_are_one_line_errors(tmp_path, trot_env):
     with pytest.raises(ConfigError, match=r"kind: 'quadruped_mpc' needs a legged robot"):
         build_controller(kind, config, None, cartpole.observation_space.shape[0], "q.yaml", cartpole.unwrapped)
     cartpole.close()
+
+
+def test_whitened_qp_has_the_same_solution_with_an_identity_hessian():
+    """The trot QP with friction tight enough to bind (mu 0.05 while the plan accelerates): solved in the
+    whitened coordinates (H = I, fixed swing forces substituted, box and pyramids as dense rows) and
+    mapped back, it is OSQP's direct solution; its Hessian's condition number was ~1e4."""
+    mpc = CentroidalMPC(MASS_KG, INERTIA_KGM2, 4, 10, 0.03, WEIGHTS, 1e-5, 0.05, 150.0)
+    x0 = np.zeros(STATE_SIZE)
+    x0[5], x0[GRAVITY] = 0.27, -GRAVITY_MPS2
+    reference = standing_reference(mpc, x0)
+    reference[:, 9] = 1.0
+    contacts = np.ones((mpc.horizon, 4))
+    contacts[:, [1, 2]] = 0.0
+    mpc.build(x0, reference, np.tile(STANDING_FEET_M, (mpc.horizon, 1, 1)), contacts)
+    qp = qp_of(mpc)
+    direct = OSQPSolver(eps_abs=1e-9, eps_rel=1e-9, max_iter=100_000).solve(qp)
+    eigenvalues = np.linalg.eigvalsh(qp.H[np.ix_(qp.upper > qp.lower, qp.upper > qp.lower)])
+    assert eigenvalues[-1] / eigenvalues[0] > 1e3
+    whitening = Whitening()
+    whitened, _ = whitening.whiten(qp, None)
+    np.testing.assert_array_equal(whitened.H, np.eye(whitened.n_variables))
+    assert whitened.n_variables == 60  # the two stance feet of 10 steps
+    solved = OSQPSolver(eps_abs=1e-9, eps_rel=1e-9, max_iter=100_000).solve(whitened)
+    unconstrained = -whitened.q
+    assert np.max(whitened.G @ unconstrained - whitened.h) > 1.0  # the pyramids bind
+    u = whitening.recover(solved.u, np.zeros(qp.n_variables))
+    np.testing.assert_allclose(u, direct.u, atol=1e-3)
+    np.testing.assert_allclose(qp.objective(u), direct.objective, rtol=1e-6)
+    assert qp.max_violation(u) < 1e-6
+    assert whitening.macs == 60**3 // 3 + qp.n_constraints * 60 * 60 // 2 + 3 * 60 * 60 // 2
