@@ -11,8 +11,10 @@ updates). The reference is a solver of the set (default "daqp", exact).
 `RecordingSolver` wraps a solver and keeps a copy of every QP it is given (a controller's QPs over an
 episode); `save_qps` / `load_qps` keep a sequence in one .npz file.
 
-Run `python -m neuroctl.bench.qp [--ticks N] [--seed S]` for the arm's joint-limited QPs
-(configs/controllers/arm_mpc_exact_limits.yaml on neuroctl/ArmReach-v0, recorded in closed loop).
+Run `python -m neuroctl.bench.qp --task arm|quadruped [--ticks N] [--seed S]` for QPs recorded in closed
+loop: the arm's joint-limited QPs (configs/controllers/arm_mpc_exact_limits.yaml on neuroctl/ArmReach-v0,
+one per 1 ms tick) or the trotting quadruped's force QPs (configs/controllers/quadruped_mpc_osqp.yaml on
+neuroctl/QuadrupedTrot-v0 commanded 0.5 m/s forward, one per 10 ms replan).
 """
 
 from __future__ import annotations
@@ -92,21 +94,37 @@ def compare_qp_solvers(qps: Sequence[InequalityQP], solvers: Mapping[str, QPSolv
     return summary
 
 
-def arm_limited_qps(ticks: int, seed: int) -> list[InequalityQP]:
-    """The QPs of the joint-limited exact arm MPC over its first `ticks` closed-loop ticks."""
+CONTROLLERS = Path(__file__).resolve().parents[2] / "configs" / "controllers"
+
+
+def closed_loop_qps(task: str, ticks: int, seed: int) -> list[InequalityQP]:
+    """The QPs a controller solved over its first `ticks` closed-loop ticks (`task`: see the module
+    docstring)."""
+    import dataclasses
+
     import gymnasium
 
     import neuroctl  # noqa: F401  (registers the environments)
     from neuroctl.control.registry import build_controller, load_controller_config
 
-    config_path = Path(__file__).resolve().parents[2] / "configs" / "controllers" / "arm_mpc_exact_limits.yaml"
-    env = gymnasium.make("neuroctl/ArmReach-v0", n_targets=2)
+    if task == "arm":
+        env_id, kwargs, config_path = "neuroctl/ArmReach-v0", {"n_targets": 2}, CONTROLLERS / "arm_mpc_exact_limits.yaml"
+    elif task == "quadruped":
+        env_id, kwargs = "neuroctl/QuadrupedTrot-v0", {"command": [0.5, 0.0, 0.0], "command_ramp_s": 1.0}
+        config_path = CONTROLLERS / "quadruped_mpc_osqp.yaml"
+    else:
+        raise ValueError(f"task: expected arm or quadruped, got {task!r}")
+    env = gymnasium.make(env_id, **kwargs)
     try:
         kind, config = load_controller_config(config_path)
+        if task == "quadruped":
+            config = dataclasses.replace(config, record_qps=True)
         controller = build_controller(kind, config, None, env.observation_space.shape[0], config_path.stem,
                                       env.unwrapped)
-        recorder = RecordingSolver(controller.planner.solver)
-        controller.planner.solver = recorder
+        recorder = None
+        if task == "arm":
+            recorder = RecordingSolver(controller.planner.solver)
+            controller.planner.solver = recorder
         observation, _ = env.reset(seed=seed)
         controller.reset(seed)
         reference = np.zeros(controller.reference_size)
@@ -115,7 +133,7 @@ def arm_limited_qps(ticks: int, seed: int) -> list[InequalityQP]:
             observation, *_ = env.step(controller.act(np.asarray(observation, np.float64), reference).copy())
     finally:
         env.close()
-    return recorder.qps
+    return recorder.qps if recorder is not None else list(controller.recorded_qps)
 
 
 def _print(summary: dict[str, dict]) -> None:
@@ -131,12 +149,14 @@ def _print(summary: dict[str, dict]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=("arm", "quadruped"), default="arm")
     parser.add_argument("--ticks", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--iterations", type=int, default=10, help="PIPG iterations per solve")
-    parser.add_argument("--threshold", type=float, default=2e-4, help="spiking PIPG event threshold")
+    parser.add_argument("--threshold", type=float, default=2e-4, help="spiking PIPG event threshold (units of u)")
     args = parser.parse_args(argv)
-    qps = arm_limited_qps(args.ticks, args.seed)
+    qps = closed_loop_qps(args.task, args.ticks, args.seed)
+    print(f"{len(qps)} QPs of {qps[0].n_variables} variables and {qps[0].n_constraints} rows")
     solvers = {
         "daqp": make_qp_solver("daqp"),
         "osqp": make_qp_solver("osqp"),

@@ -191,7 +191,8 @@ class ComputedTorqueDenseMPCConfig(DenseMPCConfig):
 class ComputedTorqueSpikingMPCConfig(SpikingMPCConfig):
     """The spiking planner (sigma-delta gradient network) on the joint double integrators; with
     `joint_limits` enabled, the spiking PIPG network (gradient and constraint neurons, K = `iterations`
-    per tick, event threshold `theta_neuron`; `neuroctl.network.pipg`) in its place."""
+    per tick, event threshold `theta_neuron`, `momentum`; `neuroctl.network.pipg`) in its place
+    (`formulation` is then unused: PIPG works on the primal QP)."""
 
     q: tuple[float, ...] = _arm_q()
     r: tuple[float, ...] = _arm_r()
@@ -458,7 +459,7 @@ class ComputedTorqueDenseMPCController(_PlannedComputedTorque):
     def _limited_solver(self, config) -> tuple | None:
         if not config.joint_limits.enabled:
             return None
-        return DensePIPGSolver(iterations=config.iterations), False
+        return DensePIPGSolver(iterations=config.iterations, momentum=config.momentum), False
 
 
 class ComputedTorqueSpikingMPCController(_PlannedComputedTorque):
@@ -481,7 +482,8 @@ class ComputedTorqueSpikingMPCController(_PlannedComputedTorque):
         if config.state_input != "sigma_delta" or config.weight_bits is not None:
             raise ValueError("joint_limits: the PIPG planner takes the state directly in float64; expected "
                              "state_input: sigma_delta and weight_bits: null")
-        self._pipg = SpikingPIPGSolver(iterations=config.iterations, threshold=config.theta_neuron)
+        self._pipg = SpikingPIPGSolver(iterations=config.iterations, threshold=config.theta_neuron,
+                                       momentum=config.momentum)
         return self._pipg, False
 
     @property

@@ -19,12 +19,15 @@ def random_problem(seed: int, n: int = 10, m: int = 6):
 
 
 @pytest.mark.parametrize("dense", [False, True], ids=["spiking", "dense"])
-def test_kernel_equals_the_numpy_reference_call_after_call(dense):
+@pytest.mark.parametrize("accelerated", [True, False], ids=["momentum", "plain"])
+def test_kernel_equals_the_numpy_reference_call_after_call(dense, accelerated):
     hessian, q, lower, upper, rows, h = random_problem(0)
     n, m = q.size, h.size
-    alpha, beta = pipg_steps(hessian, rows)
+    alpha, beta, momentum = pipg_steps(hessian, rows)
+    momentum = momentum if accelerated else 0.0
+    assert 0.3 < pipg_steps(hessian, rows)[2] < 1.0
     primal_thresholds, dual_thresholds = np.full(n, 0.0 if dense else 2e-3), np.full(m, 0.0 if dense else 5e-3)
-    primal, dual = np.zeros((4, n)), np.zeros((4, m))
+    primal, dual = np.zeros((5, n)), np.zeros((4, m))
     expected_primal, expected_dual = primal.copy(), dual.copy()
     rng = np.random.default_rng(1)
     total_events = 0
@@ -33,15 +36,15 @@ def test_kernel_equals_the_numpy_reference_call_after_call(dense):
             rows = rows + 0.05 * rng.standard_normal(rows.shape)
             forget_sent(primal, dual)
             forget_sent(expected_primal, expected_dual)
-        last = call == 5  # the same QP again, with an early stop
-        q = q if last else q + 0.1 * rng.standard_normal(n)
+        last = call == 5  # a small change, with an early stop
+        q = q + (0.01 if last else 0.1) * rng.standard_normal(n)
         activity = np.zeros(len(COUNTER_FIELDS), np.int64)
-        tolerance = (1e-4 if dense else 1e-3) if last else 0.0
+        tolerance = 1e-3 if last else 0.0  # the last call may stop early
         raster = np.zeros((41, n + m), np.uint8)
-        run = pipg_solve(hessian, q, lower, upper, rows, np.ascontiguousarray(rows.T), h, alpha, beta, 40,
+        run = pipg_solve(hessian, q, lower, upper, rows, np.ascontiguousarray(rows.T), h, alpha, beta, momentum, 40,
                          tolerance, primal_thresholds, dual_thresholds, dense, primal, dual, activity, raster)
         expected_run, expected_primal, expected_dual, counters, expected_raster = pipg_solve_reference(
-            hessian, q, lower, upper, rows, h, alpha, beta, 40, tolerance, primal_thresholds, dual_thresholds,
+            hessian, q, lower, upper, rows, h, alpha, beta, momentum, 40, tolerance, primal_thresholds, dual_thresholds,
             dense, expected_primal, expected_dual)
         assert run == expected_run
         np.testing.assert_allclose(primal, expected_primal, rtol=0, atol=1e-9)  # rounding order only
@@ -51,22 +54,38 @@ def test_kernel_equals_the_numpy_reference_call_after_call(dense):
         assert raster.sum() == activity[SPIKES]
         total_events += activity[SPIKES]
         assert activity[DENSE_MACS] == (run + 1) * (n * n + 2 * m * n)
-    assert 1 < run < 40  # the last call stopped early on its tolerance
     if dense:
         assert total_events == 0
     else:
         assert 0 < total_events < 6 * 41 * (n + m)  # events are sparse, some neurons stay silent
 
 
+@pytest.mark.parametrize("momentum", [True, False], ids=["momentum", "plain"])
+def test_the_tolerance_stops_a_converged_network_early(momentum):
+    hessian, q, lower, upper, rows, h = random_problem(4)
+    n, m = q.size, h.size
+    alpha, beta, mu = pipg_steps(hessian, rows)
+    answers = []
+    for tolerance in (1e-9, 0.0):
+        primal, dual = np.zeros((5, n)), np.zeros((4, m))
+        run = pipg_solve(hessian, q, lower, upper, rows, np.ascontiguousarray(rows.T), h, alpha, beta,
+                         mu if momentum else 0.0, 20_000, tolerance, np.zeros(n), np.zeros(m), True, primal, dual,
+                         np.zeros(len(COUNTER_FIELDS), np.int64), np.zeros((0, n + m), np.uint8))
+        answers.append((run, primal[PRIMAL_ITERATE].copy()))
+    (stopped, early), (full, converged) = answers
+    assert 10 < stopped < full == 20_000
+    np.testing.assert_allclose(early, converged, atol=1e-6)
+
+
 def test_zero_thresholds_compute_the_dense_twin():
     hessian, q, lower, upper, rows, h = random_problem(2)
     n, m = q.size, h.size
-    alpha, beta = pipg_steps(hessian, rows)
+    alpha, beta, momentum = pipg_steps(hessian, rows)
     states = []
     for dense in (False, True):
-        primal, dual = np.zeros((4, n)), np.zeros((4, m))
+        primal, dual = np.zeros((5, n)), np.zeros((4, m))
         activity = np.zeros(len(COUNTER_FIELDS), np.int64)
-        pipg_solve(hessian, q, lower, upper, rows, np.ascontiguousarray(rows.T), h, alpha, beta, 300, 0.0,
+        pipg_solve(hessian, q, lower, upper, rows, np.ascontiguousarray(rows.T), h, alpha, beta, momentum, 300, 0.0,
                    np.zeros(n), np.zeros(m), dense, primal, dual, activity, np.zeros((0, n + m), np.uint8))
         states.append((primal[PRIMAL_ITERATE].copy(), dual[INTEGRAL].copy(), activity))
     np.testing.assert_allclose(states[0][0], states[1][0], atol=1e-12)
@@ -82,12 +101,14 @@ def test_steps_meet_the_step_condition_with_equality():
     largest = np.linalg.eigvalsh(hessian)[-1]
     sigma = np.linalg.norm(rows, 2) ** 2
     for ratio in (0.1, 1.0, 10.0):
-        alpha, beta = pipg_steps(hessian, rows, ratio)
+        alpha, beta, _ = pipg_steps(hessian, rows, ratio)
         assert beta == pytest.approx(ratio * alpha)
         assert alpha * (largest + beta * sigma) == pytest.approx(1.0, rel=1e-10)
-    alpha, beta = pipg_steps(hessian, rows)  # balanced: the primal and dual terms equal
+    alpha, beta, momentum = pipg_steps(hessian, rows)  # balanced: the primal and dual terms equal
+    kappa = largest / np.linalg.eigvalsh(hessian)[0]
+    assert momentum == pytest.approx((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1), rel=1e-8)
     assert alpha * largest == pytest.approx(0.5, rel=1e-10) and alpha * beta * sigma == pytest.approx(0.5, rel=1e-10)
-    scaled_alpha, scaled_beta = pipg_steps(hessian, 10.0 * rows)  # G in other units: beta in the dual's
+    scaled_alpha, scaled_beta, _ = pipg_steps(hessian, 10.0 * rows)  # G in other units: beta in the dual's
     assert scaled_alpha == alpha and scaled_beta == pytest.approx(beta / 100.0, rel=1e-10)
-    alpha, beta = pipg_steps(hessian, np.zeros((0, 8)))
+    alpha, beta, _ = pipg_steps(hessian, np.zeros((0, 8)))
     assert alpha == pytest.approx(1.0 / largest, rel=1e-12) and beta == 0.0
