@@ -154,14 +154,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--iterations", type=int, default=10, help="PIPG iterations per solve")
     parser.add_argument("--threshold", type=float, default=2e-4, help="spiking PIPG event threshold (units of u)")
+    parser.add_argument("--momentum", choices=("nesterov", "none"), default="nesterov", help="PIPG momentum")
     args = parser.parse_args(argv)
     qps = closed_loop_qps(args.task, args.ticks, args.seed)
     print(f"{len(qps)} QPs of {qps[0].n_variables} variables and {qps[0].n_constraints} rows")
     solvers = {
         "daqp": make_qp_solver("daqp"),
         "osqp": make_qp_solver("osqp"),
-        "pipg_spiking": make_qp_solver("pipg_spiking", iterations=args.iterations, threshold=args.threshold),
-        "pipg_dense": make_qp_solver("pipg_dense", iterations=args.iterations),
+        "pipg_spiking": make_qp_solver("pipg_spiking", iterations=args.iterations, threshold=args.threshold,
+                                       momentum=args.momentum),
+        "pipg_dense": make_qp_solver("pipg_dense", iterations=args.iterations, momentum=args.momentum),
     }
     _print(compare_qp_solvers(qps, solvers))
 
