@@ -201,12 +201,17 @@ class PythonControl:
 
 
 class CompiledControl:
-    """The control stage in one compiled call (`control_tick` on the controller's `compiled_arrays`)."""
+    """The control stage in one compiled call (`control_tick` on the controller's `compiled_arrays`).
+
+    Built before the first tick, it runs the call once (tick 0's records, the monitor, the watchdog and
+    the controller are written: reset them after) so that the first tick runs code already touched.
+    """
 
     def __init__(self, arrays, plant: MonitoredPlant) -> None:
         self.controller_arrays = arrays
         self.plant = plant
         self._tick = entry_point(control_tick, plant.arrays, arrays, 0)
+        self._tick(plant.arrays, arrays, 0)
 
     def __call__(self) -> tuple[int, float]:
         """The command of tick k into `plant.command`; returns its source and the call's time (s)."""
@@ -255,7 +260,7 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     watchdog = CommandWatchdog(env.action_space.low, env.action_space.high, settings.watchdog)
     plant = MonitoredPlant(env, SensorMonitor(sensors), watchdog, recorder, settings.control_period_s, reference)
     plant.monitor.warmup()
-    control = control_stage(controller, plant, settings.compiled_tick)
+    control = control_stage(controller, plant, settings.compiled_tick)  # before the resets: it may run once
     plant.reset(settings.seed)
     controller.reset(settings.seed)
     period = settings.control_period_s
