@@ -155,7 +155,8 @@ class CompiledArraysType(types.StructRef):
 
     and a jitted method `step(observation, reference)` (`numba.extending.overload_method`): the same
     kernels in the same order as its `act`, so that both paths give bit-identical results. The arrays
-    are the controller object's own (shared, not copied): either path may run any tick.
+    are the controller object's own (shared, not copied): either path may run any tick. The cached
+    `neuroctl.runtime.tick.control_tick` does not notice an edit of a `step`: touch that file after one.
     """
 
     def preprocess_fields(self, fields):

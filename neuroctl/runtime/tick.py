@@ -13,6 +13,10 @@ one numba structref, so that a call passes one object instead of some thirty arr
 - `finish_tick(loop, k, ...)`: after the environment's step, the rest of tick k's records (time, applied
   command, source, reward, lateness, stage and tick times, thread CPU time) and the count.
 
+numba's cache keys `control_tick` by its argument types only: after editing a controller's `step`
+(its `overload_method`) or a kernel it calls, touch this file (or clear the cache), or the compiled
+tick keeps the old code.
+
 A call through a numba dispatcher types every argument in Python first, about 1 us per structref;
 `entry_point` compiles (or loads from the cache) the signature once and returns the compiled function
 itself, which unboxes its arguments directly (about 0.3-0.5 us for two structrefs and an integer).
