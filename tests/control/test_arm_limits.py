@@ -93,3 +93,10 @@ def test_joint_limits_need_a_solver_that_takes_rows(env):
         build(env, "arm_mpc_exact_limits", qp_solver="fista")
     with pytest.raises(ValueError, match="joint_limits: the PIPG planner takes the state directly"):
         build(env, "arm_mpc_limits", state_input="population")
+
+
+def test_daqp_on_the_box_only_qp_plans_what_fista_plans(env):
+    fista, daqp = build(env, "arm_mpc_exact"), build(env, "arm_mpc_exact", qp_solver="daqp")
+    assert daqp.planner.constraints.n_rows == 0
+    actions = [run(env, controller, 300, seed=SEED)[1] for controller in (fista, daqp)]
+    np.testing.assert_allclose(actions[0], actions[1], atol=1e-7)  # measured 4e-9 (FISTA's tolerance 1e-9)
