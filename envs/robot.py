@@ -25,7 +25,8 @@ actuator's unit, with the action clipped to [-1, 1].
 - `RenderableRobot`: `render_observation(observation)`, a frame of the robot as a logged observation
   shows it (for videos made from the logged trajectory after the run).
 - `RigidBodyRobot`: a torque-controlled, fixed-base arm's rigid-body model from the simulator, for
-  computed-torque controllers: `joint_names`, `joint_torque_limits_nm`, `joint_state(observation, q, qd)`
+  computed-torque controllers: `joint_names`, `joint_torque_limits_nm`, `joint_lower_rad` and
+  `joint_upper_rad` (the position limits, from the URDF), `joint_state(observation, q, qd)`
   (where the joint positions and velocities sit in an observation), `mass_matrix(q, out)` (M(q), n x n)
   and `bias_torques(q, qd, out)` (gravity, Coriolis and centrifugal torques h(q, qd), so that the torques
   tau = M(q) qdd + h(q, qd) give the joint accelerations qdd). The action is tau / joint_torque_limits_nm.
@@ -184,6 +185,8 @@ class RenderableRobot(Protocol):
 class RigidBodyRobot(Protocol):
     joint_names: tuple[str, ...]
     joint_torque_limits_nm: np.ndarray
+    joint_lower_rad: np.ndarray
+    joint_upper_rad: np.ndarray
 
     def joint_state(self, observation: np.ndarray, q_out: np.ndarray, qd_out: np.ndarray) -> None: ...
 

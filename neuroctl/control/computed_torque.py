@@ -261,12 +261,9 @@ def acceleration_bounds(robot, section: ComputedTorqueSection) -> np.ndarray:
 def joint_state_bounds(robot, limits: JointLimitsSection, section: ComputedTorqueSection) -> tuple[np.ndarray, np.ndarray]:
     """(x_low, x_high) on x = [q, qd] (2n): the robot's joint limits (`joint_lower_rad`,
     `joint_upper_rad`, from its URDF) less the margin, and +-the speed bound. ValueError naming
-    `joint_limits` when the robot declares no joint limits or the margin leaves none."""
-    try:
-        lower = np.asarray(robot.joint_lower_rad, dtype=np.float64) + limits.position_margin_rad
-        upper = np.asarray(robot.joint_upper_rad, dtype=np.float64) - limits.position_margin_rad
-    except AttributeError:
-        raise ValueError("joint_limits: the robot declares no joint_lower_rad / joint_upper_rad") from None
+    `joint_limits` when the margin leaves a joint no range."""
+    lower = np.asarray(robot.joint_lower_rad, dtype=np.float64) + limits.position_margin_rad
+    upper = np.asarray(robot.joint_upper_rad, dtype=np.float64) - limits.position_margin_rad
     if np.any(lower >= upper):
         raise ValueError(f"joint_limits.position_margin_rad: {limits.position_margin_rad:g} leaves a joint no range")
     speed = section.joint_speed_rad_s if limits.speed_rad_s is None else limits.speed_rad_s

@@ -129,7 +129,7 @@ def build_controller(kind: str, config: Any, model: LinearModel | None, observat
                 name = "no environment" if robot is None else type(robot).__name__
                 raise ConfigError(where, "kind", f"{kind!r} needs a robot with a rigid-body model (a "
                                   f"RigidBodyRobot: joint_state, mass_matrix, bias_torques, "
-                                  f"joint_torque_limits_nm), got {name}")
+                                  f"joint_torque_limits_nm, joint_lower_rad, joint_upper_rad), got {name}")
             return cls(config, model, observation_size, robot)
         if model is None:
             raise ConfigError(where, "kind", f"{kind!r} needs the environment's linear model (linear_model()) "
