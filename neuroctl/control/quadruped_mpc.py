@@ -41,6 +41,7 @@ replan tick): counts of the products each step forms, estimates where marked. Th
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -147,7 +148,8 @@ class QuadrupedMPCController(Controller):
 
     After `act`: `torque_nm` (12), `forces_n` (n_feet, 3; this tick's stance forces, world frame),
     `stance` (n_feet; 1.0 in stance by the gait), `last_solution` the last plan U (N * 3 n_feet),
-    `solve_times_s` and `solve_iterations` per replan (since reset), `failed_solves`, `solves`,
+    `solve_times_s` (the solver's) and `solve_iterations` per replan (since reset), `replan_times_s` (wall
+    time of the whole replan: reference, condensing, whitening, solve), `failed_solves`, `solves`,
     `status_counts`, `mpc` the CentroidalMPC (its QP of the last replan), `recorded_qps`.
     """
 
@@ -184,7 +186,6 @@ class QuadrupedMPCController(Controller):
                                  config.max_normal_force_n, config.min_normal_force_n)
         self.qp = InequalityQP(self.mpc.H, self.mpc.q, self.mpc.lower, self.mpc.upper, self.mpc.G, self.mpc.h)
         self.gait = GaitClock(config.gait_period_s, config.duty_factor)
-        self.solver = self._make_solver()
         self.whitening = Whitening() if config.preconditioner == "whitening" else None
         self._recovered = np.zeros(self.mpc.n_decisions)
         self._kp = np.asarray(config.swing_stiffness_n_per_m, dtype=np.float64)
@@ -241,15 +242,14 @@ class QuadrupedMPCController(Controller):
         self.failed_solves = 0
         self.status_counts: dict[str, int] = {}
         self.solve_times_s: list[float] = []
+        self.replan_times_s: list[float] = []
         self.solve_iterations: list[int] = []
         self.recorded_qps.clear()
         self.last_solution[:] = 0.0
         self._held[:] = 0.0
         self._previous_stance[:] = 1.0
         self.activity[:] = 0
-        solver_reset = getattr(self.solver, "reset", None)
-        if solver_reset is not None:
-            solver_reset()
+        self.solver = self._make_solver()  # a fresh solver: no warm start or factorisation from the last episode
 
     def warmup(self) -> None:
         """Compile and run the solver once on the standing QP (the base at the standing height)."""
@@ -344,6 +344,7 @@ class QuadrupedMPCController(Controller):
 
     def _replan(self, command: np.ndarray) -> None:
         """Build the QP at the measured state and solve it (module docstring, step 2)."""
+        started_s = time.perf_counter()
         config, mpc = self.config, self.mpc
         x0 = self._x0
         x0[:12] = self.base
@@ -381,6 +382,7 @@ class QuadrupedMPCController(Controller):
             self.failed_solves += 1
             if not self.has_plan:
                 self._standing_plan()
+        self.replan_times_s.append(time.perf_counter() - started_s)
 
     def _standing_plan(self) -> None:
         """m g / n on the n stance feet of every step, as the plan (the safe command before any plan)."""
