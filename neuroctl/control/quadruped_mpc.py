@@ -93,9 +93,10 @@ class OSQPSection:
 class PIPGSection:
     """The PIPG network's settings, for `solver: pipg_spiking | pipg_dense` (see `PIPGSolver`)."""
 
-    iterations: int = range_field(200, min=1, max=100_000, doc="PIPG iterations per solve")
-    threshold: float = range_field(0.01, min=0.0, max=1e3, doc="gradient neurons' event threshold, N")
-    tolerance: float = range_field(0.0, min=0.0, max=1e3, doc="early stop, N (0: all iterations)")
+    iterations: int = range_field(50, min=1, max=100_000, doc="PIPG iterations per solve")
+    threshold: float = range_field(0.001, min=0.0, max=1e3, doc="gradient neurons' event threshold, in the "
+                                   "solver's variables (N; whitened units with preconditioner whitening)")
+    tolerance: float = range_field(0.0, min=0.0, max=1e3, doc="early stop, solver's units (0: all iterations)")
     dual_ratio: float = range_field(1.0, min=0.0, min_exclusive=True, max=1e6, doc="beta / alpha")
 
 
@@ -104,6 +105,7 @@ class QuadrupedMPCConfig:
     """The trot controller (see the module docstring); SI units."""
 
     solver: Literal["osqp", "daqp", "pipg_spiking", "pipg_dense"] = "osqp"
+    """The QP solver (`neuroctl.control.qp_solvers.make_qp_solver`); only pipg_spiking spikes."""
     preconditioner: Literal["none", "whitening"] = "none"
     """whitening: the solver gets the QP in coordinates where H = I (`neuroctl.control.whitening`; the
     Cholesky factorisation and the transforms run on the host, charged as CPU_MACS)."""

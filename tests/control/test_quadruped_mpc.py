@@ -17,6 +17,7 @@ from neuroctl.config import ConfigError
 from neuroctl.control.centroidal import (FORCE_SIZE, GRAVITY, GRAVITY_MPS2, PYRAMID_ROWS, STATE_SIZE, YAW,
                                          CentroidalMPC, continuous_dynamics, discretise, euler_zyx_rotation,
                                          friction_pyramid)
+from neuroctl.control.gait import GaitClock, raibert_foothold, swing_trajectory
 from neuroctl.control.qp_solvers import STATUS_INFEASIBLE, STATUS_SOLVED, InequalityQP, OSQPSolver
 from neuroctl.control.registry import build_controller, load_controller_config
 from neuroctl.control.whitening import Whitening
@@ -288,3 +289,48 @@ def test_whitened_qp_has_the_same_solution_with_an_identity_hessian():
     np.testing.assert_allclose(qp.objective(u), direct.objective, rtol=1e-6)
     assert qp.max_violation(u) < 1e-6
     assert whitening.macs == 60**3 // 3 + qp.n_constraints * 60 * 60 // 2 + 3 * 60 * 60 // 2
+
+
+def test_trot_moves_the_diagonal_pairs_together_for_the_duty_factor():
+    clock = GaitClock(0.36, 0.6)
+    stance = np.array([clock.stance(t, np.zeros(4)).copy() for t in np.arange(0.0, 0.36, 0.001)])
+    np.testing.assert_array_equal(stance[:, 0], stance[:, 3])  # FR with RL
+    np.testing.assert_array_equal(stance[:, 1], stance[:, 2])  # FL with RR
+    np.testing.assert_allclose(stance.mean(axis=0), 0.6, atol=2e-3)
+    np.testing.assert_allclose(np.mean(stance.sum(axis=1) == 4), 2 * 0.6 - 1, atol=6e-3)  # both pairs down
+    assert not np.any(stance.sum(axis=1) < 2)  # never fewer than a diagonal pair
+    touchdown = clock.time_to_touchdown(0.1, np.zeros(4))
+    np.testing.assert_allclose(touchdown, [0.26, 0.08, 0.08, 0.26])
+    assert np.all(clock.stance(0.1 + touchdown + 1e-9, np.zeros(4)) == 1.0)
+
+
+def test_swing_trajectory_lifts_and_lands_with_matching_velocity():
+    start, end = np.array((0.1, -0.13, -0.25)), np.array((0.2, -0.12, -0.26))
+    position, velocity = np.zeros(3), np.zeros(3)
+    swing_s = 0.144
+    samples = np.linspace(0.0, 1.0, 2001)
+    path = []
+    for s in samples:
+        swing_trajectory(s, start, end, 0.08, swing_s, position, velocity)
+        path.append((position.copy(), velocity.copy()))
+    positions, velocities = np.array([p for p, _ in path]), np.array([v for _, v in path])
+    np.testing.assert_allclose(positions[0], start)
+    np.testing.assert_allclose(positions[-1], end)
+    np.testing.assert_allclose(positions[1000, 2], -0.25 + 0.08)  # the apex: higher end + clearance
+    np.testing.assert_allclose(velocities[[0, -1], :2], 0.0, atol=1e-12)  # lands without sliding
+    numeric = np.gradient(positions, samples * swing_s, axis=0)
+    np.testing.assert_allclose(velocities[1:-1], numeric[1:-1], atol=2e-3)
+
+
+def test_raibert_foothold():
+    """Hip at (0.18, -0.13): at the commanded velocity the foot lands half a stance ahead of the hip; a
+    velocity error moves it by the gain times the error; a yaw rate adds the hip's own velocity."""
+    out = np.zeros(3)
+    raibert_foothold(np.array((0.18, -0.13, 0.0)), np.array((0.5, 0.0)), 0.0, np.array((0.5, 0.0)), 0.0,
+                     0.2, 0.03, -0.25, out)
+    np.testing.assert_allclose(out, (0.18 + 0.05, -0.13, -0.25))
+    raibert_foothold(np.array((0.18, -0.13, 0.0)), np.array((0.7, 0.1)), 0.0, np.array((0.5, 0.0)), 0.0,
+                     0.2, 0.03, -0.25, out)
+    np.testing.assert_allclose(out[:2], (0.18 + 0.07 + 0.006, -0.13 + 0.01 + 0.003))
+    raibert_foothold(np.array((0.18, -0.13, 0.0)), np.zeros(2), 1.0, np.zeros(2), 1.0, 0.2, 0.03, -0.25, out)
+    np.testing.assert_allclose(out[:2], (0.18 + 0.13 * 0.1, -0.13 + 0.18 * 0.1))
