@@ -65,6 +65,7 @@ from gymnasium import spaces
 from neuroctl.envs.bullet import BulletScene, pybullet
 from neuroctl.envs.checks import MAX_TIME_S, in_range, invalid, real, ticks
 from neuroctl.envs.faults import FaultInjector, parse_faults
+from neuroctl.envs.kernels import bounded_observation, scaled_command, task_cost
 from neuroctl.envs.robot import Actuator, PlantModel, Sensor
 
 MAX_NOISE_STD = 100.0  # the widest observation bound: more noise would only saturate the clipping
@@ -172,7 +173,6 @@ class BulletRobotEnv(gymnasium.Env):
         self.end_reason: str | None = None  # why the episode ended (None while it runs)
         self._cost_weights: tuple[np.ndarray, np.ndarray] | None = None
         self._error: np.ndarray | None = None
-        self._normalised = np.zeros(len(actuators))
         self._action = np.zeros(len(self.actuators))
         self._command = np.zeros(len(self.actuators))
         self._clean = np.zeros(len(self.sensors))
@@ -239,9 +239,7 @@ class BulletRobotEnv(gymnasium.Env):
         cost_q, cost_r = self._cost_weights
         error = self._error
         self._state_error(self.state, error)
-        normalised = self._normalised
-        np.divide(command, self._command_scale, out=normalised)
-        return float(error @ (cost_q * error) + normalised @ (cost_r * normalised))
+        return task_cost(error, cost_q, command, self._command_scale, cost_r)
 
     # ---- pickling: a working copy with its own physics server ----
 
@@ -361,26 +359,20 @@ class BulletRobotEnv(gymnasium.Env):
             self._action[:] = action  # the fast path: what agents and the runtime loop pass
         else:
             self._action[:] = _action_values(action, n)
-        if not np.all(np.isfinite(self._action)):
+        if not scaled_command(self._action, self._command_scale, self._command):
             self.nonfinite_actions += 1
-            self._command[:] = 0.0
-            return self._command
-        np.clip(self._action, -1.0, 1.0, out=self._command)
-        self._command *= self._command_scale
         return self._command
 
     def _observation(self) -> np.ndarray:
         """The (optionally noisy, faulty) float32 observation of the current true state."""
         clean = self._clean
         self._observe(self.state, clean)
-        observed = clean.astype(np.float32)
         if self.observation_noise_std > 0.0:
-            noisy = clean + self.np_random.normal(0.0, self.observation_noise_std, size=clean.shape[0])
+            clean = clean + self.np_random.normal(0.0, self.observation_noise_std, size=clean.shape[0])
             for i in self._wrapped:
-                noisy[i] = math.remainder(noisy[i], 2.0 * math.pi)
-            observed[:] = noisy
-        np.minimum(observed, self._observation_high, out=observed)  # two ufuncs: faster than np.clip
-        np.maximum(observed, self._observation_low, out=observed)
+                clean[i] = math.remainder(clean[i], 2.0 * math.pi)
+        observed = np.empty(clean.shape[0], dtype=np.float32)
+        bounded_observation(clean, self._observation_low, self._observation_high, observed)
         if self._faults.faults:
             self._faults.apply(observed, self.np_random)
         return observed
