@@ -39,6 +39,8 @@ import math
 
 import numpy as np
 
+from neuroctl.network.jit import cached_njit
+
 STATE_SIZE = 13
 FORCE_SIZE = 3
 GRAVITY_MPS2 = 9.81
@@ -126,19 +128,118 @@ def force_bounds(contacts: np.ndarray, friction_coefficient: float, max_normal_f
 
 
 def condensing_macs(horizon: int, n_forces: int) -> int:
-    """Multiply-accumulates of one `CentroidalMPC.build` (the QP's construction, not its solve), counted
-    from the products it forms: per step the model (I_w^-1 [r]x, A_c^2, A_c B_c), Phi and Gamma by the
-    recursion Gamma[k+1, j] = A_k Gamma[k, j], H = Gamma' Q Gamma and q = Gamma' Q (Phi x0 - X_ref)."""
-    n, m = STATE_SIZE, n_forces
+    """Multiply-accumulates of one `condense` call (the QP's construction, not its solve), counted from its
+    loops: per step I_w^-1 (81), per foot M_i and Rz' M_i (45); Phi (n^3 per step after the first),
+    Gamma's recursion (k m n^2 at step k), Phi x0 (N n^2), q (the non-zero rows of each column of Gamma)
+    and H (two per term over the non-zero rows of each pair of columns, the lower triangle). An upper
+    bound: the kernel skips A's zero entries in the recursions (A is the identity plus 13 entries)."""
+    n, m, N = STATE_SIZE, n_forces, horizon
     feet = n_forces // FORCE_SIZE
-    model = horizon * (2 * 27 + feet * 27 + n * n * n + n * n * m)
-    blocks = horizon * (horizon - 1) // 2
-    condense = horizon * n * n * n + blocks * n * n * m
-    rows = horizon * n
-    hessian = rows * (horizon * m) * (horizon * m) // 2 + rows * horizon * m
-    gradient = horizon * n * n + rows * horizon * m
-    return model + condense + hessian + gradient
+    model = N * (81 + 45 * feet)
+    recursion = (N - 1) * n**3 + sum(k * m * n * n for k in range(N))
+    rows_below = [(N - column // m) * n for column in range(N * m)]
+    gradient = N * n * n + sum(rows_below)
+    hessian = sum(2 * rows_below[row] for column in range(N * m) for row in range(column, N * m))
+    return model + recursion + gradient + hessian
 
+
+@cached_njit
+def condense(yaw_rad, foot_offsets_m, mass_kg, inverse_inertia_body, step_s, weights, force_weight, x0, x_ref,
+             a_out, b_out, phi, gamma, hessian, linear, free_response, transposed, weighted):
+    """The condensed QP of the module docstring in one compiled call, no allocation.
+
+    Per step k (yaw `yaw_rad[k]`, foot offsets `foot_offsets_m[k]` (n_feet, 3)) the exact discrete model
+    in closed form (`discretise(continuous_dynamics(...))`): A = I + dt (Theta <- Rz' w, p <- v, vz <- g)
+    + dt^2/2 (pz <- g); B's columns of foot i: w rows dt M_i, v rows dt/m I, Theta rows dt^2/2 Rz' M_i,
+    p rows dt^2/(2m) I, with M_i = I_w^-1 [r_i]x. Then Phi[k] = A_k Phi[k-1], Gamma[k, j] = A_k Gamma[k-1, j]
+    (j < k), Gamma[k, k] = B_k; H = Gamma' W Gamma + alpha I summed over the blocks Gamma[k, j] that are
+    not zero (k >= j) and mirrored; q = Gamma' W (Phi x0 - X_ref). Scratch: `free_response` (N * 13),
+    `transposed` and `weighted` (Gamma' and (W Gamma)', for contiguous inner loops)."""
+    horizon, n_feet = foot_offsets_m.shape[0], foot_offsets_m.shape[1]
+    n = a_out.shape[1]
+    m = 3 * n_feet
+    half = 0.5 * step_s * step_s
+    rz = np.empty((3, 3))
+    inverse_world = np.empty((3, 3))
+    lever = np.empty((3, 3))
+    for k in range(horizon):
+        c, s = math.cos(yaw_rad[k]), math.sin(yaw_rad[k])
+        rz[0, 0], rz[0, 1], rz[0, 2] = c, -s, 0.0
+        rz[1, 0], rz[1, 1], rz[1, 2] = s, c, 0.0
+        rz[2, 0], rz[2, 1], rz[2, 2] = 0.0, 0.0, 1.0
+        for i in range(3):
+            for j in range(3):
+                total = 0.0
+                for a in range(3):
+                    for b in range(3):
+                        total += rz[i, a] * inverse_inertia_body[a, b] * rz[j, b]
+                inverse_world[i, j] = total
+        a = a_out[k]
+        a[:, :] = 0.0
+        for i in range(n):
+            a[i, i] = 1.0
+        for i in range(3):
+            for j in range(3):
+                a[ROLL + i, WX + j] = rz[j, i] * step_s
+            a[PX + i, VX + i] = step_s
+        a[VZ, GRAVITY] = step_s
+        a[PZ, GRAVITY] = half
+        b = b_out[k]
+        b[:, :] = 0.0
+        for foot in range(n_feet):
+            r = foot_offsets_m[k, foot]
+            for i in range(3):  # M = I_w^-1 [r]x, column by column: [r]x e_j = r x e_j
+                lever[i, 0] = inverse_world[i, 1] * r[2] - inverse_world[i, 2] * r[1]
+                lever[i, 1] = inverse_world[i, 2] * r[0] - inverse_world[i, 0] * r[2]
+                lever[i, 2] = inverse_world[i, 0] * r[1] - inverse_world[i, 1] * r[0]
+            column = 3 * foot
+            for i in range(3):
+                for j in range(3):
+                    b[WX + i, column + j] = step_s * lever[i, j]
+                    total = 0.0
+                    for l in range(3):
+                        total += rz[l, i] * lever[l, j]
+                    b[ROLL + i, column + j] = half * total
+                b[VX + i, column + i] = step_s / mass_kg
+                b[PX + i, column + i] = half / mass_kg
+    gamma[:, :] = 0.0
+    for k in range(horizon):
+        rows = k * n
+        for i in range(n):
+            for j in range(n):
+                phi[rows + i, j] = a_out[0, i, j] if k == 0 else 0.0
+            for j in range(m):
+                gamma[rows + i, k * m + j] = b_out[k, i, j]
+            if k:
+                for l in range(n):
+                    factor = a_out[k, i, l]
+                    if factor != 0.0:
+                        for j in range(n):
+                            phi[rows + i, j] += factor * phi[rows - n + l, j]
+                        for j in range(k * m):
+                            gamma[rows + i, j] += factor * gamma[rows - n + l, j]
+    size = horizon * m
+    for i in range(horizon * n):
+        total = 0.0
+        for j in range(n):
+            total += phi[i, j] * x0[j]
+        free_response[i] = (total - x_ref[i // n, i % n]) * weights[i % n]
+        for j in range(size):
+            transposed[j, i] = gamma[i, j]
+            weighted[j, i] = gamma[i, j] * weights[i % n]
+    for col in range(size):
+        first = (col // m) * n  # Gamma's rows above block col // m are zero in this column
+        total = 0.0
+        for i in range(first, horizon * n):
+            total += transposed[col, i] * free_response[i]
+        linear[col] = total
+        for row in range(col, size):
+            total = 0.0
+            for i in range((row // m) * n, horizon * n):
+                total += transposed[row, i] * weighted[col, i]
+            hessian[row, col] = total
+            hessian[col, row] = total
+        hessian[col, col] += force_weight
 
 class CentroidalMPC:
     """The condensed QP of the module docstring, rebuilt in place at every replan.
@@ -176,10 +277,9 @@ class CentroidalMPC:
         self.Gamma = np.zeros((N * n, N * m))
         self.A = np.zeros((N, n, n))
         self.B = np.zeros((N, n, m))
-        self._a_c, self._b_c = np.zeros((n, n)), np.zeros((n, m))
-        self._weights = np.tile(self.state_weights, N)
-        self._weighted_gamma = np.zeros_like(self.Gamma)
+        self._yaw = np.zeros(N)
         self._free = np.zeros(N * n)
+        self._transposed, self._weighted = np.zeros((N * m, N * n)), np.zeros((N * m, N * n))
         self.macs_per_build = condensing_macs(N, m)
 
     def build(self, x0: np.ndarray, x_ref: np.ndarray, foot_offsets_m: np.ndarray, contacts: np.ndarray) -> None:
@@ -187,29 +287,13 @@ class CentroidalMPC:
         foot offsets r_i (N, n_feet, 3; world frame, from the CoM during each step) and the contact schedule
         `contacts` (N, n_feet) of the steps' forces u[0..N-1]. Step k is linearised about the reference yaw
         at its start (x0's for k = 0, x_ref[k-1]'s after)."""
-        n, m, N = STATE_SIZE, self.n_forces, self.horizon
-        for k in range(N):
-            yaw = x0[YAW] if k == 0 else x_ref[k - 1, YAW]
-            continuous_dynamics(float(yaw), self.mass_kg, self._inverse_inertia, foot_offsets_m[k],
-                                self._a_c, self._b_c)
-            discretise(self._a_c, self._b_c, self.step_s, self.A[k], self.B[k])
-        phi, gamma = self.Phi, self.Gamma
-        gamma[:] = 0.0
-        previous = np.eye(n)
-        for k in range(N):
-            rows = slice(k * n, (k + 1) * n)
-            phi[rows] = self.A[k] @ previous
-            previous = phi[rows]
-            gamma[rows, k * m:(k + 1) * m] = self.B[k]
-            if k:
-                above = slice((k - 1) * n, k * n)
-                gamma[rows, :k * m] = self.A[k] @ gamma[above, :k * m]
-        np.multiply(self._weights[:, None], gamma, out=self._weighted_gamma)
-        self.H[:] = gamma.T @ self._weighted_gamma  # (numpy's matmul with out= bypasses BLAS: 80x slower)
-        self.H[np.diag_indices_from(self.H)] += self.force_weight
-        np.matmul(phi, x0, out=self._free)
-        self._free -= x_ref.reshape(-1)
-        self.q[:] = self._weighted_gamma.T @ self._free
+        N = self.horizon
+        self._yaw[0] = x0[YAW]
+        self._yaw[1:] = x_ref[:-1, YAW]
+        condense(self._yaw, np.ascontiguousarray(foot_offsets_m, dtype=np.float64), self.mass_kg,
+                 self._inverse_inertia, self.step_s, self.state_weights, self.force_weight,
+                 np.ascontiguousarray(x0, dtype=np.float64), np.ascontiguousarray(x_ref, dtype=np.float64),
+                 self.A, self.B, self.Phi, self.Gamma, self.H, self.q, self._free, self._transposed, self._weighted)
         stance = np.asarray(contacts, dtype=np.float64) != 0.0
         share = self.mass_kg * GRAVITY_MPS2 / np.maximum(stance.sum(axis=1), 1)
         self.q.reshape(N, self.n_feet, FORCE_SIZE)[:, :, 2] -= self.force_weight * stance * share[:, None]

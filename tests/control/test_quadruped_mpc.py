@@ -102,6 +102,40 @@ def test_discrete_model_tracks_the_nonlinear_rigid_body_over_a_step():
         assert np.max(np.abs(true - x0)[6:9]) > 0.1
 
 
+
+def test_compiled_condensing_equals_the_model_and_the_textbook_products():
+    """CentroidalMPC.build's kernel: each step's A, B are discretise(continuous_dynamics(...)) at the step's
+    yaw; Phi and Gamma roll those out; H = Gamma' W Gamma + alpha I and q = Gamma' W (Phi x0 - X_ref) -
+    alpha U_nom as dense products."""
+    rng = np.random.default_rng(5)
+    mpc = standing_mpc(horizon=6)
+    x0 = random_state(rng)
+    reference = np.array([random_state(rng) for _ in range(6)])
+    feet = STANDING_FEET_M + rng.normal(0, 0.05, (6, 4, 3))
+    contacts = (rng.uniform(size=(6, 4)) < 0.7).astype(float)
+    mpc.build(x0, reference, feet, contacts)
+    a_c, b_c = np.zeros((STATE_SIZE, STATE_SIZE)), np.zeros((STATE_SIZE, 12))
+    a, b = np.zeros_like(a_c), np.zeros_like(b_c)
+    rollout_a, rollout_b = [], []
+    for k, yaw in enumerate([x0[YAW], *reference[:-1, YAW]]):
+        continuous_dynamics(yaw, MASS_KG, np.linalg.inv(INERTIA_KGM2), feet[k], a_c, b_c)
+        discretise(a_c, b_c, 0.03, a, b)
+        np.testing.assert_allclose(mpc.A[k], a, atol=1e-13)
+        np.testing.assert_allclose(mpc.B[k], b, atol=1e-13)
+        rollout_a.append(a.copy()), rollout_b.append(b.copy())
+    u = rng.normal(0, 30, 72)
+    x, states = x0.copy(), []
+    for k in range(6):
+        x = rollout_a[k] @ x + rollout_b[k] @ u[12 * k:12 * (k + 1)]
+        states.append(x)
+    np.testing.assert_allclose(mpc.predict(x0, u), states, atol=1e-9)
+    w = np.tile(WEIGHTS, 6)
+    np.testing.assert_allclose(mpc.H, mpc.Gamma.T @ (w[:, None] * mpc.Gamma) + 1e-5 * np.eye(72), atol=1e-12)
+    nominal = np.zeros((6, 4, 3))
+    nominal[:, :, 2] = contacts * MASS_KG * GRAVITY_MPS2 / np.maximum(contacts.sum(axis=1), 1)[:, None]
+    expected_q = mpc.Gamma.T @ (w * (mpc.Phi @ x0 - reference.reshape(-1))) - 1e-5 * nominal.reshape(-1)
+    np.testing.assert_allclose(mpc.q, expected_q, atol=1e-10)
+
 def test_friction_pyramid_rows_bound_tangential_forces_by_mu_fz():
     g = friction_pyramid(0.6, 2, 3)
     assert g.shape == (PYRAMID_ROWS * 2 * 3, FORCE_SIZE * 2 * 3)
