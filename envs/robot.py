@@ -35,8 +35,9 @@ actuator's unit, with the action clipped to [-1, 1].
   whole robot), `body_inertia_kgm2` (3x3, base frame, the whole robot about its centre of mass at the
   standing pose), `com_offset_m` (3, that centre of mass in the base frame, m), `hip_offsets_m` (legs
   x 3, hip positions in the base frame), `nominal_joint_positions` (the standing pose),
-  `standing_height_m`; `base_state(observation, out)` (12: roll, pitch, yaw (ZYX Euler, rad), position
-  (m, world), angular velocity (rad/s, world), linear velocity (m/s, world)),
+  `standing_height_m`, `steps` (control periods since the last reset: the robot's clock);
+  `base_state(observation, out)` (12: roll, pitch, yaw (ZYX Euler, rad), position (m, world), angular
+  velocity (rad/s, world), linear velocity (m/s, world)),
   `joint_state(observation, q, qd)`, `leg_kinematics(q, foot_positions_out, jacobians_out)` (each foot's
   position in the base frame relative to the base origin and the 3x3 Jacobian of it with respect to that
   leg's joint angles, a pure function of the joint angles: stance torques tau = -J' R' f),
@@ -206,6 +207,8 @@ class LeggedRobot(Protocol):
     hip_offsets_m: np.ndarray
     nominal_joint_positions: np.ndarray
     standing_height_m: float
+    steps: int
+    """Control periods since the last reset (the robot's clock)."""
 
     def base_state(self, observation: np.ndarray, out: np.ndarray) -> None: ...
 

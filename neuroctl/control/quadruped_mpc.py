@@ -8,6 +8,8 @@ a gain of 0.03 s; its state weights changed, see `STATE_WEIGHTS`), written for a
 One control tick (every `control_period_s`, 1 ms for the A1):
 1. read the base state (12) and the joints (q, qd) from the observation, foot positions and leg
    Jacobians in the base frame (`leg_kinematics`); the command [vx, vy, yaw rate] is the tick's reference.
+   The clock is the robot's (`steps` control periods since its reset), so that the gait and the plan stay
+   in phase with the plant when the loop steps it without calling the controller (realtime overruns).
    The model's position is the centre of mass's (the base origin plus R `com_offset_m`), its velocity
    the base origin's (the difference, w x R c, is neglected).
 2. every `replan_period_s` (rounded to whole ticks): the MPC (`neuroctl.control.centroidal`): the
@@ -237,8 +239,8 @@ class QuadrupedMPCController(Controller):
         return 3
 
     def reset(self, seed: int) -> None:
-        self.tick = 0
-        self.plan_tick = -1
+        self.plan_tick = 0
+        self.replan_tick = 0
         self.has_plan = False
         self.solves = 0
         self.failed_solves = 0
@@ -262,6 +264,12 @@ class QuadrupedMPCController(Controller):
         self._replan(self._command)
         self.reset(0)
 
+    @property
+    def tick(self) -> int:
+        """The robot's control periods since its reset (`steps`): the controller's clock, which keeps pace
+        with the plant when the loop steps it without calling the controller (realtime overruns)."""
+        return int(self.robot.steps)
+
     def gait_time_s(self) -> float:
         """Seconds of gait since the stand (negative while standing)."""
         return self.tick * self.period_s - self.config.stand_s
@@ -280,7 +288,7 @@ class QuadrupedMPCController(Controller):
         time_s = self.gait_time_s()
         self.stance_at(time_s, self.stance)
         self.activity[:] = 0
-        if self.tick % self.replan_ticks == 0:
+        if not self.solves or self.tick - self.replan_tick >= self.replan_ticks:
             self._replan(command)
         self._stance_forces()
         rotation = self.rotation
@@ -305,7 +313,6 @@ class QuadrupedMPCController(Controller):
         np.clip(self.torque_nm, -self.limits_nm, self.limits_nm, out=self.torque_nm)
         np.divide(self.torque_nm, self.limits_nm, out=self._action)
         self.activity[CPU_MACS] += self._tick_macs
-        self.tick += 1
         return self._action
 
     def _read(self, observation: np.ndarray) -> None:
@@ -347,6 +354,7 @@ class QuadrupedMPCController(Controller):
     def _replan(self, command: np.ndarray) -> None:
         """Build the QP at the measured state and solve it (module docstring, step 2)."""
         started_s = time.perf_counter()
+        self.replan_tick = self.tick
         config, mpc = self.config, self.mpc
         x0 = self._x0
         x0[:12] = self.base
