@@ -368,3 +368,24 @@ def test_raibert_foothold():
     np.testing.assert_allclose(out[:2], (0.18 + 0.07 + 0.006, -0.13 + 0.01 + 0.003))
     raibert_foothold(np.array((0.18, -0.13, 0.0)), np.zeros(2), 1.0, np.zeros(2), 1.0, 0.2, 0.03, -0.25, out)
     np.testing.assert_allclose(out[:2], (0.18 + 0.13 * 0.1, -0.13 + 0.18 * 0.1))
+
+
+def test_a_reset_controller_acts_as_a_fresh_one(trot_env):
+    """After an episode of another seed, reset gives the same actions, bit for bit, as a new controller
+    (no warm start, factorisation, lift-off point or plan carried over), spiking PIPG on the whitened QP."""
+
+    def actions(controller, seed):
+        robot = trot_env.unwrapped
+        observation, _ = trot_env.reset(seed=seed)
+        controller.reset(seed)
+        reference, out = np.zeros(3), []
+        for _ in range(300):
+            robot.reference(reference)
+            action = controller.act(np.asarray(observation, dtype=np.float64), reference)
+            out.append(action.copy())
+            observation, *_ = trot_env.step(action)
+        return np.array(out)
+
+    used = build(trot_env, "quadruped_mpc")
+    actions(used, 3)
+    np.testing.assert_array_equal(actions(used, 4), actions(build(trot_env, "quadruped_mpc"), 4))
