@@ -95,11 +95,16 @@ class OSQPSection:
 class PIPGSection:
     """The PIPG network's settings, for `solver: pipg_spiking | pipg_dense` (see `PIPGSolver`)."""
 
-    iterations: int = range_field(50, min=1, max=100_000, doc="PIPG iterations per solve")
-    threshold: float = range_field(0.001, min=0.0, max=1e3, doc="gradient neurons' event threshold, in the "
+    iterations: int = range_field(200, min=1, max=100_000, doc="PIPG iterations per solve")
+    threshold: float = range_field(0.01, min=0.0, max=1e3, doc="gradient neurons' event threshold, in the "
                                    "solver's variables (N; whitened units with preconditioner whitening)")
     tolerance: float = range_field(0.0, min=0.0, max=1e3, doc="early stop, solver's units (0: all iterations)")
-    dual_ratio: float = range_field(1.0, min=0.0, min_exclusive=True, max=1e6, doc="beta / alpha")
+    dual_ratio: float | None = range_field(None, min=0.0, min_exclusive=True, max=1e6,
+                                           doc="beta / alpha (null: the solver's balanced steps)")
+    momentum: Literal["nesterov", "none"] = "nesterov"
+    """Nesterov momentum on the gradient neurons (the solver's), or none (PIPG as published)."""
+    scaling: bool = True
+    """The solver's diagonal scaling (Jacobi on the variables, unit rows), done on the host per solve."""
 
 
 @dataclass(frozen=True)
@@ -228,7 +233,8 @@ class QuadrupedMPCController(Controller):
             return make_qp_solver("daqp")
         section = config.pipg
         return make_qp_solver(config.solver, iterations=section.iterations, threshold=section.threshold,
-                              tolerance=section.tolerance, dual_ratio=section.dual_ratio)
+                              tolerance=section.tolerance, dual_ratio=section.dual_ratio,
+                              momentum=section.momentum, scaling=section.scaling)
 
     @property
     def observation_size(self) -> int:

@@ -372,7 +372,7 @@ def test_raibert_foothold():
 
 def test_a_reset_controller_acts_as_a_fresh_one(trot_env):
     """After an episode of another seed, reset gives the same actions, bit for bit, as a new controller
-    (no warm start, factorisation, lift-off point or plan carried over), spiking PIPG on the whitened QP."""
+    (no warm start, scaling, lift-off point or plan carried over), spiking PIPG."""
 
     def actions(controller, seed):
         robot = trot_env.unwrapped
