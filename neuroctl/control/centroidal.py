@@ -303,7 +303,3 @@ class CentroidalMPC:
     def predict(self, x0: np.ndarray, forces: np.ndarray) -> np.ndarray:
         """The predicted states x_1..x_N (N, 13) of the last build's model under the forces U."""
         return (self.Phi @ x0 + self.Gamma @ forces).reshape(self.horizon, STATE_SIZE)
-
-    def objective(self, forces: np.ndarray) -> float:
-        """1/2 U'HU + q'U of the last build."""
-        return float(0.5 * forces @ self.H @ forces + self.q @ forces)

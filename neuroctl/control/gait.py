@@ -42,10 +42,6 @@ class GaitClock:
         self.stance_duration_s = self.duty_factor * self.period_s
         self.swing_duration_s = (1.0 - self.duty_factor) * self.period_s
 
-    @property
-    def n_feet(self) -> int:
-        return self.offsets.size
-
     def phase(self, time_s: float, out: np.ndarray) -> np.ndarray:
         """phi_i(t) in [0, 1) into `out`."""
         np.mod(time_s / self.period_s + self.offsets, 1.0, out=out)
@@ -63,12 +59,6 @@ class GaitClock:
         np.subtract(out, self.duty_factor, out=out)
         np.maximum(out, 0.0, out=out)
         out /= 1.0 - self.duty_factor
-        return out
-
-    def schedule(self, time_s: float, step_s: float, out: np.ndarray) -> np.ndarray:
-        """Contacts (N, n_feet) at the midpoints of N steps of `step_s` from `time_s`: the MPC's schedule."""
-        for k in range(out.shape[0]):
-            self.stance(time_s + (k + 0.5) * step_s, out[k])
         return out
 
     def time_to_touchdown(self, time_s: float, out: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ from neuroctl.control.whitening import Whitening
 
 MASS_KG = 12.0
 INERTIA_KGM2 = np.array(((0.07, 0.001, -0.002), (0.001, 0.26, 0.0), (-0.002, 0.0, 0.28)))
-STANDING_FEET_M = np.array(((0.18, -0.13, -0.27), (0.18, 0.13, -0.27), (-0.18, -0.13, -0.27), (-0.18, 0.13, -0.27)))
+STANDING_FEET_M = np.array(((0.18, -0.13, -0.27), (0.18, 0.13, -0.27), (-0.18, -0.13, -0.27),
+                            (-0.18, 0.13, -0.27)))
 WEIGHTS = np.array((5, 5, 0.2, 0, 0, 10, 0.5, 0.5, 1, 1, 1, 0.5, 0), dtype=float)  # after motion_imitation
 
 
