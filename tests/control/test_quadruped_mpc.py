@@ -41,7 +41,8 @@ def test_discretisation_is_the_exact_zero_order_hold_of_the_linear_dynamics():
     a, b = np.zeros_like(a_c), np.zeros_like(b_c)
     for _ in range(5):
         yaw = rng.uniform(-np.pi, np.pi)
-        continuous_dynamics(yaw, MASS_KG, np.linalg.inv(INERTIA_KGM2), STANDING_FEET_M + rng.normal(0, 0.03, (4, 3)), a_c, b_c)
+        feet = STANDING_FEET_M + rng.normal(0, 0.03, (4, 3))
+        continuous_dynamics(yaw, MASS_KG, np.linalg.inv(INERTIA_KGM2), feet, a_c, b_c)
         discretise(a_c, b_c, 0.03, a, b)
         augmented = np.zeros((STATE_SIZE + 12, STATE_SIZE + 12))
         augmented[:STATE_SIZE, :STATE_SIZE], augmented[:STATE_SIZE, STATE_SIZE:] = a_c, b_c
