@@ -182,12 +182,16 @@ class QuadrupedMPCController(Controller):
         self.mass_kg = float(robot.body_mass_kg)
         self.com_offset_m = np.asarray(robot.com_offset_m, dtype=np.float64).reshape(3)
         self.standing_com_height_m = float(robot.standing_height_m) + float(self.com_offset_m[2])
-        self.hips_m = np.asarray(robot.hip_offsets_m, dtype=np.float64).reshape(self.n_feet, 3)
         standing_feet = np.zeros((self.n_feet, 3))
         robot.leg_kinematics(np.asarray(robot.nominal_joint_positions, dtype=np.float64), standing_feet,
                              np.zeros((self.n_feet, 3, 3)))
         self.standing_foot_z_m = float(np.mean(standing_feet[:, 2]))
         """The feet's height in the base frame at the standing pose (m, negative)."""
+        self.hips_m = np.zeros((self.n_feet, 3))
+        """Raibert's reference points: the hips' x (`hip_offsets_m`) and the standing feet's y (the hip
+        joints are 8.5 cm inside the feet: stepping under them narrows the stance)."""
+        self.hips_m[:, 0] = np.asarray(robot.hip_offsets_m, dtype=np.float64).reshape(self.n_feet, 3)[:, 0]
+        self.hips_m[:, 1] = standing_feet[:, 1]
         weights = np.zeros(STATE_SIZE)
         weights[:12] = config.state_weights
         self.mpc = CentroidalMPC(self.mass_kg, robot.body_inertia_kgm2, self.n_feet, config.horizon, config.step_s,
