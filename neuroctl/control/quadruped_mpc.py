@@ -96,7 +96,7 @@ class PIPGSection:
     """The PIPG network's settings, for `solver: pipg_spiking | pipg_dense` (see `PIPGSolver`)."""
 
     iterations: int = range_field(200, min=1, max=100_000, doc="PIPG iterations per solve")
-    threshold: float = range_field(0.01, min=0.0, max=1e3, doc="gradient neurons' event threshold, in the "
+    threshold: float = range_field(0.002, min=0.0, max=1e3, doc="gradient neurons' event threshold, in the "
                                    "solver's variables (N; whitened units with preconditioner whitening)")
     tolerance: float = range_field(0.0, min=0.0, max=1e3, doc="early stop, solver's units (0: all iterations)")
     dual_ratio: float | None = range_field(None, min=0.0, min_exclusive=True, max=1e6,
