@@ -17,6 +17,7 @@ CASES = [
     ("cartpole_mpc.yaml", "cartpole_balance.yaml", 1.0),
     ("arm_reach.yaml", None, 0.6),
     ("arm_payload.yaml", "arm_pd_adaptive.yaml", 0.6),
+    ("quadruped_trot.yaml", "quadruped_mpc_osqp.yaml", 0.4),  # contacts: PyBullet's pair order sorted
 ]
 
 
