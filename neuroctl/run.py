@@ -12,6 +12,7 @@ from typing import Any, Callable, TextIO
 
 import gymnasium
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from neuroctl.config import ConfigError
 from neuroctl.control.base import COUNTER_FIELDS, Controller
@@ -111,17 +112,26 @@ class LaunchRunner:
     seed (tests/test_runner_reuse.py), without the rebuild (the environment, its linearisation, the
     controller's matrices and networks), which was 38-52% of a short eval episode. Use as a context
     manager: it closes the environment.
+
+    While it lives, BLAS runs on one thread (threadpoolctl): the loop runs on one core, and a
+    multithreaded OpenBLAS splitting the small products of a tick (the quadruped MPC's replan) was
+    10-80x slower than one thread when the other core was busy.
     """
 
     def __init__(self, launch: Launch) -> None:
         self.launch = launch
-        self.env = make_env(launch)
+        self._blas = threadpool_limits(limits=1, user_api="blas")
+        try:
+            self.env = make_env(launch)
+        except BaseException:
+            self._blas.restore_original_limits()
+            raise
         try:
             self.robot = describe(self.env)
             self.cost_q, self.cost_r = task_weights(launch, self.robot)
             self.controller = make_controller(launch, self.env)
         except BaseException:
-            self.env.close()
+            self.__exit__()
             raise
 
     def __enter__(self) -> "LaunchRunner":
@@ -129,6 +139,7 @@ class LaunchRunner:
 
     def __exit__(self, *exc_info: object) -> None:
         self.env.close()
+        self._blas.restore_original_limits()
 
     def run(self, seed: int | None = None, out_dir: Path | None = None,
             on_tick: Callable[[int, int], None] | None = None, stop: StopRequest | None = None) -> RunResult:

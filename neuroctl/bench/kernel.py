@@ -226,11 +226,8 @@ def _model_table(models: list[dict[str, Any]]) -> Table:
 @contextlib.contextmanager
 def _single_blas_thread():
     """Hold BLAS (numpy's, scipy's) to one thread; yields a description of what was done."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield "library default (threadpoolctl not installed: pip install -e '.[bench]')"
-        return
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1):
         yield "1 (threadpoolctl)"
 
