@@ -82,27 +82,16 @@ class ExactMPCConfig:
     max_iterations: int = range_field(100_000, min=1, doc="gradient evaluations allowed per tick")
 
 
-class ExactMPCController(Controller):
-    """Receding-horizon MPC solved to convergence each tick, warm started from the shifted last plan.
+class _RecedingHorizonMPC(Controller):
+    """What the MPC controllers share: the condensed QP of config q, r, horizon on `model`, the plan
+    (`last_solution`, `predicted_commands`, `predicted_states`), the tick's x0 and the shifted warm start."""
 
-    After `act`: `predicted_commands` (N, nu) and `predicted_states` (N+1, nx) hold the plan
-    (commands as offsets u - u_op, states as x_ref + predicted error), `last_solution` (N*nu,) is U*,
-    `qp_problem` the QP, `qp_initial_state(observation, reference)` the x0 it was solved at. DENSE_MACS
-    counts the solver's products. `shift_every` (default 1): the warm start is shifted by one plan step
-    every that many ticks (a plan step longer than the control period, see `neuroctl.control.computed_torque`).
-    """
-
-    solves_exactly = True
-
-    def __init__(self, config: ExactMPCConfig, model: LinearModel, observation_size: int) -> None:
+    def __init__(self, config, model: LinearModel, observation_size: int) -> None:
         super().__init__()
         self.config = config
         self.model = model
         self._observation_size = check_observation_size(model, observation_size)
-        self.qp_problem = build_mpc_problem(
-            model, *weight_matrices(config.q, config.r, model), config.horizon
-        )
-        self.solver = ExactQPSolver(self.qp_problem, config.tolerance, config.max_iterations)
+        self.qp_problem = build_mpc_problem(model, *weight_matrices(config.q, config.r, model), config.horizon)
         n, nx, nu = self.qp_problem.n_decisions, model.n_states, model.n_inputs
         self.last_solution = np.zeros(n)
         self.predicted_commands = self.last_solution.reshape(config.horizon, nu)
@@ -131,24 +120,50 @@ class ExactMPCController(Controller):
         """x0 = x - x_ref of the QP this controller solves for `observation` (a reused array)."""
         return self._state.error_of(observation, reference)
 
-    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
-        """Returns a reused array: copy it to keep it past the next tick. Non-finite values are held."""
-        problem = self.qp_problem
+    def _start_tick(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+        """The tick's x0, after shifting the warm start (every `shift_every` ticks)."""
         x = self._state.error_of(observation, reference)
         if self._ticks % self.shift_every == 0:
-            shift_warm_start(self.last_solution, problem.n_inputs)
+            shift_warm_start(self.last_solution, self.qp_problem.n_inputs)
         self._ticks += 1
-        self.solver.solve_into(x, self.last_solution)
+        return x
+
+    def _finish_tick(self, x: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+        """The plan rolled out from x0 (plus the reference) and the first command plus u_op."""
+        problem = self.qp_problem
         self.predicted_states[:] = problem.predict(x, self.last_solution)
         if reference is not None:
             self.predicted_states += reference
         np.add(self.last_solution[: problem.n_inputs], self.model.u_op, out=self._action)
-        n = problem.n_decisions
-        self.activity[DENSE_MACS] = self.solver.iterations * n * n + problem.n_states * n
         return self._action
 
 
-class ConstrainedMPCController(Controller):
+class ExactMPCController(_RecedingHorizonMPC):
+    """Receding-horizon MPC solved to convergence each tick, warm started from the shifted last plan.
+
+    After `act`: `predicted_commands` (N, nu) and `predicted_states` (N+1, nx) hold the plan
+    (commands as offsets u - u_op, states as x_ref + predicted error), `last_solution` (N*nu,) is U*,
+    `qp_problem` the QP, `qp_initial_state(observation, reference)` the x0 it was solved at. DENSE_MACS
+    counts the solver's products. `shift_every` (default 1): the warm start is shifted by one plan step
+    every that many ticks (a plan step longer than the control period, see `neuroctl.control.computed_torque`).
+    """
+
+    solves_exactly = True
+
+    def __init__(self, config: ExactMPCConfig, model: LinearModel, observation_size: int) -> None:
+        super().__init__(config, model, observation_size)
+        self.solver = ExactQPSolver(self.qp_problem, config.tolerance, config.max_iterations)
+
+    def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        """Returns a reused array: copy it to keep it past the next tick. Non-finite values are held."""
+        x = self._start_tick(observation, reference)
+        self.solver.solve_into(x, self.last_solution)
+        n = self.qp_problem.n_decisions
+        self.activity[DENSE_MACS] = self.solver.iterations * n * n + self.qp_problem.n_states * n
+        return self._finish_tick(x, reference)
+
+
+class ConstrainedMPCController(_RecedingHorizonMPC):
     """Receding-horizon MPC with state bounds x_low <= x_k <= x_high (k = 1..N, model-state units, +-inf:
     none) as rows beside the actuator box, solved each tick by `solver` from the shifted last plan.
 
@@ -162,61 +177,26 @@ class ConstrainedMPCController(Controller):
 
     def __init__(self, config, model: LinearModel, observation_size: int, x_low: np.ndarray, x_high: np.ndarray,
                  solver: QPSolver, solves_exactly: bool) -> None:
-        super().__init__()
-        self.config = config
-        self.model = model
+        super().__init__(config, model, observation_size)
         self.solver = solver
         self.solves_exactly = solves_exactly
-        self._observation_size = check_observation_size(model, observation_size)
-        self.qp_problem = build_mpc_problem(model, *weight_matrices(config.q, config.r, model), config.horizon)
         self.constraints = state_bound_constraints(self.qp_problem, x_low, x_high)
         self._qp = ConstrainedMPCQP(self.qp_problem, self.constraints)
         self.qp = self._qp.qp
-        n, nx, nu = self.qp_problem.n_decisions, model.n_states, model.n_inputs
-        self.last_solution = np.zeros(n)
-        self.predicted_commands = self.last_solution.reshape(config.horizon, nu)
-        self.predicted_states = np.zeros((config.horizon + 1, nx))
         self.last_result: QPResult | None = None
-        self._action = np.zeros(nu)
-        self._state = ModelState(model)
-        self._linear_term_macs = n * nx + 2 * self.constraints.n_rows * nx
-        self.shift_every = 1
-        self._ticks = 0
-
-    @property
-    def observation_size(self) -> int:
-        return self._observation_size
-
-    @property
-    def reference_size(self) -> int:
-        return self.model.n_states
+        self._linear_term_macs = (self.qp_problem.n_decisions * model.n_states
+                                  + 2 * self.constraints.n_rows * model.n_states)
 
     def reset(self, seed: int) -> None:
-        self.last_solution[:] = 0.0
-        self.predicted_states[:] = 0.0
-        self._state.reset()
-        self._ticks = 0
-        self.activity[:] = 0
+        super().reset(seed)
         self.solver.reset()
-
-    def qp_initial_state(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
-        """x0 = x - x_ref of the QP this controller solves for `observation` (a reused array)."""
-        return self._state.error_of(observation, reference)
 
     def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """Returns a reused array: copy it to keep it past the next tick."""
-        problem = self.qp_problem
-        x = self._state.error_of(observation, reference)
-        if self._ticks % self.shift_every == 0:
-            shift_warm_start(self.last_solution, problem.n_inputs)
-        self._ticks += 1
+        x = self._start_tick(observation, reference)
         result = self.solver.solve(self._qp.update(x, reference), self.last_solution)
         self.last_result = result
         self.last_solution[:] = result.u
-        self.predicted_states[:] = problem.predict(x, self.last_solution)
-        if reference is not None:
-            self.predicted_states += reference
-        np.add(self.last_solution[: problem.n_inputs], self.model.u_op, out=self._action)
         self.activity[:] = result.activity
         self.activity[CPU_MACS] += self._linear_term_macs
-        return self._action
+        return self._finish_tick(x, reference)
