@@ -2,34 +2,18 @@
 the exact one (DAQP) reach the first two targets within 1 cm while the joint speeds stay within the bound
 that the unconstrained planner exceeds."""
 
-import dataclasses
-
-import gymnasium
 import numpy as np
 import pytest
 
 import neuroctl  # noqa: F401  (registers the environments)
 from neuroctl.activity import CPU_MACS, DENSE_MACS, SPIKES, SYNAPTIC_EVENTS, WEIGHT_UPDATES
 from neuroctl.control.computed_torque import JointLimitsSection, dynamics_macs, joint_state_bounds
-from neuroctl.control.registry import build_controller, load_controller_config
+from neuroctl.control.registry import load_controller_config
 
-from test_computed_torque import CONFIGS, HOLD_S, run  # the arm tests' episode loop
+from test_computed_torque import CONFIGS, HOLD_S, build, env, run  # noqa: F401  (env: the arm tests' fixture)
 
 SPEED_RAD_S = 1.5  # computed_torque.joint_speed_rad_s of the arm configs, the bound the limits configs use
 SEED = 1  # not the seed the thresholds were chosen on (0)
-
-
-@pytest.fixture(scope="module")
-def env():
-    env = gymnasium.make("neuroctl/ArmReach-v0", n_targets=2, target_hold_s=HOLD_S)
-    yield env
-    env.close()
-
-
-def build(env, name, **changes):
-    kind, config = load_controller_config(CONFIGS / f"{name}.yaml")
-    config = dataclasses.replace(config, **changes)
-    return build_controller(kind, config, None, env.observation_space.shape[0], name, env.unwrapped)
 
 
 def reach(env, controller):
