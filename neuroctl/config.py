@@ -249,7 +249,7 @@ def _convert(hint: Any, value: Any, where: str | Path, path: str, meta: typing.M
     if origin is Literal:
         if value not in args:
             raise ConfigError(where, path, f"expected one of {', '.join(map(repr, args))}, got {shown(value)}"
-                              f"{did_you_mean(value, [str(a) for a in args])}")
+                              f"{did_you_mean(value, [str(a) for a in args], list_choices=False)}")
         return value
     if origin in (list, tuple):
         return _convert_sequence(hint, value, where, path, meta)
@@ -334,13 +334,14 @@ def _and_max(high: float | None) -> str:
     return f" and <= {high}" if high is not None else ""
 
 
-def did_you_mean(key: Any, choices: typing.Iterable[str]) -> str:
-    """The end of a message about an unknown `key`: a did-you-mean, else the list of `choices`."""
+def did_you_mean(key: Any, choices: typing.Iterable[str], list_choices: bool = True) -> str:
+    """The end of a message about an unknown `key`: a did-you-mean, else the list of `choices` (nothing
+    when not `list_choices`: the message lists them already)."""
     close = difflib.get_close_matches(key if isinstance(key, str) else shown(key), list(choices), n=1,
                                       cutoff=0.6)
     if close:
         return f"; did you mean '{close[0]}'?"
-    return f"; expected one of: {', '.join(sorted(choices))}"
+    return f"; expected one of: {', '.join(sorted(choices))}" if list_choices else ""
 
 
 def _describe(hint: Any) -> str:

@@ -121,3 +121,18 @@ def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("a: 1e308\nb: -2E-3\nc: 12\nd: '1e3'\ne: 1e\n")
     assert load_yaml(path) == {"a": 1e308, "b": -0.002, "c": 12, "d": "1e3", "e": "1e"}
+
+
+def test_a_wrong_choice_lists_the_choices_once(tmp_path):
+    """A value outside a Literal's choices: the choices once, and a did-you-mean only when one is close."""
+    from neuroctl.config import ConfigError
+    from neuroctl.control.registry import load_controller_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("kind: quadruped_mpc\nsolver: gurobi\n")
+    with pytest.raises(ConfigError) as far:
+        load_controller_config(path)
+    assert str(far.value).count("expected one of") == 1 and str(far.value).endswith("got 'gurobi'")
+    path.write_text("kind: quadruped_mpc\nsolver: osq\n")
+    with pytest.raises(ConfigError, match="got 'osq'; did you mean 'osqp'\\?$"):
+        load_controller_config(path)
