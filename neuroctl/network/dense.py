@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuroctl.network.jit import cached_njit
+from neuroctl.network.sigma_delta import sigma_delta_fires
 
 
 @cached_njit
@@ -29,6 +30,30 @@ def deliver_dense(weights_by_pre: np.ndarray, pre: int, change: float, accumulat
     """accumulators += change * weights_by_pre[pre] (one event of neuron `pre`)."""
     for i in range(accumulators.shape[0]):
         accumulators[i] += weights_by_pre[pre, i] * change
+
+
+@cached_njit(inline=True)  # called every iteration of the gradient and PIPG networks: inlined, no call cost
+def send_events(values, sent, thresholds, fanout, accumulators, second_fanout, second_accumulators,
+                raster, row, column):  # fmt: skip
+    """A layer of sigma-delta neurons sending into dense connections: each neuron j whose value moved by
+    more than thresholds[j] sends one event carrying d = values[j] - sent[j] (sent[j] <- values[j]),
+    delivered through fanout[j] into `accumulators` and, when `second_accumulators` is not empty, through
+    second_fanout[j] into it too; marked in raster[row, column + j] (a raster of 0 rows records nothing).
+    Returns the events sent."""
+    record = raster.shape[0] > 0
+    second = second_accumulators.shape[0] > 0
+    events = 0
+    for j in range(values.shape[0]):
+        if sigma_delta_fires(values[j], sent[j], thresholds[j]):
+            change = values[j] - sent[j]
+            sent[j] = values[j]
+            events += 1
+            if record:
+                raster[row, column + j] = 1
+            deliver_dense(fanout, j, change, accumulators)
+            if second:
+                deliver_dense(second_fanout, j, change, second_accumulators)
+    return events
 
 
 @cached_njit

@@ -37,7 +37,7 @@ import numpy as np
 
 from neuroctl.activity import (COUNTER_FIELDS, DENSE_MACS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, SPIKES,
                                SYNAPTIC_EVENTS)
-from neuroctl.network.dense import deliver_dense, dense_product
+from neuroctl.network.dense import deliver_dense, dense_product, send_events
 from neuroctl.network.jit import cached_njit
 from neuroctl.network.sigma_delta import sigma_delta_fires
 
@@ -126,16 +126,8 @@ def _gradient(weights, thresholds, dense, state, raster, row):
         gradient[:] = b
         dense_product(weights, w, gradient)
         return 0
-    record = raster.shape[0] > 0
-    events = 0
-    for j in range(n):
-        if sigma_delta_fires(w[j], w_hat[j], thresholds[j]):
-            change = w[j] - w_hat[j]
-            w_hat[j] = w[j]
-            events += 1
-            if record:
-                raster[row, j] = 1
-            deliver_dense(weights, j, change, accumulated)  # W symmetric: row j is neuron j's fan-out
+    # W symmetric: row j is neuron j's fan-out
+    events = send_events(w, w_hat, thresholds, weights, accumulated, weights[:0], accumulated[:0], raster, row, 0)
     for i in range(n):
         gradient[i] = accumulated[i] + b[i]
     return events

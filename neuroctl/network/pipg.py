@@ -57,10 +57,9 @@ import numpy as np
 
 from neuroctl.activity import (COUNTER_FIELDS, DENSE_MACS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, SPIKES,
                                SYNAPTIC_EVENTS)
-from neuroctl.network.dense import deliver_dense, dense_product
+from neuroctl.network.dense import deliver_dense, dense_product, send_events
 from neuroctl.network.jit import cached_njit
 from neuroctl.network.linalg import extreme_eigenvalues
-from neuroctl.network.sigma_delta import sigma_delta_fires
 
 PRIMAL_ITERATE, PRIMAL_POINT, PRIMAL_SENT, HESSIAN_INPUT, CONSTRAINT_INPUT = range(5)
 """Rows of the gradient neurons' (5, n) state: z, the point y they send, the receivers' copy y_hat,
@@ -174,18 +173,8 @@ def _send_primal(hessian, rows_by_column, rows, thresholds, dense, primal, dual,
         row_input[:] = 0.0
         dense_product(rows, z, row_input)
         return 0
-    record = raster.shape[0] > 0
-    events = 0
-    for j in range(z.shape[0]):
-        if sigma_delta_fires(z[j], z_hat[j], thresholds[j]):
-            change = z[j] - z_hat[j]
-            z_hat[j] = z[j]
-            events += 1
-            if record:
-                raster[row, j] = 1
-            deliver_dense(hessian, j, change, hessian_input)  # H symmetric: row j is neuron j's fan-out
-            deliver_dense(rows_by_column, j, change, row_input)
-    return events
+    # H symmetric: row j is neuron j's fan-out into the gradient neurons; row j of G' into the constraint ones
+    return send_events(z, z_hat, thresholds, hessian, hessian_input, rows_by_column, row_input, raster, row, 0)
 
 
 @cached_njit
@@ -215,18 +204,9 @@ def _send_dual(rows, thresholds, dense, primal, dual, raster, row):
         for j in range(v.shape[0]):  # G'v: row j of G is constraint neuron j's fan-out
             deliver_dense(rows, j, v[j], constraint_input)
         return 0
-    n = constraint_input.shape[0]
-    record = raster.shape[0] > 0
-    events = 0
-    for j in range(v.shape[0]):
-        if sigma_delta_fires(v[j], v_hat[j], thresholds[j]):
-            change = v[j] - v_hat[j]
-            v_hat[j] = v[j]
-            events += 1
-            if record:
-                raster[row, n + j] = 1
-            deliver_dense(rows, j, change, constraint_input)
-    return events
+    # row j of G is constraint neuron j's fan-out
+    return send_events(v, v_hat, thresholds, rows, constraint_input, rows[:0], constraint_input[:0], raster, row,
+                       constraint_input.shape[0])
 
 
 def pipg_solve_reference(
