@@ -22,7 +22,7 @@ from neuroctl.network.linalg import matvec_into
 
 __all__ = ["ACTIVITY_FIELDS", "COUNTER_FIELDS", "CPU_MACS", "DENSE_MACS", "NEURON_UPDATES", "SPIKES",
            "SYNAPTIC_EVENTS", "CompiledArraysType", "Controller", "LinearModel", "ModelState", "NO_PLAN",
-           "NO_PREDICTION", "NO_RASTER"]
+           "NO_PREDICTION", "NO_RASTER", "robot_observation_size"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,14 @@ class LinearModel:
     def n_outputs(self) -> int:
         """Length of the observation: C's rows, else the state's."""
         return self.n_states if self.C is None else self.C.shape[0]
+
+
+def robot_observation_size(robot, observation_size: int) -> int:
+    """`observation_size`, checked against a controller's robot's observation space (ValueError)."""
+    size = int(robot.observation_space.shape[0])
+    if observation_size != size:
+        raise ValueError(f"observation_size: the robot's observations have {size} values, got {observation_size}")
+    return observation_size
 
 
 @cached_njit

@@ -65,7 +65,8 @@ from typing import Literal
 import numpy as np
 
 from neuroctl.config import range_field
-from neuroctl.control.base import ACTIVITY_FIELDS, CPU_MACS, DENSE_MACS, Controller, LinearModel
+from neuroctl.control.base import (ACTIVITY_FIELDS, CPU_MACS, DENSE_MACS, Controller, LinearModel,
+                                   robot_observation_size)
 from neuroctl.control.linear import model_from_continuous
 from neuroctl.control.mpc import ConstrainedMPCController, ExactMPCConfig, ExactMPCController
 from neuroctl.control.qp_solvers import DAQPSolver, DensePIPGSolver, OSQPSolver, SpikingPIPGSolver
@@ -296,10 +297,7 @@ class ComputedTorqueController(Controller):
         super().__init__()
         self.config = config
         self.robot = robot
-        size = int(robot.observation_space.shape[0])
-        if observation_size != size:
-            raise ValueError(f"observation_size: the robot's observations have {size} values, got {observation_size}")
-        self._observation_size = observation_size
+        self._observation_size = robot_observation_size(robot, observation_size)
         n = len(robot.joint_names)
         self.n_joints = n
         self.limits_nm = np.asarray(robot.joint_torque_limits_nm, dtype=np.float64).copy()

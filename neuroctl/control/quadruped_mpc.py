@@ -50,7 +50,7 @@ from typing import Literal
 import numpy as np
 
 from neuroctl.config import range_field
-from neuroctl.control.base import CPU_MACS, Controller
+from neuroctl.control.base import CPU_MACS, Controller, robot_observation_size
 from neuroctl.control.centroidal import (FORCE_SIZE, GRAVITY, GRAVITY_MPS2, PX, PY, PZ, STATE_SIZE, VX, VY, WZ,
                                          YAW, CentroidalMPC, euler_zyx_rotation)
 from neuroctl.control.gait import GaitClock, planar_rotation, raibert_foothold, swing_trajectory
@@ -168,10 +168,7 @@ class QuadrupedMPCController(Controller):
         super().__init__()
         self.config = config
         self.robot = robot
-        size = int(robot.observation_space.shape[0])
-        if observation_size != size:
-            raise ValueError(f"observation_size: the robot's observations have {size} values, got {observation_size}")
-        self._observation_size = observation_size
+        self._observation_size = robot_observation_size(robot, observation_size)
         self.n_joints = len(robot.joint_names)
         self.n_feet = len(robot.foot_names)
         if self.n_joints != FORCE_SIZE * self.n_feet:
