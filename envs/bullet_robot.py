@@ -176,6 +176,9 @@ class BulletRobotEnv(gymnasium.Env):
         self._action = np.zeros(len(self.actuators))
         self._command = np.zeros(len(self.actuators))
         self._clean = np.zeros(len(self.sensors))
+        self._noise = np.zeros(len(self.sensors))
+        self._observed = np.zeros(len(self.sensors), dtype=np.float32)
+        self.last_task_cost = 0.0  # of the last step (info["task_cost"])
         self._linear_models: dict[bytes, PlantModel] = {}
         self.scene = BulletScene(physics_period_s)
 
@@ -192,40 +195,51 @@ class BulletRobotEnv(gymnasium.Env):
         self.terminated = False
         self.end_reason = None
         self._faults.reset()
-        return self._observation(), {"state": self.state.copy()}
+        return self._observation(np.empty(len(self.sensors), dtype=np.float32)), {"state": self.state.copy()}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Hold the commanded action for one control period; return the usual gymnasium 5-tuple (info:
-        see the module docstring)."""
+        """Hold the commanded action for one control period; return the usual gymnasium 5-tuple, the
+        observation and info fresh (the caller may keep them; info: see the module docstring)."""
+        observation = np.empty(len(self.sensors), dtype=np.float32)
+        reward, terminated, truncated = self.step_into(action, observation)
+        info = {"state": self.state.copy(), "command": self._command.copy(), "task_cost": self.last_task_cost}
+        if terminated or truncated:
+            info["is_success"] = self._is_success()
+            info["end_reason"] = self.end_reason
+        return observation, reward, terminated, truncated, info
+
+    def step_into(self, action: Any, observation_out: np.ndarray) -> tuple[float, bool, bool]:
+        """`step` without allocating, for a loop that owns its buffers: the observation into
+        `observation_out` (a float array of the observation's size; its float32 values, exactly, in a
+        float64 one) and no info (`state`, `last_task_cost` and `end_reason` hold what it would say
+        until the next step); returns (reward, terminated, truncated). Stage times: actuate (the
+        action's check, clip and scale, the step's task cost), physics (the substeps), sense (the
+        state, reward, termination and observation)."""
         t_start = perf_counter()
         command = self._command_from_action(action)
+        self.last_task_cost = self._task_cost(command)  # of the state before the step, as eval scores a tick
         t_actuated = perf_counter()
-        task_cost = self._task_cost(command)  # of the state before the step, as eval scores a tick
         self.do_simulation(command, self.substep, with_pushes=True)
         self.substep += self.n_substeps
         self.steps += 1
         t_simulated = perf_counter()
         self._read_state(self.state)
         reward, terminated = self._after_step()
-        info = {"state": self.state.copy(), "command": command.copy(), "task_cost": task_cost}
         if terminated and not self.terminated:
             self.end_reason = self._end_reason()
         self.terminated = self.terminated or terminated
         truncated = not self.terminated and self.steps >= self.episode_steps
         if truncated and self.end_reason is None:
             self.end_reason = "time_limit"
-        if self.terminated or truncated:
-            info["is_success"] = self._is_success()
-            info["end_reason"] = self.end_reason
         if self.reward_kind == "task_cost":
-            reward = -task_cost
-        observation = self._observation()
+            reward = -self.last_task_cost
+        self._observation(observation_out)
         t_sensed = perf_counter()
         times = self.stage_times_s
         times[0] = t_actuated - t_start
         times[1] = t_simulated - t_actuated
         times[2] = t_sensed - t_simulated
-        return observation, reward, self.terminated, truncated, info
+        return reward, self.terminated, truncated
 
     def _task_cost(self, command: np.ndarray) -> float:
         """e'Qe + a'Ra: the task's tracking error of the true state now, the normalised `command`."""
@@ -283,7 +297,10 @@ class BulletRobotEnv(gymnasium.Env):
         for substep in range(first_substep, first_substep + self.n_substeps):
             self._apply_command(command)
             if apply_pushes:
-                force_n = sum(p.force_n for p in self.pushes if p.first_substep <= substep < p.end_substep)
+                force_n = 0.0
+                for push in self.pushes:
+                    if push.first_substep <= substep < push.end_substep:
+                        force_n += push.force_n
                 if force_n != 0.0:
                     self._apply_push(force_n, client)
             pybullet.stepSimulation(physicsClientId=client)
@@ -356,26 +373,31 @@ class BulletRobotEnv(gymnasium.Env):
         non-finite action is no command (zeros), counted in `nonfinite_actions`."""
         n = len(self.actuators)
         if type(action) is np.ndarray and action.shape == (n,) and action.dtype.kind == "f":
-            self._action[:] = action  # the fast path: what agents and the runtime loop pass
+            np.copyto(self._action, action)  # the fast path: what agents and the runtime loop pass
         else:
             self._action[:] = _action_values(action, n)
         if not scaled_command(self._action, self._command_scale, self._command):
             self.nonfinite_actions += 1
         return self._command
 
-    def _observation(self) -> np.ndarray:
-        """The (optionally noisy, faulty) float32 observation of the current true state."""
+    def _observation(self, out: np.ndarray) -> np.ndarray:
+        """The (optionally noisy, faulty) float32 observation of the current true state into `out` (any
+        float dtype), returned."""
         clean = self._clean
         self._observe(self.state, clean)
         if self.observation_noise_std > 0.0:
-            clean = clean + self.np_random.normal(0.0, self.observation_noise_std, size=clean.shape[0])
+            noise = self._noise
+            self.np_random.standard_normal(out=noise)  # the draws of normal(0, std): std times these
+            noise *= self.observation_noise_std
+            clean += noise
             for i in self._wrapped:
                 clean[i] = math.remainder(clean[i], 2.0 * math.pi)
-        observed = np.empty(clean.shape[0], dtype=np.float32)
-        bounded_observation(clean, self._observation_low, self._observation_high, observed)
+        observed = self._observed
+        bounded_observation(clean, self._observation_low, self._observation_high, observed, out)
         if self._faults.faults:
             self._faults.apply(observed, self.np_random)
-        return observed
+            np.copyto(out, observed)
+        return out
 
     def _finite_differences(self, x_op: np.ndarray, a_op: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h = FINITE_DIFFERENCE_STEP

@@ -35,12 +35,14 @@ def task_cost(error, cost_q, command, scale, cost_r):
 
 
 @cached_njit
-def bounded_observation(clean, low, high, out):
-    """out (float32) = clean rounded to float32, then limited to [low, high]; NaN stays NaN."""
+def bounded_observation(clean, low, high, observed, out):
+    """observed (float32) = clean rounded to float32, then limited to [low, high] (NaN stays NaN); out
+    (any float dtype) = the same values."""
     for i in range(clean.shape[0]):
         value = np.float32(clean[i])
         if value > high[i]:
             value = high[i]
         if value < low[i]:
             value = low[i]
+        observed[i] = value
         out[i] = value

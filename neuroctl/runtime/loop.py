@@ -4,8 +4,10 @@ One tick: (wait for the release time in realtime mode) -> reference (a `TaskRobo
 into a buffer allocated before the first tick, zeros for other environments) -> sensor monitor (the
 reading is checked and contained: `neuroctl.runtime.monitor`) -> control (encode, network, decode)
 -> watchdog (a non-finite or out-of-range command is replaced) -> environment step (actuate, physics,
-sense). Every stage is timed into arrays allocated before the first tick; kernels are compiled and
-warmed up before the first tick.
+sense; the observation is written into the loop's reading buffer: `step_into` where the environment has
+one, so that nothing is allocated per tick, else gymnasium's `step` and a copy: `robots.stepper`). Every
+stage is timed into arrays allocated before the first tick; kernels are compiled and warmed up before
+the first tick.
 
 The control path is chosen once per episode (`compiled_tick`):
 
@@ -56,7 +58,7 @@ from neuroctl.runtime.pacing import garbage_collection_paused, wait_until
 from neuroctl.runtime.realtime import RealtimeSettings, realtime_applied
 from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED,
                                        COMMAND_SKIPPED, Recorder)
-from neuroctl.runtime.robots import describe, fault_ticks, timed
+from neuroctl.runtime.robots import describe, fault_ticks, stepper, timed
 from neuroctl.runtime.signals import StopRequest
 from neuroctl.runtime.tick import control_tick, entry_point, finish_tick, sense_tick, tick_arrays
 from neuroctl.runtime.watchdog import CommandWatchdog
@@ -143,6 +145,7 @@ class MonitoredPlant:
                                   timed(env))
         self._sense = entry_point(sense_tick, self.arrays, 0)
         self._finish = entry_point(finish_tick, self.arrays, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        self._step = stepper(env)
 
     def reset(self, seed: int) -> None:
         self.reading[:] = self.env.reset(seed=seed)[0]
@@ -162,11 +165,10 @@ class MonitoredPlant:
         Returns whether the task terminated and the time the step ended.
         """
         env_start = time.perf_counter()
-        next_reading, reward, terminated, _, _ = self.env.step(self.command)
+        reward, terminated, _ = self._step(self.command, self.reading)
         end = time.perf_counter()
         cpu_s = math.nan if cpu_start is None else time.thread_time() - cpu_start
         self._finish(self.arrays, self.k, source, reward, lateness_s, end - start, control_s, end - env_start, cpu_s)
-        self.reading[:] = next_reading
         self.k += 1
         return terminated, end
 

@@ -17,7 +17,7 @@ launch files, eval, plots and video take the `RobotDescription` it returns. The 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import gymnasium
 import numpy as np
@@ -111,6 +111,30 @@ def timed(env: gymnasium.Env) -> np.ndarray | None:
     """The environment's per-stage wall times of its last step (`TimedRobot.stage_times_s`), or None."""
     unwrapped = env.unwrapped
     return unwrapped.stage_times_s if isinstance(unwrapped, TimedRobot) else None
+
+
+@runtime_checkable
+class InPlaceStepper(Protocol):
+    """An environment that can step into its caller's buffer (`BulletRobotEnv.step_into`): the
+    observation written into `observation_out`, no info; returns (reward, terminated, truncated)."""
+
+    def step_into(self, action: np.ndarray, observation_out: np.ndarray) -> tuple[float, bool, bool]: ...
+
+
+def stepper(env: gymnasium.Env) -> Callable[[np.ndarray, np.ndarray], tuple[float, bool, bool]]:
+    """`step(action, observation_out) -> (reward, terminated, truncated)` for the loop: the environment's
+    own `step_into` when it has one (no allocation; a wrapper hides it, so a wrapped environment is
+    stepped through its wrappers), else its gymnasium `step` with the observation copied into
+    `observation_out`."""
+    if isinstance(env, InPlaceStepper):
+        return env.step_into
+
+    def step(action: np.ndarray, observation_out: np.ndarray) -> tuple[float, bool, bool]:
+        observation, reward, terminated, truncated, _ = env.step(action)
+        observation_out[:] = observation
+        return reward, terminated, truncated
+
+    return step
 
 
 def fault_ticks(env: gymnasium.Env) -> dict[str, int]:
