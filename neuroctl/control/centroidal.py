@@ -127,17 +127,18 @@ def force_bounds(contacts: np.ndarray, friction_coefficient: float, max_normal_f
     upper[:, 2] = np.where(stance, max_normal_force_n, 0.0)
 
 
-def condensing_macs(horizon: int, n_forces: int) -> int:
+def condensing_macs(horizon: int, n_forces: int, weighted_states: int = STATE_SIZE) -> int:
     """Multiply-accumulates of one `condense` call (the QP's construction, not its solve), counted from its
     loops: per step I_w^-1 (81), per foot M_i and Rz' M_i (45); Phi (n^3 per step after the first),
-    Gamma's recursion (k m n^2 at step k), Phi x0 (N n^2), q (the non-zero rows of each column of Gamma)
-    and H (two per term over the non-zero rows of each pair of columns, the lower triangle). An upper
-    bound: the kernel skips A's zero entries in the recursions (A is the identity plus 13 entries)."""
+    Gamma's recursion (k m n^2 at step k), Phi x0 (N n^2), q (the non-zero rows of each column of Gamma
+    among the `weighted_states` of non-zero weight per step) and H (two per term over those rows of each
+    pair of columns, the lower triangle). An upper bound: the kernel skips A's zero entries in the
+    recursions (A is the identity plus 13 entries)."""
     n, m, N = STATE_SIZE, n_forces, horizon
     feet = n_forces // FORCE_SIZE
     model = N * (81 + 45 * feet)
     recursion = (N - 1) * n**3 + sum(k * m * n * n for k in range(N))
-    rows_below = [(N - column // m) * n for column in range(N * m)]
+    rows_below = [(N - column // m) * weighted_states for column in range(N * m)]
     gradient = N * n * n + sum(rows_below)
     hessian = sum(2 * rows_below[row] for column in range(N * m) for row in range(column, N * m))
     return model + recursion + gradient + hessian
@@ -153,8 +154,9 @@ def condense(yaw_rad, foot_offsets_m, mass_kg, inverse_inertia_body, step_s, wei
     + dt^2/2 (pz <- g); B's columns of foot i: w rows dt M_i, v rows dt/m I, Theta rows dt^2/2 Rz' M_i,
     p rows dt^2/(2m) I, with M_i = I_w^-1 [r_i]x. Then Phi[k] = A_k Phi[k-1], Gamma[k, j] = A_k Gamma[k-1, j]
     (j < k), Gamma[k, k] = B_k; H = Gamma' W Gamma + alpha I summed over the blocks Gamma[k, j] that are
-    not zero (k >= j) and mirrored; q = Gamma' W (Phi x0 - X_ref). Scratch: `free_response` (N * 13),
-    `transposed` and `weighted` (Gamma' and (W Gamma)', for contiguous inner loops)."""
+    not zero (k >= j) and mirrored; q = Gamma' W (Phi x0 - X_ref), both over the states of non-zero
+    weight only. Scratch: `free_response` (N * 13), `transposed` and `weighted` (Gamma' and (W Gamma)'
+    on those states' rows, compacted, for contiguous inner loops)."""
     horizon, n_feet = foot_offsets_m.shape[0], foot_offsets_m.shape[1]
     n = a_out.shape[1]
     m = 3 * n_feet
@@ -219,23 +221,28 @@ def condense(yaw_rad, foot_offsets_m, mass_kg, inverse_inertia_body, step_s, wei
                         for j in range(k * m):
                             gamma[rows + i, j] += factor * gamma[rows - n + l, j]
     size = horizon * m
+    active = 0  # the rows of X with a non-zero weight, compacted (the others add exact zeros to q and H)
     for i in range(horizon * n):
         total = 0.0
         for j in range(n):
             total += phi[i, j] * x0[j]
         free_response[i] = (total - x_ref[i // n, i % n]) * weights[i % n]
-        for j in range(size):
-            transposed[j, i] = gamma[i, j]
-            weighted[j, i] = gamma[i, j] * weights[i % n]
+        if weights[i % n] != 0.0:
+            free_response[active] = free_response[i]
+            for j in range(size):
+                transposed[j, active] = gamma[i, j]
+                weighted[j, active] = gamma[i, j] * weights[i % n]
+            active += 1
+    per_step = active // horizon
     for col in range(size):
-        first = (col // m) * n  # Gamma's rows above block col // m are zero in this column
+        first = (col // m) * per_step  # Gamma's rows above block col // m are zero in this column
         total = 0.0
-        for i in range(first, horizon * n):
+        for i in range(first, active):
             total += transposed[col, i] * free_response[i]
         linear[col] = total
         for row in range(col, size):
             total = 0.0
-            for i in range((row // m) * n, horizon * n):
+            for i in range((row // m) * per_step, active):
                 total += transposed[row, i] * weighted[col, i]
             hessian[row, col] = total
             hessian[col, row] = total
@@ -280,7 +287,7 @@ class CentroidalMPC:
         self._yaw = np.zeros(N)
         self._free = np.zeros(N * n)
         self._transposed, self._weighted = np.zeros((N * m, N * n)), np.zeros((N * m, N * n))
-        self.macs_per_build = condensing_macs(N, m)
+        self.macs_per_build = condensing_macs(N, m, int(np.count_nonzero(self.state_weights)))
 
     def build(self, x0: np.ndarray, x_ref: np.ndarray, foot_offsets_m: np.ndarray, contacts: np.ndarray) -> None:
         """Fill the QP for the initial state `x0` (13), the reference `x_ref` (N, 13; rows for x_1..x_N), the

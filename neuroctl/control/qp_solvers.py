@@ -32,7 +32,8 @@ import numpy as np
 import scipy.sparse as sparse
 
 from neuroctl.activity import COUNTER_FIELDS, CPU_MACS, WEIGHT_UPDATES
-from neuroctl.network.pipg import INTEGRAL, PRIMAL_ITERATE, forget_sent, pipg_solve, pipg_steps
+from neuroctl.network.pipg import (INTEGRAL, PRIMAL_ITERATE, SpectrumTracker, exact_spectrum_macs, forget_sent,
+                                   pipg_solve, pipg_steps, steps_from_spectrum)
 
 STATUS_SOLVED = "solved"
 STATUS_SOLVED_INACCURATE = "solved_inaccurate"
@@ -236,13 +237,6 @@ class DAQPSolver:
         return _result(qp, np.array(solution, float), status, int(info["iterations"]), started)
 
 
-def eigenvalue_macs(size: int) -> int:
-    """Estimated multiply-accumulates of `extreme_eigenvalues` on a (size, size) matrix: Householder
-    tridiagonalisation, about 4/3 size^3 (Golub and Van Loan, Matrix Computations, sec. 8.3.1); the
-    bisection's O(size) per step is left out."""
-    return (4 * size**3) // 3
-
-
 class PIPGSolver:
     """PIPG (`neuroctl.network.pipg`) on an InequalityQP: K iterations per call from the last call's z and w.
 
@@ -264,7 +258,10 @@ class PIPGSolver:
     Warm start: z and w persist between calls of the same size (a `warm_start` u replaces z, clipped to
     the box). When H or G differ from the last call's, the scaling, steps and momentum are recomputed (z
     and w carried over into the new scaling) and the network forgets its sent values (the first round
-    resends every value through the new weights).
+    resends every value through the new weights). `power_iterations` (default 0): the steps' spectrum
+    exactly at every weight change (`pipg_steps`), or, when > 0, by that many power steps per weight
+    change from the last change's eigenvectors (`SpectrumTracker`; exact on the first change and on a
+    jump), at a small fraction of the cost for weights that move a little between calls.
 
     Status: "solved" when `tolerance` > 0 was met, "max_iterations" otherwise (PIPG detects no
     infeasibility: an infeasible QP ends with its violation in max_violation), "failed" if a value is not
@@ -272,25 +269,27 @@ class PIPGSolver:
     network's counters (SPIKES, SYNAPTIC_EVENTS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, DENSE_MACS);
     on a call whose weights changed, the spiking network also counts WEIGHT_UPDATES = n^2 + 2 m n (H~,
     and G~ in both directions, written into its synapses), and both count CPU_MACS for the host's
-    step-size computation (`eigenvalue_macs` of H~ and of the smaller Gram matrix, plus the Gram product;
-    the scaling's n^2 + mn products are left out). `raster`: the last call's events
+    step-size computation (`exact_spectrum_macs`, or the tracker's `macs`; the scaling's n^2 + mn
+    products are left out). `raster`: the last call's events
     (`neuroctl.network.pipg`; (K + 1, n + m) for the spiking network, (0, n + m) for the dense twin).
     """
 
     dense: bool
 
     def __init__(self, iterations: int = 200, threshold: float = 1e-4, tolerance: float = 0.0,
-                 dual_ratio: float | None = None, momentum: str = "nesterov", scaling: bool = True) -> None:
+                 dual_ratio: float | None = None, momentum: str = "nesterov", scaling: bool = True,
+                 power_iterations: int = 0) -> None:
         if (iterations < 1 or threshold < 0.0 or tolerance < 0.0 or (dual_ratio is not None and dual_ratio <= 0.0)
-                or momentum not in ("nesterov", "none")):
+                or momentum not in ("nesterov", "none") or power_iterations < 0):
             raise ValueError("PIPG settings: expected iterations >= 1, threshold >= 0, tolerance >= 0, "
-                             "dual_ratio > 0 or None, momentum 'nesterov' or 'none'")
+                             "dual_ratio > 0 or None, momentum 'nesterov' or 'none', power_iterations >= 0")
         self.iterations = iterations
         self.threshold = threshold
         self.tolerance = tolerance
         self.dual_ratio = dual_ratio
         self.momentum_rule = momentum
         self.scaling = scaling
+        self.spectrum = SpectrumTracker(power_iterations) if power_iterations else None
         self.alpha = self.beta = self.momentum = 0.0
         self.weight_changes = 0
         self._source_hessian = np.zeros((0, 0))  # the H and G of the last weight change, as given
@@ -307,9 +306,11 @@ class PIPGSolver:
         self._dual_thresholds = np.zeros(0)
 
     def reset(self) -> None:
-        """Forget the warm start: z = 0, w = 0, nothing sent."""
+        """Forget the warm start: z = 0, w = 0, nothing sent, the spectrum's eigenvectors."""
         self._primal[:] = 0.0
         self._dual[:] = 0.0
+        if self.spectrum is not None:
+            self.spectrum.reset()
 
     def size_for(self, n_variables: int, n_constraints: int) -> None:
         """Allocate the network (state and raster) for QPs of this size, cold, if it has another size."""
@@ -319,12 +320,27 @@ class PIPGSolver:
             self._column_scale, self._row_scale = np.ones(n), np.ones(m)
             self.raster = np.zeros((0 if self.dense else self.iterations + 1, n + m), np.uint8)
 
-    def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None) -> QPResult:
+    def solve(self, qp: InequalityQP, warm_start: np.ndarray | None = None, iterations: int | None = None) -> QPResult:
+        """Up to `iterations` (default the setting K) iterations on `qp` from the warm start."""
+        return self._run(qp, warm_start, self.iterations if iterations is None else iterations, False)
+
+    def resume(self, qp: InequalityQP, iterations: int) -> QPResult:
+        """Up to `iterations` more iterations on the QP of the last call (`qp` holds the same H and G),
+        continuing its iteration (`pipg_solve`'s resume): calls of K1 and K2 compute what one of K1 + K2
+        does. The spiking raster holds at most K + 1 rows: `iterations` <= K."""
+        return self._run(qp, None, iterations, True)
+
+    def _run(self, qp: InequalityQP, warm_start: np.ndarray | None, iterations: int, resume: bool) -> QPResult:
         started = time.perf_counter()
         activity = np.zeros(len(COUNTER_FIELDS), np.int64)
         n, m = qp.n_variables, qp.n_constraints
+        if not 1 <= iterations <= self.iterations:
+            raise ValueError(f"PIPG iterations per call: expected 1..{self.iterations}, got {iterations}")
         self.size_for(n, m)
-        if not (np.array_equal(qp.H, self._source_hessian) and np.array_equal(qp.G, self._source_rows)):
+        changed = not (np.array_equal(qp.H, self._source_hessian) and np.array_equal(qp.G, self._source_rows))
+        if resume and changed:
+            raise ValueError("PIPG resume: expected the QP of the last call (its H and G)")
+        if changed:
             self._load_weights(qp, activity)
         d, r = self._column_scale, self._row_scale
         z = self._primal[PRIMAL_ITERATE]
@@ -332,15 +348,14 @@ class PIPGSolver:
             z[:] = qp.fallback(warm_start) / d
         run = pipg_solve(
             self._hessian, d * qp.q, qp.lower / d, qp.upper / d, self._rows, self._rows_by_column, r * qp.h,
-            self.alpha, self.beta, self.momentum, self.iterations, self.tolerance,
+            self.alpha, self.beta, self.momentum, iterations, self.tolerance,
             self._primal_thresholds, self._dual_thresholds, self.dense, self._primal, self._dual, activity,
-            self.raster,
+            self.raster, resume,
         )  # fmt: skip
         if not (np.all(np.isfinite(self._primal)) and np.all(np.isfinite(self._dual))):
-            self._primal[:] = 0.0
-            self._dual[:] = 0.0
+            self.reset()
             return _result(qp, qp.fallback(warm_start), STATUS_FAILED, run, started, activity)
-        converged = self.tolerance > 0.0 and run < self.iterations
+        converged = self.tolerance > 0.0 and run < iterations
         status = STATUS_SOLVED if converged else STATUS_MAX_ITERATIONS
         return _result(qp, np.clip(d * z, qp.lower, qp.upper), status, run, started, activity)
 
@@ -361,15 +376,19 @@ class PIPGSolver:
         self._hessian = np.ascontiguousarray(d[:, None] * self._source_hessian * d[None, :])
         self._rows = np.ascontiguousarray(r[:, None] * self._source_rows * d[None, :])
         self._rows_by_column = np.ascontiguousarray(self._rows.T)
-        self.alpha, self.beta, momentum = pipg_steps(self._hessian, self._rows, self.dual_ratio)
+        if self.spectrum is None:
+            self.alpha, self.beta, momentum = pipg_steps(self._hessian, self._rows, self.dual_ratio)
+            activity[CPU_MACS] += exact_spectrum_macs(n, m)
+        else:
+            smallest, largest, sigma = self.spectrum.estimate(self._hessian, self._rows)
+            self.alpha, self.beta, momentum = steps_from_spectrum(smallest, largest, sigma, self.dual_ratio)
+            activity[CPU_MACS] += self.spectrum.macs
         self.momentum = momentum if self.momentum_rule == "nesterov" else 0.0
         theta = 0.0 if self.dense else self.threshold
         self._primal_thresholds = theta / d  # a change of s_i by theta / d_i moves u_i by theta
         effect = np.max(np.abs(self._rows * d[None, :]), axis=1, initial=0.0)  # a zero row never sends
         self._dual_thresholds = theta / (self.alpha * np.maximum(effect, np.finfo(float).tiny))
         forget_sent(self._primal, self._dual)
-        small = min(m, n)
-        activity[CPU_MACS] += eigenvalue_macs(n) + (eigenvalue_macs(small) + small * small * max(m, n) if m else 0)
         if not self.dense:
             activity[WEIGHT_UPDATES] += n * n + 2 * m * n
         self.weight_changes += 1

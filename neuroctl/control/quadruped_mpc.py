@@ -105,6 +105,8 @@ class PIPGSection:
     """Nesterov momentum on the gradient neurons (the solver's), or none (PIPG as published)."""
     scaling: bool = True
     """The solver's diagonal scaling (Jacobi on the variables, unit rows), done on the host per solve."""
+    power_iterations: int = range_field(0, min=0, max=1000, doc="power steps per replan for the steps' "
+                                        "spectrum, warm started (0: exact eigenvalues every replan)")
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class QuadrupedMPCConfig:
     step_s: float = range_field(0.025, min=0.005, max=0.1, doc="MPC step")
     replan_period_s: float = range_field(0.01, min=0.001, max=0.1,
                                          doc="time between replans (rounded to whole control periods)")
+    solve_ticks: int = range_field(1, min=1, max=100, doc="control ticks a PIPG solve is spread over (1: the "
+                                   "replan tick; more: the ticks after it, fewer than the ticks between replans)")
     state_weights: tuple[float, ...] = range_field(STATE_WEIGHTS, length=12, min=0.0, max=1e6,
                                                    doc="Q's diagonal on roll, pitch, yaw, p, w, v")
     force_weight: float = range_field(1e-5, min=0.0, min_exclusive=True, max=1e3, doc="alpha, per N^2")
@@ -149,6 +153,12 @@ class QuadrupedMPCConfig:
                              f"({self.max_normal_force_n:g} N), got {self.min_normal_force_n:g}")
         if self.replan_period_s > self.step_s * self.horizon:
             raise ValueError("replan_period_s: expected at most the horizon (horizon x step_s)")
+        if self.solve_ticks > 1 and not self.solver.startswith("pipg"):
+            raise ValueError(f"solve_ticks: expected 1 for solver {self.solver} (only PIPG's iterations can be "
+                             f"spread over ticks), got {self.solve_ticks}")
+        if self.solve_ticks > self.pipg.iterations:
+            raise ValueError(f"solve_ticks: expected at most pipg.iterations ({self.pipg.iterations}), "
+                             f"got {self.solve_ticks}")
 
 
 class QuadrupedMPCController(Controller):
@@ -176,6 +186,12 @@ class QuadrupedMPCController(Controller):
         self.limits_nm = np.asarray(robot.joint_torque_limits_nm, dtype=np.float64).copy()
         self.period_s = float(robot.control_period_s)
         self.replan_ticks = max(1, int(round(config.replan_period_s / self.period_s)))
+        if config.solve_ticks > 1 and config.solve_ticks >= self.replan_ticks:
+            raise ValueError(f"solve_ticks: expected fewer than the {self.replan_ticks} control ticks between "
+                             f"replans, got {config.solve_ticks}")
+        chunk, extra = divmod(config.pipg.iterations, config.solve_ticks)
+        self.chunk_iterations = [chunk + (1 if k < extra else 0) for k in range(config.solve_ticks)]
+        """PIPG iterations run on each tick of a spread solve (`solve_ticks` > 1)."""
         self.mass_kg = float(robot.body_mass_kg)
         self.com_offset_m = np.asarray(robot.com_offset_m, dtype=np.float64).reshape(3)
         self.standing_com_height_m = float(robot.standing_height_m) + float(self.com_offset_m[2])
@@ -215,6 +231,7 @@ class QuadrupedMPCController(Controller):
         self._x0, self._x_ref = np.zeros(STATE_SIZE), np.zeros((horizon, STATE_SIZE))
         self._offsets_m, self._contacts = np.zeros((horizon, feet, 3)), np.zeros((horizon, feet))
         self._feet_world_m = np.zeros((feet, 3))
+        self._centres_m, self._landing_m = np.zeros((horizon, 3)), np.zeros(3)
         self._planar = np.zeros(3)
         self._held = np.zeros(observation_size)
         self._finite = np.zeros(observation_size, dtype=bool)
@@ -235,7 +252,8 @@ class QuadrupedMPCController(Controller):
         section = config.pipg
         return make_qp_solver(config.solver, iterations=section.iterations, threshold=section.threshold,
                               tolerance=section.tolerance, dual_ratio=section.dual_ratio,
-                              momentum=section.momentum, scaling=section.scaling)
+                              momentum=section.momentum, scaling=section.scaling,
+                              power_iterations=section.power_iterations)
 
     @property
     def observation_size(self) -> int:
@@ -256,6 +274,9 @@ class QuadrupedMPCController(Controller):
         self.replan_times_s: list[float] = []
         self.solve_iterations: list[int] = []
         self.recorded_qps.clear()
+        self._chunks_done = 0
+        self._solving = False
+        self._solve_time_s = self._replan_time_s = 0.0
         self.last_solution[:] = 0.0
         self._held[:] = 0.0
         self._previous_stance[:] = 1.0
@@ -269,6 +290,8 @@ class QuadrupedMPCController(Controller):
         self._read(observation)
         self.com_m[2] = self.standing_com_height_m
         self._replan(self._command)
+        while self._solving:
+            self._solve_step()
         self.reset(0)
 
     @property
@@ -295,7 +318,9 @@ class QuadrupedMPCController(Controller):
         time_s = self.gait_time_s()
         self.stance_at(time_s, self.stance)
         self.activity[:] = 0
-        if not self.solves or self.tick - self.replan_tick >= self.replan_ticks:
+        if self._solving:
+            self._solve_step()
+        elif not self.solves or self.tick - self.replan_tick >= self.replan_ticks:
             self._replan(command)
         self._stance_forces()
         rotation = self.rotation
@@ -359,7 +384,8 @@ class QuadrupedMPCController(Controller):
         np.multiply(forces, self.stance[:, None], out=self.forces_n)
 
     def _replan(self, command: np.ndarray) -> None:
-        """Build the QP at the measured state and solve it (module docstring, step 2)."""
+        """Build the QP at the measured state (module docstring, step 2) and solve it now
+        (`solve_ticks` 1) or start a solve spread over the next ticks."""
         started_s = time.perf_counter()
         self.replan_tick = self.tick
         config, mpc = self.config, self.mpc
@@ -374,32 +400,61 @@ class QuadrupedMPCController(Controller):
         self._lever_arms(command, time_s)
         mpc.build(x0, self._x_ref, self._offsets_m, self._contacts)
         self._warm_start()
-        if self.whitening is None:
-            result = self.solver.solve(self.qp, self._warm)
-            solution = result.u
-        else:
-            whitened, start = self.whitening.whiten(self.qp, self._warm)
-            result = self.solver.solve(whitened, start)
-            solution = self.whitening.recover(result.u, self._recovered)
-            self.activity[CPU_MACS] += self.whitening.macs
-        self.solves += 1
-        self.status_counts[result.status] = self.status_counts.get(result.status, 0) + 1
-        self.solve_times_s.append(result.solve_time_s)
-        self.solve_iterations.append(result.iterations)
-        self.activity += result.activity
         self.activity[CPU_MACS] += self._replan_macs
         if config.record_qps:
             self.recorded_qps.append(InequalityQP(mpc.H.copy(), mpc.q.copy(), mpc.lower.copy(), mpc.upper.copy(),
                                                   mpc.G, mpc.h))
+        self._solving, self._chunks_done, self._solve_time_s = True, 0, 0.0
+        self._replan_time_s = time.perf_counter() - started_s
+        if config.solve_ticks == 1:
+            self._solve_step()
+        elif not self.has_plan:
+            self._standing_plan()
+
+    def _solve_step(self) -> None:
+        """One tick's share of the solve (all of it with `solve_ticks` 1); the last share adopts the answer
+        as the plan made at the replan tick, or keeps the last plan if it is not an answer."""
+        started_s = time.perf_counter()
+        spread = self.config.solve_ticks > 1
+        iterations = self.chunk_iterations[self._chunks_done]
+        first = self._chunks_done == 0
+        if first and self.whitening is not None:
+            self._solver_qp, self._solver_start = self.whitening.whiten(self.qp, self._warm)
+            self.activity[CPU_MACS] += self.whitening.macs
+        elif first:
+            self._solver_qp, self._solver_start = self.qp, self._warm
+        if first:
+            result = self.solver.solve(self._solver_qp, self._solver_start, iterations) if spread \
+                else self.solver.solve(self._solver_qp, self._solver_start)
+        else:
+            result = self.solver.resume(self._solver_qp, iterations)
+        self._chunks_done += 1
+        self.activity += result.activity
+        self._solve_time_s += result.solve_time_s
+        done = self._chunks_done == self.config.solve_ticks or result.status != STATUS_MAX_ITERATIONS
+        if done:
+            self._adopt(result)
+        self._replan_time_s += time.perf_counter() - started_s
+        if done:
+            self.replan_times_s.append(self._replan_time_s)
+
+    def _adopt(self, result) -> None:
+        """The solve's answer becomes the plan (its time origin the replan tick), unless it is none."""
+        mpc = self.mpc
+        self._solving = False
+        solution = result.u if self.whitening is None else self.whitening.recover(result.u, self._recovered)
+        self.solves += 1
+        self.status_counts[result.status] = self.status_counts.get(result.status, 0) + 1
+        self.solve_times_s.append(self._solve_time_s)
+        self.solve_iterations.append(sum(self.chunk_iterations[:self._chunks_done - 1]) + result.iterations)
         if result.status in ANSWER_STATUSES and np.all(np.isfinite(solution)):
             np.clip(solution, mpc.lower, mpc.upper, out=self.last_solution)
-            self.plan_tick = self.tick
+            self.plan_tick = self.replan_tick
             self.has_plan = True
         else:
             self.failed_solves += 1
             if not self.has_plan:
                 self._standing_plan()
-        self.replan_times_s.append(time.perf_counter() - started_s)
 
     def _standing_plan(self) -> None:
         """m g / n on the n stance feet of every step, as the plan (the safe command before any plan)."""
@@ -407,13 +462,13 @@ class QuadrupedMPCController(Controller):
         forces[:] = 0.0
         n_stance = np.maximum(self._contacts.sum(axis=1), 1.0)
         forces[:, :, 2] = self._contacts * (self.mass_kg * GRAVITY_MPS2 / n_stance)[:, None]
-        self.plan_tick = self.tick
+        self.plan_tick = self.replan_tick
         self.has_plan = True
 
     def _warm_start(self) -> None:
-        """The last plan shifted by the steps elapsed since it was made (the last step repeated)."""
+        """The last plan shifted by the steps from its time origin to the replan's (the last step repeated)."""
         size = FORCE_SIZE * self.n_feet
-        shift = min(int(round((self.tick - self.plan_tick) * self.period_s / self.config.step_s)),
+        shift = min(int(round((self.replan_tick - self.plan_tick) * self.period_s / self.config.step_s)),
                     self.config.horizon - 1) if self.has_plan else 0
         kept = self.last_solution.size - shift * size
         self._warm[:kept] = self.last_solution[shift * size:]
@@ -443,7 +498,10 @@ class QuadrupedMPCController(Controller):
         """r_i at every step: a foot standing now and through step k stays where it stands (world); a foot
         that lands before step k stands at its Raibert foothold placed from the reference pose at its
         touchdown; r = foot - p_ref(step k) (p_ref(0) = the measured centre of mass)."""
-        position = self.com_m
+        horizon = self.config.horizon
+        centres = self._centres_m  # p_ref(step k): the measured centre of mass, then the reference's
+        centres[0] = self.com_m
+        centres[1:] = self._x_ref[:-1, PX:PZ + 1]
         np.matmul(self.feet_m, self.rotation.T, out=self._feet_world_m)
         self._feet_world_m += self.base[PX:PZ + 1]
         step = self.config.step_s
@@ -451,17 +509,18 @@ class QuadrupedMPCController(Controller):
             self.gait.time_to_touchdown(time_s, self._touchdown)
         else:
             self._touchdown[:] = -time_s + self.gait.time_to_touchdown(0.0, self._touchdown)
+        target = self._landing_m
         for foot in range(self.n_feet):
             landed = self.stance[foot] != 0
-            touchdown_step = int(self._touchdown[foot] / step) if not landed else self.config.horizon
+            contacts = self._contacts[:, foot] != 0
+            standing = int(np.argmin(contacts)) if not contacts.all() else horizon  # leading stance steps
+            standing = standing if landed else 0
+            touchdown_step = int(self._touchdown[foot] / step) if not landed else horizon
             self._foothold(foot, command, self._foothold_m)
-            for k in range(self.config.horizon):
-                centre = self._x_ref[k - 1, PX:PZ + 1] if k else position
-                if landed and self._contacts[:k + 1, foot].all():
-                    self._offsets_m[k, foot] = self._feet_world_m[foot] - centre
-                else:
-                    at = self._x_ref[max(min(touchdown_step, self.config.horizon) - 1, 0)]
-                    planar_rotation(float(at[YAW]), self._foothold_m, self._target_m)
-                    self._offsets_m[k, foot, 0] = at[PX] + self._target_m[0] - centre[0]
-                    self._offsets_m[k, foot, 1] = at[PY] + self._target_m[1] - centre[1]
-                    self._offsets_m[k, foot, 2] = at[PZ] - self.com_offset_m[2] + self._foothold_m[2] - centre[2]
+            at = self._x_ref[max(min(touchdown_step, horizon) - 1, 0)]
+            planar_rotation(float(at[YAW]), self._foothold_m, self._target_m)
+            target[0] = at[PX] + self._target_m[0]
+            target[1] = at[PY] + self._target_m[1]
+            target[2] = at[PZ] - self.com_offset_m[2] + self._foothold_m[2]
+            np.subtract(self._feet_world_m[foot], centres[:standing], out=self._offsets_m[:standing, foot])
+            np.subtract(target, centres[standing:], out=self._offsets_m[standing:, foot])

@@ -232,3 +232,106 @@ def extreme_eigenvalues(symmetric: np.ndarray) -> tuple[float, float]:
     span = max(high - low, abs(high), abs(low), 1e-300)
     low, high = low - 1e-12 * span, high + 1e-12 * span
     return float(_bisect(diagonal, off_diagonal, 0, low, high)), float(_bisect(diagonal, off_diagonal, n - 1, low, high))
+
+
+@cached_njit
+def _apply_operator(matrix, gram, x, out, scratch):
+    """out = M x with M = matrix (square, gram False) or matrix' matrix (gram True; scratch = matrix x)."""
+    if gram:
+        matvec_into(matrix, x, scratch)
+        for j in range(out.shape[0]):
+            out[j] = 0.0
+        for i in range(matrix.shape[0]):
+            factor = scratch[i]
+            for j in range(out.shape[0]):
+                out[j] += factor * matrix[i, j]
+    else:
+        matvec_into(matrix, x, out)
+
+
+@cached_njit
+def refine_eigenpair(matrix, gram, shift, vector, iterations, product, scratch):
+    """`iterations` power steps on S = M (shift 0) or S = shift I - M (shift > 0: its dominant eigenvector
+    is M's smallest when shift >= M's largest eigenvalue), M = matrix or matrix' matrix (`gram`), from
+    `vector` (overwritten by the unit-norm result); return M's Rayleigh quotient rho = v'Mv at the result
+    and the residual norm ||Mv - rho v||. Krylov-Weinstein: M has an eigenvalue within the residual of
+    rho (the one v is nearest to, for a warm-started v). A zero vector is returned as is, with (0, 0)."""
+    size = vector.shape[0]
+    for step in range(iterations + 1):
+        norm = 0.0
+        for i in range(size):
+            norm += vector[i] * vector[i]
+        if norm == 0.0:
+            return 0.0, 0.0
+        norm = np.sqrt(norm)
+        for i in range(size):
+            vector[i] /= norm
+        _apply_operator(matrix, gram, vector, product, scratch)
+        if step == iterations:
+            break
+        for i in range(size):
+            vector[i] = shift * vector[i] - product[i] if shift > 0.0 else product[i]
+    rho = 0.0
+    for i in range(size):
+        rho += vector[i] * product[i]
+    residual = 0.0
+    for i in range(size):
+        difference = product[i] - rho * vector[i]
+        residual += difference * difference
+    return rho, np.sqrt(residual)
+
+
+def refine_macs(rows: int, columns: int, gram: bool, iterations: int) -> int:
+    """Multiply-accumulates of `refine_eigenpair`: (iterations + 1) operator products (rows x columns, twice
+    for `gram`) plus the normalisations, Rayleigh quotient and residual (4 columns each)."""
+    return (iterations + 1) * ((2 if gram else 1) * rows * columns + 4 * columns)
+
+
+def nearest_eigenvector(symmetric: np.ndarray, eigenvalue: float, from_above: bool, start: np.ndarray) -> np.ndarray:
+    """The unit eigenvector of the eigenvalue at one end of the spectrum, by two steps of inverse iteration
+    from `start`: solves with s I - A, s = eigenvalue + delta (from_above: the largest) or A - s I,
+    s = eigenvalue - delta (the smallest), both positive definite, delta = 1e-3 |eigenvalue| + 1e-9 of the
+    spectral radius bound. `start` normalised if the shifted matrix is not positive definite in floating
+    point."""
+    a = np.asarray(symmetric, dtype=np.float64)
+    radius = float(np.max(np.sum(np.abs(a), axis=1))) if a.size else 0.0
+    delta = 1e-3 * abs(eigenvalue) + 1e-9 * radius
+    identity = np.eye(a.shape[0])
+    shifted = (eigenvalue + delta) * identity - a if from_above else a - (eigenvalue - delta) * identity
+    vector = np.array(start, dtype=np.float64)
+    try:
+        for _ in range(2):
+            vector = cholesky_solve(shifted, vector)
+            vector /= np.linalg.norm(vector)
+    except np.linalg.LinAlgError:
+        vector = np.array(start, dtype=np.float64) / np.linalg.norm(start)
+    return vector
+
+
+@cached_njit
+def gram_norm_bound(rows, gram_scratch, nonzero_scratch):
+    """Gershgorin's bound on ||G||_2^2 = lambda_max(G'G): max_i sum_j |(G'G)_ij|, with G'G formed from
+    each row's nonzeros only (gram_scratch (n, n), nonzero_scratch (n,) int64, overwritten); return the
+    bound and the multiply-accumulates spent (sum over rows of nonzeros^2)."""
+    m, n = rows.shape
+    gram_scratch[:, :] = 0.0
+    macs = 0
+    for p in range(m):
+        count = 0
+        for j in range(n):
+            if rows[p, j] != 0.0:
+                nonzero_scratch[count] = j
+                count += 1
+        for a in range(count):
+            i = nonzero_scratch[a]
+            factor = rows[p, i]
+            for b in range(count):
+                gram_scratch[i, nonzero_scratch[b]] += factor * rows[p, nonzero_scratch[b]]
+        macs += count * count
+    bound = 0.0
+    for i in range(n):
+        total = 0.0
+        for j in range(n):
+            total += abs(gram_scratch[i, j])
+        bound = max(bound, total)
+    return bound, macs

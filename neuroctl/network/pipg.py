@@ -28,7 +28,9 @@ neurons' accumulators of G'v_hat): fan-out n. q and h are the neurons' biases. T
 y_hat, v_hat are always within theta of the values, so the iteration runs on values perturbed by at
 most theta. Each call starts from y = z with one round of events of the gradient neurons (their values
 since the last call) and one of the constraint neurons (v from the warm-started w and z), then runs K
-iterations.
+iterations. A call that resumes (`resume`) continues the last call's iteration on the same QP without
+the restart and the first round: the iterations of one QP can be spread over several calls (over
+control ticks) and compute what one call does.
 
 Warm start: z and w persist in `state` between calls. When the weights (H or G) change, the caller
 forgets the sent values (`forget_sent`): the receivers' copies and accumulators restart at zero, so the
@@ -40,8 +42,8 @@ to rounding.
 
 Counters per call, ADDED to `activity` (len(COUNTER_FIELDS), `neuroctl.activity`): SPIKES = events of
 both kinds; SYNAPTIC_EVENTS = GRADED_SYNAPTIC_EVENTS = gradient events x (n + m) + constraint events x n
-(every event carries a value); NEURON_UPDATES = (K + 1)(n + m); DENSE_MACS = (K + 1)(n^2 + 2mn), what
-the dense twin does (the products of the first round included). The dense twin adds only DENSE_MACS.
+(every event carries a value); NEURON_UPDATES = R (n + m); DENSE_MACS = R (n^2 + 2mn), what the dense
+twin does, with R = K + 1 rounds (the first round included; R = K for a call that resumes). The dense twin adds only DENSE_MACS.
 
 Early stop: with tolerance > 0 a call ends after the first iteration in which no z_i moved by more than
 tolerance and no row is violated by more than tolerance (G y_hat - h <= tolerance).
@@ -59,7 +61,8 @@ from neuroctl.activity import (COUNTER_FIELDS, DENSE_MACS, GRADED_SYNAPTIC_EVENT
                                SYNAPTIC_EVENTS)
 from neuroctl.network.dense import deliver_dense, dense_product, send_events
 from neuroctl.network.jit import cached_njit
-from neuroctl.network.linalg import extreme_eigenvalues
+from neuroctl.network.linalg import (extreme_eigenvalues, gram_norm_bound, nearest_eigenvector, refine_eigenpair,
+                                     refine_macs)
 
 PRIMAL_ITERATE, PRIMAL_POINT, PRIMAL_SENT, HESSIAN_INPUT, CONSTRAINT_INPUT = range(5)
 """Rows of the gradient neurons' (5, n) state: z, the point y they send, the receivers' copy y_hat,
@@ -69,37 +72,114 @@ INTEGRAL, OUTPUT, DUAL_SENT, ROW_INPUT = range(4)
 
 
 def pipg_steps(hessian: np.ndarray, rows: np.ndarray, dual_ratio: float | None = None) -> tuple[float, float, float]:
-    """Constant steps (alpha, beta) with alpha (lambda + beta sigma) = 1, and the momentum mu.
+    """`steps_from_spectrum` of H's exact extreme eigenvalues and sigma = ||G||_2^2 (the largest
+    eigenvalue of the smaller of G G' and G'G)."""
+    smallest, largest = extreme_eigenvalues(hessian)
+    m, n = rows.shape
+    sigma = 0.0
+    if m:
+        rows_gram = rows @ rows.T if m <= n else rows.T @ rows
+        sigma = max(extreme_eigenvalues(rows_gram)[1], 0.0)
+    return steps_from_spectrum(smallest, largest, sigma, dual_ratio)
 
-    lambda = the largest eigenvalue of H, sigma = ||G||_2^2 (the largest eigenvalue of the smaller of
-    G G' and G'G). alpha (||H|| + beta ||G||^2) <= 1 is the sufficient condition for constant steps of
-    primal-dual projected gradient methods of this family (PIPG's, Yu, Elango and Acikmese 2021; it is
-    Condat-Vu's primal-dual splitting condition, which has lambda / 2); here it holds with equality, and:
+
+def steps_from_spectrum(smallest: float, largest: float, sigma: float,
+                        dual_ratio: float | None = None) -> tuple[float, float, float]:
+    """Constant steps (alpha, beta) with alpha (lambda + beta sigma) = 1, and the momentum mu, from
+    lambda = the largest eigenvalue of H, its smallest, and sigma = ||G||_2^2.
+
+    alpha (||H|| + beta ||G||^2) <= 1 is the sufficient condition for constant steps of primal-dual
+    projected gradient methods of this family (PIPG's, Yu, Elango and Acikmese 2021; it is Condat-Vu's
+    primal-dual splitting condition, which has lambda / 2); here it holds with equality, and:
 
     - dual_ratio None (balanced, the default): the primal and dual terms equal, alpha lambda =
       alpha beta sigma = 1/2, so alpha = 1 / (2 lambda), beta = lambda / sigma. It does not depend on
       the units of G and h (scaling G by c scales beta by 1/c^2, as the dual's units require);
     - dual_ratio r: beta = r alpha, alpha = 2 / (lambda + sqrt(lambda^2 + 4 r sigma)).
 
-    Without rows (m = 0, or G = 0) alpha = 1/lambda (projected gradient) and beta = 0.
+    Without rows (sigma = 0) alpha = 1/lambda (projected gradient) and beta = 0.
 
     mu = (sqrt(kappa) - 1) / (sqrt(kappa) + 1), kappa = lambda / lambda_min(H) (Nesterov's constant
     momentum for a strongly convex quadratic; 1 - 1e-6 at most, for a singular H).
     """
-    smallest, largest = extreme_eigenvalues(hessian)
     root = np.sqrt(largest / smallest) if smallest > 0.0 else np.inf
     momentum = min(float((root - 1.0) / (root + 1.0)), 1.0 - 1e-6) if np.isfinite(root) else 1.0 - 1e-6
-    m, n = rows.shape
-    sigma = 0.0
-    if m:
-        gram = rows @ rows.T if m <= n else rows.T @ rows
-        sigma = max(extreme_eigenvalues(gram)[1], 0.0)
-    if sigma == 0.0:
+    if sigma <= 0.0:
         return float(1.0 / largest), 0.0, momentum
     if dual_ratio is None:
         return float(0.5 / largest), float(largest / sigma), momentum
     alpha = 2.0 / (largest + np.sqrt(largest * largest + 4.0 * dual_ratio * sigma))
     return float(alpha), float(dual_ratio * alpha), momentum
+
+
+class SpectrumTracker:
+    """Estimates of H's extreme eigenvalues and of sigma = ||G||_2^2 for PIPG's steps, warm started across
+    weight changes (the MPC's H moves a little from one replan to the next).
+
+    `estimate(H, G)` -> (smallest, largest, sigma):
+
+    - sigma: Gershgorin's bound on G'G (`gram_norm_bound`), never below sigma, from each row's nonzeros
+      (equal to sigma on the quadruped's friction pyramids, whose G'G is block diagonal);
+    - H, cold (the first call, a new size, after `reset`, or when the warm lambda_max moved by more than
+      `jump` relative): the exact extreme eigenvalues (`extreme_eigenvalues`) and their eigenvectors by
+      inverse iteration (`nearest_eigenvector`);
+    - H, warm: `iterations` power steps from the last eigenvectors (`refine_eigenpair`): lambda_max as
+      the Rayleigh quotient + residual (Krylov-Weinstein: an eigenvalue lies within the residual of the
+      quotient, and a warm-started vector tracks the dominant one), capped by H's Gershgorin bound, so
+      the steps err short; lambda_min as the Rayleigh quotient of its vector, an upper bound, so the
+      momentum errs low.
+
+    `macs`: the host's multiply-accumulates of the last call (`eigenvalue_macs` and the inverse
+    iteration's Cholesky factorisations when cold, `refine_macs` when warm, the Gram bound's products).
+    `cold_starts` counts the exact computations.
+    """
+
+    def __init__(self, iterations: int, jump: float = 0.1) -> None:
+        self.iterations = iterations
+        self.jump = jump
+        self.macs = 0
+        self.cold_starts = 0
+        self._vectors = np.zeros((2, 0))  # H's lambda_max and lambda_min eigenvectors
+        self._largest = 0.0
+
+    def reset(self) -> None:
+        self._vectors = np.zeros((2, 0))
+
+    def estimate(self, hessian: np.ndarray, rows: np.ndarray) -> tuple[float, float, float]:
+        n = hessian.shape[0]
+        sigma, self.macs = gram_norm_bound(rows, np.zeros((n, n)), np.zeros(n, np.int64)) if rows.shape[0] else (0.0, 0)
+        if self._vectors.shape[1] == n:
+            product, scratch = np.zeros(n), np.zeros(1)
+            top, bottom = self._vectors
+            rho, residual = refine_eigenpair(hessian, False, 0.0, top, self.iterations, product, scratch)
+            largest = min(rho + residual, float(np.max(np.sum(np.abs(hessian), axis=1))))
+            smallest, _ = refine_eigenpair(hessian, False, largest, bottom, self.iterations, product, scratch)
+            self.macs += 2 * refine_macs(n, n, False, self.iterations) + n * n
+            if abs(largest - self._largest) <= self.jump * self._largest and smallest > 0.0:
+                self._largest = largest
+                return smallest, largest, sigma
+        start = np.linspace(1.0, 2.0, n)
+        smallest, largest = extreme_eigenvalues(hessian)
+        self._vectors = np.array([nearest_eigenvector(hessian, largest, True, start),
+                                  nearest_eigenvector(hessian, smallest, False, start)])
+        self._largest = largest
+        self.macs += eigenvalue_macs(n) + n**3 // 3
+        self.cold_starts += 1
+        return smallest, largest, sigma
+
+
+def eigenvalue_macs(size: int) -> int:
+    """Estimated multiply-accumulates of `extreme_eigenvalues` on a (size, size) matrix: Householder
+    tridiagonalisation, about 4/3 size^3 (Golub and Van Loan, Matrix Computations, sec. 8.3.1); the
+    bisection's O(size) per step is left out."""
+    return (4 * size**3) // 3
+
+
+def exact_spectrum_macs(n: int, m: int) -> int:
+    """Estimated multiply-accumulates of `pipg_steps` for H (n, n) and G (m, n): the eigenvalues of H and
+    of the smaller Gram matrix, and that Gram product."""
+    small = min(m, n)
+    return eigenvalue_macs(n) + (eigenvalue_macs(small) + small * small * max(m, n) if m else 0)
 
 
 def forget_sent(primal: np.ndarray, dual: np.ndarray) -> None:
@@ -111,18 +191,23 @@ def forget_sent(primal: np.ndarray, dual: np.ndarray) -> None:
 @cached_njit
 def pipg_solve(
     hessian, q, lower, upper, rows, rows_by_column, h, alpha, beta, momentum, iterations, tolerance,
-    primal_thresholds, dual_thresholds, dense, primal, dual, activity, raster,
+    primal_thresholds, dual_thresholds, dense, primal, dual, activity, raster, resume=False,
 ):  # fmt: skip
     """Run up to K = `iterations` PIPG iterations from the state (module docstring); return the
     iterations run. rows G (m, n) and rows_by_column G' (n, m), both C-contiguous; primal (5, n), dual
     (4, m) states; activity int64, counters added; raster uint8 (K + 1, n + m) zeroed then marked, or
-    (0, n + m)."""
+    (0, n + m). `resume`: continue the last call's iteration on the same QP (no restart y = z, no first
+    round: the receivers' copies are current), so calls of K1 and K2 iterations compute what one call of
+    K1 + K2 does."""
     n, m = q.shape[0], h.shape[0]
     raster.fill(0)
-    primal[PRIMAL_POINT] = primal[PRIMAL_ITERATE]
-    primal_events = _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual, raster, 0)
-    _constraint_step(h, beta, False, dual)
-    dual_events = _send_dual(rows, dual_thresholds, dense, primal, dual, raster, 0)
+    primal_events = dual_events = 0
+    if not resume:
+        primal[PRIMAL_POINT] = primal[PRIMAL_ITERATE]
+        primal_events = _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual, raster,
+                                     0)
+        _constraint_step(h, beta, False, dual)
+        dual_events = _send_dual(rows, dual_thresholds, dense, primal, dual, raster, 0)
     run = 0
     for _ in range(iterations):
         run += 1
@@ -133,7 +218,7 @@ def pipg_solve(
         dual_events += _send_dual(rows, dual_thresholds, dense, primal, dual, raster, run)
         if tolerance > 0.0 and moved <= tolerance and violation <= tolerance:
             break
-    rounds = run + 1
+    rounds = run if resume else run + 1
     activity[DENSE_MACS] += rounds * (n * n + 2 * m * n)
     if not dense:
         synaptic = primal_events * (n + m) + dual_events * n
@@ -212,7 +297,7 @@ def _send_dual(rows, thresholds, dense, primal, dual, raster, row):
 def pipg_solve_reference(
     hessian: np.ndarray, q: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: np.ndarray, h: np.ndarray,
     alpha: float, beta: float, momentum: float, iterations: int, tolerance: float, primal_thresholds: np.ndarray,
-    dual_thresholds: np.ndarray, dense: bool, primal: np.ndarray, dual: np.ndarray,
+    dual_thresholds: np.ndarray, dense: bool, primal: np.ndarray, dual: np.ndarray, resume: bool = False,
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """numpy reference of `pipg_solve`, vectorised over neurons (a round's events delivered together in
     one matrix product): (iterations run, new primal state, new dual state, counters
@@ -221,7 +306,6 @@ def pipg_solve_reference(
     primal, dual = primal.copy(), dual.copy()
     z, y, y_hat, hessian_input, constraint_input = primal
     w, v, v_hat, row_input = dual
-    y[:] = z
     events = np.zeros(2, dtype=np.int64)
     raster = np.zeros((iterations + 1, n + m), dtype=np.uint8)
 
@@ -257,9 +341,11 @@ def pipg_solve_reference(
         events[1] += fired.sum()
         raster[row, n:] = fired
 
-    send_primal(0)
-    constraint_step(False)
-    send_dual(0)
+    if not resume:
+        y[:] = z
+        send_primal(0)
+        constraint_step(False)
+        send_dual(0)
     run = 0
     for _ in range(iterations):
         run += 1
@@ -274,9 +360,10 @@ def pipg_solve_reference(
         if tolerance > 0.0 and moved <= tolerance and violation <= tolerance:
             break
     counters = np.zeros(len(COUNTER_FIELDS), dtype=np.int64)
-    counters[DENSE_MACS] = (run + 1) * (n * n + 2 * m * n)
+    rounds = run if resume else run + 1
+    counters[DENSE_MACS] = rounds * (n * n + 2 * m * n)
     if not dense:
         synaptic = events[0] * (n + m) + events[1] * n
         counters[[SPIKES, SYNAPTIC_EVENTS, GRADED_SYNAPTIC_EVENTS]] = events.sum(), synaptic, synaptic
-        counters[NEURON_UPDATES] = (run + 1) * (n + m)
+        counters[NEURON_UPDATES] = rounds * (n + m)
     return run, primal, dual, counters, raster

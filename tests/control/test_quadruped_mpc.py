@@ -394,3 +394,29 @@ def test_a_reset_controller_acts_as_a_fresh_one(trot_env):
     actions(used, 3)
     reused = actions(used, 4)
     np.testing.assert_array_equal(reused, actions(build(trot_env, "quadruped_mpc"), 4))
+
+
+def test_a_solve_spread_over_ticks_adopts_the_one_tick_plan_from_the_replan_tick(trot_env):
+    """solve_ticks 4 (PIPG, 200 iterations as 4 x 50): the first replan's QP is built on tick 0 (the
+    standing forces hold meanwhile) and its plan, adopted on tick 4 with its time origin at tick 0, is
+    the plan one tick's solve makes, bit for bit. A spread needs a PIPG solver and fewer ticks than
+    there are between replans."""
+    observation, _ = trot_env.reset(seed=0)
+    observation = np.asarray(observation, dtype=np.float64)
+    reference = np.array((0.5, 0.0, 0.0))
+    one_tick = build(trot_env, "quadruped_mpc")
+    one_tick.act(observation, reference)
+    spread = build(trot_env, "quadruped_mpc", solve_ticks=4)
+    weight = trot_env.unwrapped.body_mass_kg * GRAVITY_MPS2
+    spread.act(observation, reference)
+    assert spread.solves == 0 and spread.forces_n[:, 2].sum() == pytest.approx(weight)
+    for tick in range(1, 5):
+        trot_env.unwrapped.steps = tick  # the controller's clock: the robot's control periods
+        spread.act(observation, reference)
+        assert spread.solves == (1 if tick == 4 else 0)
+    np.testing.assert_array_equal(spread.last_solution, one_tick.last_solution)
+    assert spread.plan_tick == 0 and spread.solve_iterations == [200]
+    with pytest.raises(ValueError, match="solve_ticks: expected 1 for solver osqp"):
+        build(trot_env, solve_ticks=4)
+    with pytest.raises(ValueError, match="solve_ticks: expected fewer than the 10 control ticks between replans"):
+        build(trot_env, "quadruped_mpc", solve_ticks=10)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from neuroctl.activity import COUNTER_FIELDS, DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
-from neuroctl.network.pipg import (INTEGRAL, PRIMAL_ITERATE, forget_sent, pipg_solve, pipg_solve_reference,
-                                   pipg_steps)
+from neuroctl.network.linalg import gram_norm_bound
+from neuroctl.network.pipg import (INTEGRAL, PRIMAL_ITERATE, SpectrumTracker, forget_sent, pipg_solve,
+                                   pipg_solve_reference, pipg_steps)
 
 
 def random_problem(seed: int, n: int = 10, m: int = 6):
@@ -112,3 +113,72 @@ def test_steps_meet_the_step_condition_with_equality():
     assert scaled_alpha == alpha and scaled_beta == pytest.approx(beta / 100.0, rel=1e-10)
     alpha, beta, _ = pipg_steps(hessian, np.zeros((0, 8)))
     assert alpha == pytest.approx(1.0 / largest, rel=1e-12) and beta == 0.0
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["spiking", "dense"])
+def test_resumed_calls_compute_what_one_call_does(dense):
+    """15 + 25 iterations (the second call resuming) against one call of 40: the same state bit for bit
+    and the same counters (the resumed call has no first round); the reference resumes the same way."""
+    hessian, q, lower, upper, rows, h = random_problem(5)
+    n, m = q.size, h.size
+    alpha, beta, momentum = pipg_steps(hessian, rows)
+    thresholds = (np.full(n, 0.0 if dense else 2e-3), np.full(m, 0.0 if dense else 5e-3))
+    rows_by_column = np.ascontiguousarray(rows.T)
+
+    def run(splits, resume_from_reference=False):
+        primal, dual = np.zeros((5, n)), np.zeros((4, m))
+        activity = np.zeros(len(COUNTER_FIELDS), np.int64)
+        for k, iterations in enumerate(splits):
+            pipg_solve(hessian, q, lower, upper, rows, rows_by_column, h, alpha, beta, momentum, iterations, 0.0,
+                       *thresholds, dense, primal, dual, activity, np.zeros((41, n + m), np.uint8), k > 0)
+        return primal, dual, activity
+
+    whole, split = run([40]), run([15, 25])
+    np.testing.assert_array_equal(whole[0], split[0])
+    np.testing.assert_array_equal(whole[1], split[1])
+    np.testing.assert_array_equal(whole[2], split[2])
+    round_macs = n * n + 2 * m * n
+    primal, dual = np.zeros((5, n)), np.zeros((4, m))
+    _, primal, dual, _, _ = pipg_solve_reference(hessian, q, lower, upper, rows, h, alpha, beta, momentum, 15, 0.0,
+                                                 *thresholds, dense, primal, dual)
+    _, primal, dual, counters, _ = pipg_solve_reference(hessian, q, lower, upper, rows, h, alpha, beta, momentum,
+                                                        25, 0.0, *thresholds, dense, primal, dual, True)
+    np.testing.assert_allclose(primal, split[0], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(dual, split[1], rtol=0, atol=1e-9)
+    assert counters[DENSE_MACS] == 25 * round_macs
+
+
+def test_gram_bound_is_at_least_the_norm_and_exact_for_disjoint_rows():
+    rng = np.random.default_rng(7)
+    dense_rows = rng.standard_normal((9, 6))
+    bound, macs = gram_norm_bound(dense_rows, np.zeros((6, 6)), np.zeros(6, np.int64))
+    assert bound >= np.linalg.norm(dense_rows, 2) ** 2 and macs == 9 * 36
+    pyramid = np.zeros((8, 6))  # two feet's pyramids: rows +-fx - mu fz, +-fy - mu fz on disjoint columns
+    for foot in range(2):
+        for row, (axis, sign) in enumerate(((0, 1), (0, -1), (1, 1), (1, -1))):
+            pyramid[4 * foot + row, 3 * foot + axis] = sign
+            pyramid[4 * foot + row, 3 * foot + 2] = -0.6
+    bound, macs = gram_norm_bound(pyramid, np.zeros((6, 6)), np.zeros(6, np.int64))
+    assert bound == pytest.approx(np.linalg.norm(pyramid, 2) ** 2, rel=1e-12) and macs == 8 * 4
+
+
+def test_spectrum_tracker_follows_a_drifting_hessian_from_above():
+    """H drifts by up to 1% a call (a PSD change): after the exact first call, 3 power steps a call keep lambda_max within
+    1% above the exact one (never below: the steps err short), lambda_min at or above its exact value,
+    sigma the Gram bound; a jump of 50% re-runs the exact computation."""
+    rng = np.random.default_rng(8)
+    hessian, _, _, _, rows, _ = random_problem(9, n=12, m=7)
+    drift = rng.standard_normal(hessian.shape)
+    drift = 0.01 * drift @ drift.T / np.linalg.norm(drift, 2) ** 2 * np.linalg.eigvalsh(hessian)[-1]  # PSD
+    tracker = SpectrumTracker(iterations=3)
+    for call in range(30):
+        current = hessian + call * drift
+        exact = np.linalg.eigvalsh(current)
+        smallest, largest, sigma = tracker.estimate(current, rows)
+        assert exact[-1] * (1 - 1e-12) <= largest <= 1.01 * exact[-1]  # measured up to 0.51% above
+        assert smallest >= exact[0] * (1 - 1e-12)
+        assert sigma >= np.linalg.norm(rows, 2) ** 2 * (1 - 1e-12)
+    assert tracker.cold_starts == 1
+    warm_macs = tracker.macs
+    tracker.estimate(1.5 * current, rows)
+    assert tracker.cold_starts == 2 and tracker.macs > warm_macs  # n^3 work against n^2
