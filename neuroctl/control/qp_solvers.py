@@ -292,6 +292,7 @@ class PIPGSolver:
         self.spectrum = SpectrumTracker(power_iterations) if power_iterations else None
         self.alpha = self.beta = self.momentum = 0.0
         self.weight_changes = 0
+        self._last_qp: InequalityQP | None = None
         self._source_hessian = np.zeros((0, 0))  # the H and G of the last weight change, as given
         self._source_rows = np.zeros((0, 0))
         self._hessian = np.zeros((0, 0))  # the scaled weights the network holds
@@ -309,6 +310,7 @@ class PIPGSolver:
         """Forget the warm start: z = 0, w = 0, nothing sent, the spectrum's eigenvectors."""
         self._primal[:] = 0.0
         self._dual[:] = 0.0
+        self._last_qp = None
         if self.spectrum is not None:
             self.spectrum.reset()
 
@@ -325,7 +327,7 @@ class PIPGSolver:
         return self._run(qp, warm_start, self.iterations if iterations is None else iterations, False)
 
     def resume(self, qp: InequalityQP, iterations: int) -> QPResult:
-        """Up to `iterations` more iterations on the QP of the last call (`qp` holds the same H and G),
+        """Up to `iterations` more iterations on the QP of the last call (the same object, unchanged),
         continuing its iteration (`pipg_solve`'s resume): calls of K1 and K2 compute what one of K1 + K2
         does. The spiking raster holds at most K + 1 rows: `iterations` <= K."""
         return self._run(qp, None, iterations, True)
@@ -336,12 +338,12 @@ class PIPGSolver:
         n, m = qp.n_variables, qp.n_constraints
         if not 1 <= iterations <= self.iterations:
             raise ValueError(f"PIPG iterations per call: expected 1..{self.iterations}, got {iterations}")
+        if resume and qp is not self._last_qp:
+            raise ValueError("PIPG resume: expected the QP of the last call (the same InequalityQP)")
         self.size_for(n, m)
-        changed = not (np.array_equal(qp.H, self._source_hessian) and np.array_equal(qp.G, self._source_rows))
-        if resume and changed:
-            raise ValueError("PIPG resume: expected the QP of the last call (its H and G)")
-        if changed:
+        if not resume and not (np.array_equal(qp.H, self._source_hessian) and np.array_equal(qp.G, self._source_rows)):
             self._load_weights(qp, activity)
+        self._last_qp = qp
         d, r = self._column_scale, self._row_scale
         z = self._primal[PRIMAL_ITERATE]
         if warm_start is not None:

@@ -284,14 +284,16 @@ class QuadrupedMPCController(Controller):
         self.solver = self._make_solver()  # a fresh solver: no warm start or factorisation from the last episode
 
     def warmup(self) -> None:
-        """Compile and run the solver once on the standing QP (the base at the standing height)."""
+        """Compile and run the solver on two standing QPs (the base at the standing height, then 1 cm
+        higher: new weights, so a solver's path for changed weights runs too)."""
         observation = np.zeros(self.observation_size)
         self.reset(0)
         self._read(observation)
-        self.com_m[2] = self.standing_com_height_m
-        self._replan(self._command)
-        while self._solving:
-            self._solve_step()
+        for height_m in (0.0, 0.01):
+            self.com_m[2] = self.standing_com_height_m + height_m
+            self._replan(self._command)
+            while self._solving:
+                self._solve_step()
         self.reset(0)
 
     @property
