@@ -20,7 +20,11 @@ One control tick (every `control_period_s`, 1 ms for the A1):
    pipg_spiking, pipg_dense; `neuroctl.control.qp_solvers`) warm started from the last plan shifted by
    one step. A solve whose status is not an answer (infeasible, failed, a non-finite u) keeps the last
    plan (shifted by the time since it was made), or before any plan the standing forces m g / n on the
-   stance feet; `failed_solves` counts those.
+   stance feet; `failed_solves` counts those. With `solve_ticks` S > 1 (PIPG only) the QP is built on
+   the replan tick and the network's iterations run on the S ticks after it (each call resuming the
+   last one's iteration, `PIPGSolver.resume`); the plan is adopted on the last of them with its time
+   origin at the replan tick, so a tick carries a share of a replan instead of all of it, and the plan
+   is S control periods older when it is first applied.
 3. stance feet: tau_leg = -J' R' f (R the base orientation, f the plan's force of this tick's step).
    A foot the gait puts in stance whose plan step has no force (it lands between the plan's step
    midpoints) is held at its foothold by the swing PD until the next replan.

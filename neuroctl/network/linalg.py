@@ -288,24 +288,21 @@ def refine_macs(rows: int, columns: int, gram: bool, iterations: int) -> int:
 
 
 def nearest_eigenvector(symmetric: np.ndarray, eigenvalue: float, from_above: bool, start: np.ndarray) -> np.ndarray:
-    """The unit eigenvector of the eigenvalue at one end of the spectrum, by two steps of inverse iteration
-    from `start`: solves with s I - A, s = eigenvalue + delta (from_above: the largest) or A - s I,
+    """The unit eigenvector of the eigenvalue at one end of the spectrum, by one step of inverse iteration
+    from `start`: a solve with s I - A, s = eigenvalue + delta (from_above: the largest) or A - s I,
     s = eigenvalue - delta (the smallest), both positive definite, delta = 1e-3 |eigenvalue| + 1e-9 of the
-    spectral radius bound. `start` normalised if the shifted matrix is not positive definite in floating
-    point."""
+    spectral radius bound: the other eigenvectors' shares shrink by delta / (gap + delta). `start`
+    normalised if the shifted matrix is not positive definite in floating point."""
     a = np.asarray(symmetric, dtype=np.float64)
     radius = float(np.max(np.sum(np.abs(a), axis=1))) if a.size else 0.0
     delta = 1e-3 * abs(eigenvalue) + 1e-9 * radius
     identity = np.eye(a.shape[0])
     shifted = (eigenvalue + delta) * identity - a if from_above else a - (eigenvalue - delta) * identity
-    vector = np.array(start, dtype=np.float64)
     try:
-        for _ in range(2):
-            vector = cholesky_solve(shifted, vector)
-            vector /= np.linalg.norm(vector)
+        vector = cholesky_solve(shifted, np.asarray(start, dtype=np.float64))
     except np.linalg.LinAlgError:
-        vector = np.array(start, dtype=np.float64) / np.linalg.norm(start)
-    return vector
+        vector = np.array(start, dtype=np.float64)
+    return vector / np.linalg.norm(vector)
 
 
 @cached_njit

@@ -163,7 +163,7 @@ class SpectrumTracker:
         self._vectors = np.array([nearest_eigenvector(hessian, largest, True, start),
                                   nearest_eigenvector(hessian, smallest, False, start)])
         self._largest = largest
-        self.macs += eigenvalue_macs(n) + n**3 // 3
+        self.macs += eigenvalue_macs(n) + n**3 // 3  # and two Cholesky factorisations
         self.cold_starts += 1
         return smallest, largest, sigma
 
