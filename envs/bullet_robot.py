@@ -294,7 +294,8 @@ class BulletRobotEnv(gymnasium.Env):
         """
         client = self.scene.client_id
         apply_pushes = with_pushes and bool(self.pushes)
-        for substep in range(first_substep, first_substep + self.n_substeps):
+        substep, end = first_substep, first_substep + self.n_substeps
+        while substep < end:  # not a for over range(): no range object and iterator per step
             self._apply_command(command)
             if apply_pushes:
                 force_n = 0.0
@@ -303,7 +304,8 @@ class BulletRobotEnv(gymnasium.Env):
                         force_n += push.force_n
                 if force_n != 0.0:
                     self._apply_push(force_n, client)
-            pybullet.stepSimulation(physicsClientId=client)
+            pybullet.stepSimulation(client)  # positional: no keyword dict
+            substep += 1
 
     def _apply_push(self, force_n: float, client: int) -> None:
         """`force_n` N along `push_site.direction` at its link (world frame)."""

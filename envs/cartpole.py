@@ -181,7 +181,7 @@ class CartPoleBalanceEnv(BulletRobotEnv):
 
     def reference(self, out: np.ndarray) -> None:
         """The set point: the origin (upright, cart at x = 0, at rest)."""
-        out[:] = 0.0
+        out.fill(0.0)
 
     def tracking_error(self, observation: np.ndarray, out: np.ndarray) -> None:
         """The observation itself: the reference is the origin."""
@@ -205,13 +205,13 @@ class CartPoleBalanceEnv(BulletRobotEnv):
 
     def _apply_command(self, command: np.ndarray) -> None:
         pybullet.setJointMotorControl2(
-            self._body, SLIDER_JOINT, pybullet.TORQUE_CONTROL, force=command[0], physicsClientId=self.scene.client_id
+            self._body, SLIDER_JOINT, pybullet.TORQUE_CONTROL, force=command.item(0), physicsClientId=self.scene.client_id
         )
 
     def _read_state(self, out: np.ndarray) -> None:
         """Write the true [x, theta, x_dot, theta_dot] into `out` (theta wrapped to [-pi, pi])."""
         (x, x_dot, _, _), (theta, theta_dot, _, _) = pybullet.getJointStates(
-            self._body, (SLIDER_JOINT, HINGE_JOINT), physicsClientId=self.scene.client_id
+            self._body, (SLIDER_JOINT, HINGE_JOINT), self.scene.client_id  # positional: no keyword dict
         )
         out[0] = x
         out[1] = math.remainder(theta, 2.0 * math.pi)
@@ -225,7 +225,7 @@ class CartPoleBalanceEnv(BulletRobotEnv):
         pybullet.resetJointState(self._body, HINGE_JOINT, state[1], state[3], physicsClientId=client)
 
     def _observe(self, state: np.ndarray, out: np.ndarray) -> None:
-        out[:] = state[: out.shape[0]]
+        np.copyto(out, state if out.shape == state.shape else state[: out.shape[0]])  # no view unless position only
 
     def _sample_initial_state(self) -> np.ndarray:
         """[x, theta, x_dot, theta_dot] from the env's RNG (distribution in the class docstring)."""
@@ -246,7 +246,7 @@ class CartPoleBalanceEnv(BulletRobotEnv):
 
     def _state_error(self, state: np.ndarray, out: np.ndarray) -> None:
         """The full true state (position-only observation or not): the reference is the origin."""
-        out[:] = state
+        np.copyto(out, state)
 
     def _camera(self) -> tuple[Any, Any]:
         return self._view_matrix, self._projection_matrix
