@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from neuroctl.activity import (DENSE_MACS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS,
                                WEIGHT_UPDATES)
@@ -123,16 +124,34 @@ def _integrate(dt: float, params: np.ndarray, state: np.ndarray, scratch: np.nda
         trace[i] *= trace_decay[i]
 
 
+@cached_njit(inline=True)
+def _lowest_flag(word: np.uint64) -> int:
+    """Byte offset of the lowest set flag in a word of eight 0/1 flag bytes (8 when none is set)."""
+    return np.int64(trailing_zeros(word)) >> 3
+
+
 @cached_njit
 def _flagged(flags: np.ndarray, out: np.ndarray) -> int:
-    """Write the indices of the flags set (0/1 bytes), ascending, into `out`; return how many."""
+    """Write the indices of the flags set (0/1 bytes), ascending, into `out`; return how many.
+
+    The flags are read eight at a time as uint64 words; the first two set in a word are written without
+    a branch (an index written for a flag that is not set is overwritten by the next one), the rare
+    further ones in a loop."""
     count = 0
     words = flags.view(np.uint64)
+    one = np.uint64(1)
     for w in range(words.shape[0]):
-        if words[w] != 0:
-            for i in range(8 * w, 8 * w + 8):  # branch-free: an unset flag's index is overwritten
-                out[count] = i
-                count += flags[i]
+        first = words[w]
+        second = first & (first - one)  # the lowest set bit cleared
+        out[count] = 8 * w + _lowest_flag(first)
+        count += first != 0
+        out[count] = 8 * w + _lowest_flag(second)
+        count += second != 0
+        rest = second & (second - one)
+        while rest != 0:
+            out[count] = 8 * w + _lowest_flag(rest)
+            count += 1
+            rest &= rest - one
     return count
 
 

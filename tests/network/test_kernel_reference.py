@@ -5,6 +5,7 @@ import pytest
 
 from neuroctl.network import SpikingNetwork, build
 from neuroctl.network.arrays import REFRACTORY
+from neuroctl.network.kernel import _flagged, flag_length
 from neuroctl.network.reference import ReferenceNetwork
 
 
@@ -58,3 +59,15 @@ def test_spikes_are_not_all_or_nothing(make_mixed):
     network.step(np.array([0.5, -1.0, 0.3, 0.2, 0.1]), 300, raster)
     fraction = raster.mean()
     assert 0.005 < fraction < 0.2
+
+
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.3, 1.0])
+def test_flag_scan_lists_the_flagged_neurons_in_order(density):
+    """`_flagged` at densities from none to every neuron (words with three or more flags take its loop)."""
+    n = 1003
+    flags = np.zeros(flag_length(n), dtype=np.uint8)
+    flags[:n] = np.random.default_rng(7).random(n) < density
+    out = np.full(flag_length(n), -1, dtype=np.int32)
+    count = _flagged(flags, out)
+    assert count == np.count_nonzero(flags)
+    np.testing.assert_array_equal(out[:count], np.flatnonzero(flags))
