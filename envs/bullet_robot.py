@@ -375,7 +375,7 @@ class BulletRobotEnv(gymnasium.Env):
         non-finite action is no command (zeros), counted in `nonfinite_actions`."""
         n = len(self.actuators)
         if type(action) is np.ndarray and action.shape == (n,) and action.dtype.kind == "f":
-            np.copyto(self._action, action)  # the fast path: what agents and the runtime loop pass
+            self._action[...] = action  # the fast path (agents', the loop's); [...]: no view, unlike [:]
         else:
             self._action[:] = _action_values(action, n)
         if not scaled_command(self._action, self._command_scale, self._command):
@@ -398,7 +398,7 @@ class BulletRobotEnv(gymnasium.Env):
         bounded_observation(clean, self._observation_low, self._observation_high, observed, out)
         if self._faults.faults:
             self._faults.apply(observed, self.np_random)
-            np.copyto(out, observed)
+            out[...] = observed
         return out
 
     def _finite_differences(self, x_op: np.ndarray, a_op: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

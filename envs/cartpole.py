@@ -225,7 +225,7 @@ class CartPoleBalanceEnv(BulletRobotEnv):
         pybullet.resetJointState(self._body, HINGE_JOINT, state[1], state[3], physicsClientId=client)
 
     def _observe(self, state: np.ndarray, out: np.ndarray) -> None:
-        np.copyto(out, state if out.shape == state.shape else state[: out.shape[0]])  # no view unless position only
+        out[...] = state if out.shape == state.shape else state[: out.shape[0]]  # [...]: no view of out
 
     def _sample_initial_state(self) -> np.ndarray:
         """[x, theta, x_dot, theta_dot] from the env's RNG (distribution in the class docstring)."""
@@ -246,7 +246,7 @@ class CartPoleBalanceEnv(BulletRobotEnv):
 
     def _state_error(self, state: np.ndarray, out: np.ndarray) -> None:
         """The full true state (position-only observation or not): the reference is the origin."""
-        np.copyto(out, state)
+        out[...] = state
 
     def _camera(self) -> tuple[Any, Any]:
         return self._view_matrix, self._projection_matrix

@@ -131,7 +131,7 @@ def stepper(env: gymnasium.Env) -> Callable[[np.ndarray, np.ndarray], tuple[floa
 
     def step(action: np.ndarray, observation_out: np.ndarray) -> tuple[float, bool, bool]:
         observation, reward, terminated, truncated, _ = env.step(action)
-        observation_out[:] = observation
+        observation_out[...] = observation
         return reward, terminated, truncated
 
     return step
