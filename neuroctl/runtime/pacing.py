@@ -1,7 +1,10 @@
 """Waiting for the next tick: sleep until shortly before the release time, then spin.
 
 `time.sleep` alone wakes ~75 us late at p50 on this class of machine; sleeping until `spin_s` before
-the release time and busy-waiting the rest lands within about a microsecond.
+the release time and busy-waiting the rest lands within about a microsecond. A `rehearse` callable runs
+`rehearse_s` before the release (the sleep ends that much earlier; skipped when it woke later than
+that): the loop rehearses the coming tick there, so that its code and data are in the caches when the
+tick starts.
 """
 
 from __future__ import annotations
@@ -9,14 +12,22 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
-def wait_until(release_time_s: float, spin_s: float) -> None:
-    """Return at `release_time_s` (time.perf_counter clock), sleeping then spinning for the last `spin_s`."""
+def wait_until(release_time_s: float, spin_s: float, rehearse: Callable[[], None] | None = None,
+               rehearse_s: float = 0.0) -> None:
+    """Return at `release_time_s` (time.perf_counter clock), sleeping then spinning for the last `spin_s`;
+    with `rehearse`, waking `rehearse_s` earlier and calling it `rehearse_s` before the release (when the
+    sleep left that much time)."""
+    wake_s = spin_s if rehearse is None else spin_s + rehearse_s
     remaining = release_time_s - time.perf_counter()
-    if remaining > spin_s:
-        time.sleep(remaining - spin_s)
+    if remaining > wake_s:
+        time.sleep(remaining - wake_s)
+    if rehearse is not None and release_time_s - time.perf_counter() > rehearse_s:
+        while time.perf_counter() < release_time_s - rehearse_s:
+            pass
+        rehearse()
     while time.perf_counter() < release_time_s:
         pass
 

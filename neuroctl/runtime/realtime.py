@@ -1,4 +1,5 @@
-"""Realtime settings of a paced run: how the loop waits, CPU affinity, SCHED_FIFO priority, locked memory.
+"""Realtime settings of a paced run: how the loop waits, CPU affinity, SCHED_FIFO priority, locked memory,
+rehearsal.
 
 Each setting is applied when the process is permitted to, else left alone; `report()` says for each
 what was asked, whether it was applied and, if not, why (one line), never raising. Everything is
@@ -12,8 +13,11 @@ controller p50 20-25 us against 31-38 us sleeping, 0 misses against 6-11) but lo
 for 60 s the arm's spiking MPC missed 1.9% of its deadlines spinning against 0.11% sleeping, nearly all
 `stalled` (the host deschedules a vCPU that never idles). Under SCHED_FIFO a spinning loop also meets
 the kernel's real-time throttling (sched_rt_runtime_us 950000 per 1000000: the loop is stopped for
-~50 ms every second; 5.2% misses); the report says so when both are asked for. docs/BENCHMARKS.md has
-the figures.
+~50 ms every second; 5.2% misses); the report says so when both are asked for.
+
+Rehearsal (`rehearse`, on by default; the loop reports it beside these): a compiled controller's tick
+is run shortly before its release on the real state, which is then put back, so that the tick does not
+start with its code and data cold after the wait. docs/BENCHMARKS.md has the figures.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ class RealtimeSettings:
     """SCHED_FIFO priority 1-99 (needs CAP_SYS_NICE or an rtprio limit); None leaves the policy."""
     lock_memory: bool = False
     """mlockall(MCL_CURRENT | MCL_FUTURE): no page of the process is swapped or faulted in lazily."""
+    rehearse: bool = True
+    """Rehearse each tick's control step shortly before its release, on the real state, then put that
+    state back (a compiled controller's: `neuroctl.runtime.loop.CompiledControl.rehearse`), so that the
+    tick starts with its code and data in the caches."""
 
 
 def _libc() -> ctypes.CDLL | None:

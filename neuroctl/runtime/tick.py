@@ -17,6 +17,9 @@ numba's cache keys `control_tick` by its argument types only: after editing a co
 (its `overload_method`) or a kernel it calls, touch this file (or clear the cache), or the compiled
 tick keeps the old code.
 
+`state_arrays(struct)` gives the arrays a structref holds (shared with it), for the loop's rehearsal of a
+tick before its release time (`neuroctl.runtime.loop.CompiledControl.rehearse`).
+
 A call through a numba dispatcher types every argument in Python first, about 1 us per structref;
 `entry_point` compiles (or loads from the cache) the signature once and returns the compiled function
 itself, which unboxes its arguments directly (about 0.3-0.5 us for two structrefs and an integer).
@@ -138,6 +141,28 @@ def finish_tick(loop, k, source, reward, lateness_s, tick_s, control_s, env_s, c
     else:
         loop.stage_s[k, 1] = env_s
     loop.ticks_recorded[0] = k + 1
+
+
+_STATE_GETTERS: dict = {}
+
+
+def state_arrays(struct) -> tuple[np.ndarray, ...]:
+    """The arrays of a structref: its array fields and the arrays in its tuple fields, in field order,
+    shared with it (not copies). A getter is generated and compiled once per structref type (numba has no
+    generic field access from Python; it is not cached on disk: ~0.1-0.3 s per type and process)."""
+    kind = numba.typeof(struct)
+    getter = _STATE_GETTERS.get(kind)
+    if getter is None:
+        paths = []
+        for name, field in kind.field_dict.items():
+            if isinstance(field, types.Array):
+                paths.append(f"s.{name}")
+            elif isinstance(field, types.BaseTuple):
+                paths += [f"s.{name}[{i}]" for i, item in enumerate(field.types) if isinstance(item, types.Array)]
+        namespace: dict = {}
+        exec(f"def get(s):\n    return ({''.join(path + ', ' for path in paths)})\n", namespace)
+        getter = _STATE_GETTERS[kind] = numba.njit(namespace["get"])
+    return getter(struct)
 
 
 def entry_point(dispatcher, *arguments):

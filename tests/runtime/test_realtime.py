@@ -2,17 +2,23 @@
 
 import os
 import time
+from pathlib import Path
 
 import gymnasium
+import numpy as np
 import pytest
 
 import neuroctl  # noqa: F401  (registers the environments)
 from neuroctl.control.base import Controller
 from neuroctl.control.lqr import LQRConfig, LQRController
+from neuroctl.control.registry import build_controller, load_controller_config
 from neuroctl.launchfile import linear_model_of
-from neuroctl.runtime.loop import LoopSettings, make_recorder, miss_cause, run_episode
+from neuroctl.runtime.loop import (CompiledControl, LoopSettings, PythonControl, make_recorder, miss_cause,
+                                   run_episode)
 from neuroctl.runtime.realtime import RealtimeSettings, realtime_applied, realtime_summary
+from neuroctl.runtime.recorder import COMMAND_HELD
 
+ROOT = Path(__file__).resolve().parents[2]
 linux_only = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux scheduling calls")
 
 
@@ -129,3 +135,60 @@ def test_a_slow_tick_is_attributed_to_its_cause(busy, cause):
     slow = data["tick_s"].argmax()
     assert data["tick_s"][slow] > 0.012
     assert (data["tick_cpu_s"][slow] > 0.010) if busy else (data["tick_cpu_s"][slow] < 0.005)
+
+
+REHEARSAL_FAULTS = [{"kind": "stuck", "sensor": "x", "start_s": 0.3, "duration_s": 0.2, "magnitude": 0.05},
+                    {"kind": "nan", "sensor": "theta", "start_s": 0.6, "duration_s": 0.1}]
+
+
+@pytest.mark.parametrize("name", ["cartpole_lqr", "cartpole_mpc"])
+def test_a_rehearsed_paced_run_records_what_a_fast_run_does(name, monkeypatch):
+    """The rehearsal runs each tick's control call before its release on the real state and puts that
+    state back: a paced run records what a fast run does, bit for bit, though the controller ran twice per
+    tick (20 ms ticks: a miss, which would change the course, needs a stall of the machine of 20 ms; the
+    records are compared up to the tick a miss held, if any)."""
+    env = gymnasium.make("neuroctl/CartPoleBalance-v0", disable_env_checker=True, max_episode_steps=10**9,
+                         control_period_s=0.02, max_force_n=6.0, faults=REHEARSAL_FAULTS)
+    path = ROOT / "configs" / "controllers" / f"{name}.yaml"
+    kind, config = load_controller_config(path)
+    controller = build_controller(kind, config, linear_model_of(env), 4, path)
+    rehearsals = []
+    rehearse = CompiledControl.rehearse
+
+    def counted(control):
+        rehearsals.append(control.plant.k)
+        rehearse(control)
+
+    monkeypatch.setattr(CompiledControl, "rehearse", counted)
+    runs = {}
+    for mode in ("fast", "realtime"):
+        settings = LoopSettings(n_ticks=50, control_period_s=0.02, mode=mode, seed=4)
+        recorder = make_recorder(env, controller, settings.n_ticks)
+        outcome = run_episode(env, controller, settings, recorder)
+        runs[mode] = outcome, {key: value for key, value in recorder.arrays().items()
+                               if key not in ("stage_s", "tick_s", "lateness_s", "tick_cpu_s")}
+    env.close()
+    (fast, fast_records), (paced, paced_records) = runs["fast"], runs["realtime"]
+    assert paced.realtime["rehearse"]["applied"]
+    held = np.flatnonzero(paced_records["command_source"] == COMMAND_HELD)
+    compared = held[0] if held.size else 50
+    assert compared >= 40, f"the machine stalled the paced run at tick {compared}"
+    rehearsed = [k for k in rehearsals if k < compared]  # a tick whose wait woke late is not rehearsed
+    assert len(set(rehearsed)) == len(rehearsed) and 0 not in rehearsed and len(rehearsed) >= compared // 2
+    assert fast.monitor["nonfinite"] > 0 and fast.monitor["stale"] > 0
+    if not paced.deadline_misses:
+        assert paced.monitor == fast.monitor
+    for key, values in fast_records.items():
+        np.testing.assert_array_equal(paced_records[key][:compared], values[:compared], err_msg=key)
+
+
+def test_a_controller_without_a_compiled_tick_is_not_rehearsed():
+    env = gymnasium.make("neuroctl/CartPoleBalance-v0", disable_env_checker=True, max_episode_steps=10**9,
+                         control_period_s=0.01)
+    lqr = LQRController(LQRConfig(q=(1.0, 10.0, 0.1, 0.1), r=(1.0,)), linear_model_of(env), 4)
+    settings = LoopSettings(n_ticks=5, control_period_s=0.01, mode="realtime", compiled_tick=False)
+    outcome = run_episode(env, lqr, settings, make_recorder(env, lqr, settings.n_ticks))
+    env.close()
+    assert outcome.realtime["rehearse"] == {"requested": True, "applied": False,
+                                            "detail": PythonControl.rehearsal_detail}
+    assert "no compiled tick" in PythonControl.rehearsal_detail
