@@ -14,7 +14,8 @@ episode); `save_qps` / `load_qps` keep a sequence in one .npz file.
 Run `python -m neuroctl.bench.qp --task arm|quadruped [--ticks N] [--seed S]` for QPs recorded in closed
 loop: the arm's joint-limited QPs (configs/controllers/arm_mpc_exact_limits.yaml on neuroctl/ArmReach-v0,
 one per 1 ms tick) or the trotting quadruped's force QPs (configs/controllers/quadruped_mpc_osqp.yaml on
-neuroctl/QuadrupedTrot-v0 commanded 0.5 m/s forward, one per 10 ms replan).
+neuroctl/QuadrupedTrot-v0 commanded 0.5 m/s forward, one per 10 ms replan), BLAS held to one thread
+as in a launch.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from neuroctl.activity import DENSE_MACS, SYNAPTIC_EVENTS, WEIGHT_UPDATES
 from neuroctl.bench.timing import paired_ratio, stats
@@ -155,15 +157,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--iterations", type=int, default=10, help="PIPG iterations per solve")
     parser.add_argument("--threshold", type=float, default=2e-4, help="spiking PIPG event threshold (units of u)")
     parser.add_argument("--momentum", choices=("nesterov", "none"), default="nesterov", help="PIPG momentum")
+    parser.add_argument("--power-iterations", type=int, default=0,
+                        help="PIPG's steps: power steps per weight change (0: exact eigenvalues each time)")
     args = parser.parse_args(argv)
+    with threadpool_limits(limits=1):  # as in a launch: BLAS on the loop's core only
+        _compare(args)
+
+
+def _compare(args: argparse.Namespace) -> None:
     qps = closed_loop_qps(args.task, args.ticks, args.seed)
     print(f"{len(qps)} QPs of {qps[0].n_variables} variables and {qps[0].n_constraints} rows")
     solvers = {
         "daqp": make_qp_solver("daqp"),
         "osqp": make_qp_solver("osqp"),
         "pipg_spiking": make_qp_solver("pipg_spiking", iterations=args.iterations, threshold=args.threshold,
-                                       momentum=args.momentum),
-        "pipg_dense": make_qp_solver("pipg_dense", iterations=args.iterations, momentum=args.momentum),
+                                       momentum=args.momentum, power_iterations=args.power_iterations),
+        "pipg_dense": make_qp_solver("pipg_dense", iterations=args.iterations, momentum=args.momentum,
+                                     power_iterations=args.power_iterations),
     }
     _print(compare_qp_solvers(qps, solvers))
 
