@@ -189,7 +189,8 @@ def test_the_wheel_ships_the_launch_files_beside_the_configs(tmp_path):
 
 
 def test_results_are_never_overwritten_silently(tmp_path, capsys):
-    args = ["launch", LAUNCH, "--controller", LQR, "--duration", "0.1", "--out", tmp_path / "out"]
+    launch = write(tmp_path, "launch.yaml", LAUNCH_TEXT + "outputs: {plots: false}\n")  # plots: 4 s a run
+    args = ["launch", launch, "--duration", "0.1", "--out", tmp_path / "out"]
     assert run_cli(capsys, *args)[0] == 0
     first = (tmp_path / "out" / "metrics.json").read_bytes()
     code, out, err = run_cli(capsys, *args, "--seed", "5")

@@ -11,12 +11,14 @@ from neuroctl.sweep import run_sweep
 from test_sweep import crashing_sweep, lines, write_sweep
 
 
-@pytest.fixture
-def local_ray(tmp_path):
-    """A local Ray whose workers also import from tmp_path (a launch file's environment module)."""
+@pytest.fixture(scope="module")
+def local_ray(tmp_path_factory):
+    """A local Ray, started once for this module, whose workers also import from the directory it
+    yields (where a test writes a launch file's environment module)."""
+    modules = tmp_path_factory.mktemp("ray_modules")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(tmp_path)}})
-    yield
+             runtime_env={"env_vars": {"PYTHONPATH": str(modules)}})
+    yield modules
     ray.shutdown()
 
 
@@ -34,11 +36,11 @@ def test_ray_gives_the_same_trials_as_local_workers(tmp_path, local_ray):
 
 
 def test_ray_retries_a_trial_whose_worker_died(tmp_path, local_ray, monkeypatch):
-    sweep = crashing_sweep(tmp_path, "ray_crash_once")
-    monkeypatch.chdir(tmp_path)
+    sweep = crashing_sweep(local_ray, "ray_crash_once")
+    monkeypatch.chdir(local_ray)
     report = run_sweep(sweep, tmp_path / "out", executor="ray")
     rows = [json.loads(raw) for raw in (tmp_path / "out" / "trials.jsonl").read_text().splitlines()]
-    assert (tmp_path / "crashed-once").exists()  # a worker did die
+    assert (local_ray / "crashed-once").exists()  # a worker did die
     assert sorted(row["seed"] for row in rows) == [0, 1, 2] and all(row["status"] == "ok" for row in rows)
     assert report["configurations"][0]["failed"] == 0
 
