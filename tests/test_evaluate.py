@@ -95,7 +95,7 @@ def test_eval_on_two_worker_processes_gives_the_same_report(tmp_path):
 
     launch = tmp_path / "hard.yaml"
     launch.write_text((ROOT / "launch" / "cartpole_mpc_hard.yaml").read_text()
-                      .replace("../configs/", f"{ROOT}/configs/").replace("duration_s: 10.0", "duration_s: 2.0"))
+                      .replace("../configs/", f"{ROOT}/configs/").replace("duration_s: 10.0", "duration_s: 1.0"))
     controllers = [CONTROLLERS / "cartpole_mpc_hard_exact.yaml", CONTROLLERS / "cartpole_mpc_hard.yaml"]
     serial = evaluate(launch, [3, 4, 5, 6], controllers)
     parallel = evaluate(launch, [3, 4, 5, 6], controllers, workers=2)
