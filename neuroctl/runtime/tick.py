@@ -30,6 +30,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 from numba import types
+from numba.extending import overload
 from numba.experimental import structref
 
 from neuroctl.network.jit import cached_njit
@@ -143,26 +144,29 @@ def finish_tick(loop, k, source, reward, lateness_s, tick_s, control_s, env_s, c
     loop.ticks_recorded[0] = k + 1
 
 
-_STATE_GETTERS: dict = {}
+def _arrays_of(struct):
+    """(typing stub) The arrays of a structref: see `state_arrays`."""
 
 
-def state_arrays(struct) -> tuple[np.ndarray, ...]:
+@overload(_arrays_of)
+def _arrays_of_overload(struct):
+    """A getter generated from the structref type's fields (numba has no generic field access)."""
+    paths = []
+    for name, field in struct.field_dict.items():
+        if isinstance(field, types.Array):
+            paths.append(f"struct.{name}")
+        elif isinstance(field, types.BaseTuple):
+            paths += [f"struct.{name}[{i}]" for i, item in enumerate(field.types) if isinstance(item, types.Array)]
+    namespace: dict = {}
+    exec(f"def get(struct):\n    return ({''.join(path + ', ' for path in paths)})\n", namespace)
+    return namespace["get"]
+
+
+@cached_njit
+def state_arrays(struct):
     """The arrays of a structref: its array fields and the arrays in its tuple fields, in field order,
-    shared with it (not copies). A getter is generated and compiled once per structref type (numba has no
-    generic field access from Python; it is not cached on disk: ~0.1-0.3 s per type and process)."""
-    kind = numba.typeof(struct)
-    getter = _STATE_GETTERS.get(kind)
-    if getter is None:
-        paths = []
-        for name, field in kind.field_dict.items():
-            if isinstance(field, types.Array):
-                paths.append(f"s.{name}")
-            elif isinstance(field, types.BaseTuple):
-                paths += [f"s.{name}[{i}]" for i, item in enumerate(field.types) if isinstance(item, types.Array)]
-        namespace: dict = {}
-        exec(f"def get(s):\n    return ({''.join(path + ', ' for path in paths)})\n", namespace)
-        getter = _STATE_GETTERS[kind] = numba.njit(namespace["get"])
-    return getter(struct)
+    shared with it (not copies). Cached on disk per structref type (compiling one takes 0.5-2.5 s)."""
+    return _arrays_of(struct)
 
 
 def entry_point(dispatcher, *arguments):
