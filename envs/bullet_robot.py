@@ -65,7 +65,7 @@ from gymnasium import spaces
 from neuroctl.envs.bullet import BulletScene, pybullet
 from neuroctl.envs.checks import MAX_TIME_S, in_range, invalid, real, ticks
 from neuroctl.envs.faults import FaultInjector, parse_faults
-from neuroctl.envs.kernels import bounded_observation, scaled_command, task_cost
+from neuroctl.envs.kernels import bounded_observation, command_and_cost
 from neuroctl.envs.robot import Actuator, PlantModel, Sensor
 
 MAX_NOISE_STD = 100.0  # the widest observation bound: more noise would only saturate the clipping
@@ -171,8 +171,8 @@ class BulletRobotEnv(gymnasium.Env):
         self.terminated = False
         self.steps = 0  # control periods since the last reset
         self.end_reason: str | None = None  # why the episode ended (None while it runs)
-        self._cost_weights: tuple[np.ndarray, np.ndarray] | None = None
-        self._error: np.ndarray | None = None
+        self._cost_weights: tuple[np.ndarray, np.ndarray] | None = None  # (cost_q, cost_r): `_task_weights`
+        self._error = np.zeros(0)
         self._action = np.zeros(len(self.actuators))
         self._command = np.zeros(len(self.actuators))
         self._clean = np.zeros(len(self.sensors))
@@ -216,10 +216,9 @@ class BulletRobotEnv(gymnasium.Env):
         action's check, clip and scale, the step's task cost), physics (the substeps), sense (the
         state, reward, termination and observation)."""
         t_start = perf_counter()
-        command = self._command_from_action(action)
-        self.last_task_cost = self._task_cost(command)  # of the state before the step, as eval scores a tick
+        self.last_task_cost = self._actuate(action)  # of the state before the step, as eval scores a tick
         t_actuated = perf_counter()
-        self.do_simulation(command, self.substep, with_pushes=True)
+        self.do_simulation(self._command, self.substep, with_pushes=True)
         self.substep += self.n_substeps
         self.steps += 1
         t_simulated = perf_counter()
@@ -240,20 +239,6 @@ class BulletRobotEnv(gymnasium.Env):
         times[1] = t_simulated - t_actuated
         times[2] = t_sensed - t_simulated
         return reward, self.terminated, truncated
-
-    def _task_cost(self, command: np.ndarray) -> float:
-        """e'Qe + a'Ra: the task's tracking error of the true state now, the normalised `command`."""
-        if self._cost_weights is None:
-            task = getattr(self, "task", None)
-            if task is None:
-                return 0.0
-            self._cost_weights = (np.asarray(task.cost_q, dtype=np.float64),
-                                  np.asarray(task.cost_r, dtype=np.float64))
-            self._error = np.zeros(len(task.cost_q))
-        cost_q, cost_r = self._cost_weights
-        error = self._error
-        self._state_error(self.state, error)
-        return task_cost(error, cost_q, command, self._command_scale, cost_r)
 
     # ---- pickling: a working copy with its own physics server ----
 
@@ -370,17 +355,36 @@ class BulletRobotEnv(gymnasium.Env):
 
     # ---- internals ----
 
-    def _command_from_action(self, action: Any) -> np.ndarray:
-        """The command (actuator units): the action clipped to [-1, 1] times each actuator's limit; a
-        non-finite action is no command (zeros), counted in `nonfinite_actions`."""
+    def _actuate(self, action: Any) -> float:
+        """The command (actuator units) into `_command`: the action clipped to [-1, 1] times each
+        actuator's limit, a non-finite action no command (zeros, counted in `nonfinite_actions`); returns
+        the step's task cost e'Qe + a'Ra (the task's tracking error of the true state now, the normalised
+        command; 0 without a task). The array work is one compiled call."""
         n = len(self.actuators)
         if type(action) is np.ndarray and action.shape == (n,) and action.dtype.kind == "f":
             self._action[...] = action  # the fast path (agents', the loop's); [...]: no view, unlike [:]
         else:
             self._action[:] = _action_values(action, n)
-        if not scaled_command(self._action, self._command_scale, self._command):
+        if self._cost_weights is None:
+            self._cost_weights = self._task_weights()
+        cost_q, cost_r = self._cost_weights
+        if cost_q.shape[0]:  # a task: its tracking error (none: no state weights, no error)
+            self._state_error(self.state, self._error)
+        finite, cost = command_and_cost(self._action, self._command_scale, self._command, self._error, cost_q, cost_r)
+        if not finite:
             self.nonfinite_actions += 1
-        return self._command
+        return cost
+
+    def _task_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(cost_q, cost_r) of the robot's task (without one: no state weights, zero action weights), with
+        `_error` sized for its tracking error."""
+        task = getattr(self, "task", None)
+        if task is None:
+            cost_q, cost_r = np.zeros(0), np.zeros(len(self.actuators))
+        else:
+            cost_q, cost_r = np.asarray(task.cost_q, dtype=np.float64), np.asarray(task.cost_r, dtype=np.float64)
+        self._error = np.zeros(cost_q.shape[0])
+        return cost_q, cost_r
 
     def _observation(self, out: np.ndarray) -> np.ndarray:
         """The (optionally noisy, faulty) float32 observation of the current true state into `out` (any

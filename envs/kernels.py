@@ -35,6 +35,14 @@ def task_cost(error, cost_q, command, scale, cost_r):
 
 
 @cached_njit
+def command_and_cost(action, scale, command, error, cost_q, cost_r):
+    """`scaled_command` into `command`, then `task_cost` of `error` and that command, in one call:
+    returns (whether the action was finite, the cost)."""
+    finite = scaled_command(action, scale, command)
+    return finite, task_cost(error, cost_q, command, scale, cost_r)
+
+
+@cached_njit
 def bounded_observation(clean, low, high, observed, out):
     """observed (float32) = clean rounded to float32, then limited to [low, high] (NaN stays NaN); out
     (any float dtype) = the same values."""

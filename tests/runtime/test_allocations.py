@@ -85,7 +85,7 @@ def transient_bytes_per_tick(monkeypatch, wrap) -> int:
     recorder = make_recorder(env, controller, settings.n_ticks)
     for module in (bullet_robot, cartpole):
         monkeypatch.setattr(module, "pybullet", PausedModule(module.pybullet, meter))
-    for kernel in ("scaled_command", "task_cost", "bounded_observation"):
+    for kernel in ("command_and_cost", "bounded_observation"):
         monkeypatch.setattr(bullet_robot, kernel, meter.paused(getattr(bullet_robot, kernel)))
     entry_point = loop.entry_point
     monkeypatch.setattr(loop, "entry_point", lambda *arguments: meter.paused(entry_point(*arguments)))
