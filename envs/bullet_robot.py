@@ -42,6 +42,9 @@ Episodes, info, rewards (every robot):
   termination reason, or "time_limit").
 - `reward="task_cost"` makes the reward minus `task_cost`, so that a learner optimises what eval scores;
   "default" keeps the robot's own reward.
+- `step` returns a fresh observation and info (an agent may keep them); `step_into(action, out)` is the
+  same step writing the observation into the caller's buffer, without info and without allocating: the
+  neuroctl loop's path (`neuroctl.runtime.robots.stepper`).
 - Pickling or deep-copying an env gives an independent working copy: a fresh PyBullet server, the env
   rebuilt from its constructor arguments, then its state, episode clock, RNG and counters restored. An
   env collected without `close()` disconnects its server.
