@@ -145,8 +145,7 @@ REHEARSAL_FAULTS = [{"kind": "stuck", "sensor": "x", "start_s": 0.3, "duration_s
 def test_a_rehearsed_paced_run_records_what_a_fast_run_does(name, monkeypatch):
     """The rehearsal runs each tick's control call before its release on the real state and puts that
     state back: a paced run records what a fast run does, bit for bit, though the controller ran twice per
-    tick (20 ms ticks: a miss, which would change the course, needs a stall of the machine of 20 ms; the
-    records are compared up to the tick a miss held, if any)."""
+    tick (20 ms ticks; the records are compared up to the tick a miss held, if any)."""
     env = gymnasium.make("neuroctl/CartPoleBalance-v0", disable_env_checker=True, max_episode_steps=10**9,
                          control_period_s=0.02, max_force_n=6.0, faults=REHEARSAL_FAULTS)
     path = ROOT / "configs" / "controllers" / f"{name}.yaml"
@@ -160,20 +159,26 @@ def test_a_rehearsed_paced_run_records_what_a_fast_run_does(name, monkeypatch):
         rehearse(control)
 
     monkeypatch.setattr(CompiledControl, "rehearse", counted)
-    runs = {}
-    for mode in ("fast", "realtime"):
+
+    def episode(mode):
         settings = LoopSettings(n_ticks=50, control_period_s=0.02, mode=mode, seed=4,
                                 spin_s=0.005)  # a sleep that wakes up to 5 ms late still leaves the rehearsal its time
         recorder = make_recorder(env, controller, settings.n_ticks)
         outcome = run_episode(env, controller, settings, recorder)
-        runs[mode] = outcome, {key: value for key, value in recorder.arrays().items()
-                               if key not in ("stage_s", "tick_s", "lateness_s", "tick_cpu_s")}
+        return outcome, {key: value for key, value in recorder.arrays().items()
+                         if key not in ("stage_s", "tick_s", "lateness_s", "tick_cpu_s")}
+
+    fast, fast_records = episode("fast")
+    for _ in range(3):  # this VM stalls for 10-20 ms at times: a miss holds a tick and changes the course
+        rehearsals.clear()
+        paced, paced_records = episode("realtime")
+        held = np.flatnonzero(paced_records["command_source"] == COMMAND_HELD)
+        compared = held[0] if held.size else 50
+        if compared >= 40:
+            break
     env.close()
-    (fast, fast_records), (paced, paced_records) = runs["fast"], runs["realtime"]
     assert paced.realtime["rehearse"]["applied"]
-    held = np.flatnonzero(paced_records["command_source"] == COMMAND_HELD)
-    compared = held[0] if held.size else 50
-    assert compared >= 40, f"the machine stalled the paced run at tick {compared}"
+    assert compared >= 40, f"the machine stalled each of 3 paced runs before tick 40 (last at {compared})"
     rehearsed = [k for k in rehearsals if k < compared]  # a tick whose wait woke late is not rehearsed
     assert len(set(rehearsed)) == len(rehearsed) and 0 not in rehearsed and len(rehearsed) >= compared // 2
     assert fast.monitor["nonfinite"] > 0 and fast.monitor["stale"] > 0
