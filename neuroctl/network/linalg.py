@@ -235,25 +235,9 @@ def extreme_eigenvalues(symmetric: np.ndarray) -> tuple[float, float]:
 
 
 @cached_njit
-def _apply_operator(matrix, gram, x, out, scratch):
-    """out = M x with M = matrix (square, gram False) or matrix' matrix (gram True; scratch = matrix x)."""
-    if gram:
-        matvec_into(matrix, x, scratch)
-        for j in range(out.shape[0]):
-            out[j] = 0.0
-        for i in range(matrix.shape[0]):
-            factor = scratch[i]
-            for j in range(out.shape[0]):
-                out[j] += factor * matrix[i, j]
-    else:
-        matvec_into(matrix, x, out)
-
-
-@cached_njit
-def refine_eigenpair(matrix, gram, shift, vector, iterations, product, scratch):
+def refine_eigenpair(matrix, shift, vector, iterations, product):
     """`iterations` power steps on S = M (shift 0) or S = shift I - M (shift > 0: its dominant eigenvector
-    is M's smallest when shift >= M's largest eigenvalue), M = matrix or matrix' matrix (`gram`), from
-    `vector` (overwritten by the unit-norm result); return M's Rayleigh quotient rho = v'Mv at the result
+    is M's smallest when shift >= M's largest eigenvalue), M the symmetric `matrix`, from `vector` (overwritten by the unit-norm result); return M's Rayleigh quotient rho = v'Mv at the result
     and the residual norm ||Mv - rho v||. Krylov-Weinstein: M has an eigenvalue within the residual of
     rho (the one v is nearest to, for a warm-started v). A zero vector is returned as is, with (0, 0)."""
     size = vector.shape[0]
@@ -266,7 +250,7 @@ def refine_eigenpair(matrix, gram, shift, vector, iterations, product, scratch):
         norm = np.sqrt(norm)
         for i in range(size):
             vector[i] /= norm
-        _apply_operator(matrix, gram, vector, product, scratch)
+        matvec_into(matrix, vector, product)
         if step == iterations:
             break
         for i in range(size):
@@ -281,10 +265,10 @@ def refine_eigenpair(matrix, gram, shift, vector, iterations, product, scratch):
     return rho, np.sqrt(residual)
 
 
-def refine_macs(rows: int, columns: int, gram: bool, iterations: int) -> int:
-    """Multiply-accumulates of `refine_eigenpair`: (iterations + 1) operator products (rows x columns, twice
-    for `gram`) plus the normalisations, Rayleigh quotient and residual (4 columns each)."""
-    return (iterations + 1) * ((2 if gram else 1) * rows * columns + 4 * columns)
+def refine_macs(size: int, iterations: int) -> int:
+    """Multiply-accumulates of `refine_eigenpair` on a (size, size) matrix: (iterations + 1) products plus
+    the normalisations, Rayleigh quotient and residual (4 size each)."""
+    return (iterations + 1) * (size * size + 4 * size)
 
 
 def nearest_eigenvector(symmetric: np.ndarray, eigenvalue: float, from_above: bool, start: np.ndarray) -> np.ndarray:

@@ -141,20 +141,23 @@ class SpectrumTracker:
         self.cold_starts = 0
         self._vectors = np.zeros((2, 0))  # H's lambda_max and lambda_min eigenvectors
         self._largest = 0.0
+        self._gram, self._nonzero, self._product = np.zeros((0, 0)), np.zeros(0, np.int64), np.zeros(0)  # scratch
 
     def reset(self) -> None:
         self._vectors = np.zeros((2, 0))
 
     def estimate(self, hessian: np.ndarray, rows: np.ndarray) -> tuple[float, float, float]:
         n = hessian.shape[0]
-        sigma, self.macs = gram_norm_bound(rows, np.zeros((n, n)), np.zeros(n, np.int64)) if rows.shape[0] else (0.0, 0)
+        if self._product.shape[0] != n:
+            self._gram, self._nonzero, self._product = np.zeros((n, n)), np.zeros(n, np.int64), np.zeros(n)
+        sigma, self.macs = gram_norm_bound(rows, self._gram, self._nonzero) if rows.shape[0] else (0.0, 0)
         if self._vectors.shape[1] == n:
-            product, scratch = np.zeros(n), np.zeros(1)
+            product = self._product
             top, bottom = self._vectors
-            rho, residual = refine_eigenpair(hessian, False, 0.0, top, self.iterations, product, scratch)
+            rho, residual = refine_eigenpair(hessian, 0.0, top, self.iterations, product)
             largest = min(rho + residual, float(np.max(np.sum(np.abs(hessian), axis=1))))
-            smallest, _ = refine_eigenpair(hessian, False, largest, bottom, self.iterations, product, scratch)
-            self.macs += 2 * refine_macs(n, n, False, self.iterations) + n * n
+            smallest, _ = refine_eigenpair(hessian, largest, bottom, self.iterations, product)
+            self.macs += 2 * refine_macs(n, self.iterations) + n * n
             if abs(largest - self._largest) <= self.jump * self._largest and smallest > 0.0:
                 self._largest = largest
                 return smallest, largest, sigma
