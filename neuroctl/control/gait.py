@@ -18,6 +18,9 @@ that steps towards a velocity error to cancel it), at the height the feet stand 
 Swing trajectory from the lift-off position p0 to the foothold p1 over the swing, progress s: the
 horizontal position moves along the smoothstep c(s) = 3 s^2 - 2 s^3 (zero velocity at both ends), the
 height along the parabola through (0, z0), (1/2, max(z0, z1) + clearance), (1, z1).
+
+The foothold, the swing trajectory and the planar rotation are compiled (numba): the controller's
+per-foot loops (`neuroctl.control.legs`) call them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from neuroctl.network.jit import cached_njit
 
 TROT_OFFSETS = (0.0, 0.5, 0.5, 0.0)
 """Phase offsets of FR, FL, RR, RL for a trot: the diagonal pairs FR+RL and FL+RR in antiphase."""
@@ -69,6 +74,7 @@ class GaitClock:
         return out
 
 
+@cached_njit
 def raibert_foothold(hip_m: np.ndarray, velocity_mps: np.ndarray, yaw_rate_radps: float,
                      command_velocity_mps: np.ndarray, command_yaw_rate_radps: float, stance_duration_s: float,
                      gain_s: float, height_m: float, out: np.ndarray) -> np.ndarray:
@@ -86,6 +92,7 @@ def raibert_foothold(hip_m: np.ndarray, velocity_mps: np.ndarray, yaw_rate_radps
     return out
 
 
+@cached_njit
 def swing_trajectory(progress: float, start_m: np.ndarray, end_m: np.ndarray, clearance_m: float,
                      swing_duration_s: float, position_out: np.ndarray, velocity_out: np.ndarray) -> None:
     """Position (m) and velocity (m/s) of the swinging foot at progress s in [0, 1] (module docstring)."""
@@ -101,6 +108,7 @@ def swing_trajectory(progress: float, start_m: np.ndarray, end_m: np.ndarray, cl
     velocity_out[2] = ((z1 - z0) + bump * (1.0 - 2.0 * s)) / swing_duration_s
 
 
+@cached_njit
 def planar_rotation(yaw_rad: float, vector: np.ndarray, out: np.ndarray) -> np.ndarray:
     """(x, y) of `vector` rotated by `yaw_rad` about z into out[:2] (other entries untouched)."""
     c, s = math.cos(yaw_rad), math.sin(yaw_rad)

@@ -57,7 +57,8 @@ from neuroctl.config import range_field
 from neuroctl.control.base import CPU_MACS, Controller, robot_observation_size
 from neuroctl.control.centroidal import (FORCE_SIZE, GRAVITY, GRAVITY_MPS2, PX, PY, PZ, STATE_SIZE, VX, VY, WZ,
                                          YAW, CentroidalMPC, euler_zyx_rotation)
-from neuroctl.control.gait import GaitClock, planar_rotation, raibert_foothold, swing_trajectory
+from neuroctl.control.gait import GaitClock, planar_rotation
+from neuroctl.control.legs import leg_torques, lever_arms
 from neuroctl.control.qp_solvers import (STATUS_MAX_ITERATIONS, STATUS_SOLVED, STATUS_SOLVED_INACCURATE,
                                          InequalityQP, make_qp_solver)
 from neuroctl.control.whitening import Whitening
@@ -84,6 +85,15 @@ def reference_macs(horizon: int, n_feet: int) -> int:
     """CPU multiply-accumulates of a replan's reference, schedule and lever arms (an estimate: a few per
     state and foot of every step)."""
     return horizon * (STATE_SIZE + 12 * n_feet)
+
+
+def chunk_iterations(iterations: int, ticks: int, first: int | None = None) -> list[int]:
+    """`iterations` shared by `ticks` calls: `first` on the first (None: an even share) and the rest as
+    evenly as whole numbers allow, the earlier calls taking the remainder."""
+    if first is None or ticks == 1:
+        chunk, extra = divmod(iterations, ticks)
+        return [chunk + (1 if k < extra else 0) for k in range(ticks)]
+    return [first] + chunk_iterations(iterations - first, ticks - 1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,10 @@ class QuadrupedMPCConfig:
                                          doc="time between replans (rounded to whole control periods)")
     solve_ticks: int = range_field(1, min=1, max=100, doc="control ticks a PIPG solve is spread over (1: the "
                                    "replan tick; more: the ticks after it, fewer than the ticks between replans)")
+    first_chunk_iterations: int | None = range_field(None, min=1, max=100_000, doc="PIPG iterations on the first "
+                                                     "tick of a spread solve, the one that also loads the new "
+                                                     "weights and steps (null: an even share); the rest are "
+                                                     "shared evenly by the other ticks")
     state_weights: tuple[float, ...] = range_field(STATE_WEIGHTS, length=12, min=0.0, max=1e6,
                                                    doc="Q's diagonal on roll, pitch, yaw, p, w, v")
     force_weight: float = range_field(1e-5, min=0.0, min_exclusive=True, max=1e3, doc="alpha, per N^2")
@@ -163,6 +177,13 @@ class QuadrupedMPCConfig:
         if self.solve_ticks > self.pipg.iterations:
             raise ValueError(f"solve_ticks: expected at most pipg.iterations ({self.pipg.iterations}), "
                              f"got {self.solve_ticks}")
+        if self.first_chunk_iterations is not None:
+            if self.solve_ticks == 1:
+                raise ValueError("first_chunk_iterations: expected null with solve_ticks 1 (nothing is spread)")
+            most = self.pipg.iterations - (self.solve_ticks - 1)
+            if self.first_chunk_iterations > most:
+                raise ValueError(f"first_chunk_iterations: expected at most pipg.iterations - (solve_ticks - 1) "
+                                 f"= {most} (every tick runs at least one), got {self.first_chunk_iterations}")
 
 
 class QuadrupedMPCController(Controller):
@@ -193,8 +214,8 @@ class QuadrupedMPCController(Controller):
         if config.solve_ticks > 1 and config.solve_ticks >= self.replan_ticks:
             raise ValueError(f"solve_ticks: expected fewer than the {self.replan_ticks} control ticks between "
                              f"replans, got {config.solve_ticks}")
-        chunk, extra = divmod(config.pipg.iterations, config.solve_ticks)
-        self.chunk_iterations = [chunk + (1 if k < extra else 0) for k in range(config.solve_ticks)]
+        self.chunk_iterations = chunk_iterations(config.pipg.iterations, config.solve_ticks,
+                                                 config.first_chunk_iterations)
         """PIPG iterations run on each tick of a spread solve (`solve_ticks` > 1)."""
         self.mass_kg = float(robot.body_mass_kg)
         self.com_offset_m = np.asarray(robot.com_offset_m, dtype=np.float64).reshape(3)
@@ -230,12 +251,13 @@ class QuadrupedMPCController(Controller):
         self.stance, self._previous_stance = np.zeros(feet), np.zeros(feet)
         self._progress, self._touchdown = np.zeros(feet), np.zeros(feet)
         self._liftoff_m = np.zeros((feet, 3))
-        self._foothold_m, self._target_m, self._target_velocity = np.zeros(3), np.zeros(3), np.zeros(3)
-        self._foot_velocity = np.zeros(3)
+        self._scratch = np.zeros((4, 3))
+        self._heading_velocity = np.zeros(2)
+        self._foothold_height_m = self.standing_foot_z_m - config.touchdown_depth_m
         self._x0, self._x_ref = np.zeros(STATE_SIZE), np.zeros((horizon, STATE_SIZE))
         self._offsets_m, self._contacts = np.zeros((horizon, feet, 3)), np.zeros((horizon, feet))
         self._feet_world_m = np.zeros((feet, 3))
-        self._centres_m, self._landing_m = np.zeros((horizon, 3)), np.zeros(3)
+        self._centres_m = np.zeros((horizon, 3))
         self._planar = np.zeros(3)
         self._held = np.zeros(observation_size)
         self._finite = np.zeros(observation_size, dtype=bool)
@@ -329,27 +351,14 @@ class QuadrupedMPCController(Controller):
         elif not self.solves or self.tick - self.replan_tick >= self.replan_ticks:
             self._replan(command)
         self._stance_forces()
-        rotation = self.rotation
-        progress = self._progress
         if time_s >= 0.0:
-            self.gait.swing_progress(time_s, progress)
-        for foot in range(self.n_feet):
-            joints = slice(FORCE_SIZE * foot, FORCE_SIZE * (foot + 1))
-            jacobian = self.jacobians[foot]
-            if self.stance[foot] and self.forces_n[foot, 2] > 0.0:
-                self.torque_nm[joints] = -(jacobian.T @ (rotation.T @ self.forces_n[foot]))
-            else:
-                if self._previous_stance[foot]:
-                    self._liftoff_m[foot] = self.feet_m[foot]
-                self.stance[foot] = 0.0
-                self._swing_target(foot, progress[foot] if progress[foot] > 0.0 else 1.0, command)
-                np.matmul(jacobian, self.qd[joints], out=self._foot_velocity)
-                force = self._kp * (self._target_m - self.feet_m[foot]) \
-                    + self._kd * (self._target_velocity - self._foot_velocity)
-                self.torque_nm[joints] = jacobian.T @ force
-        self._previous_stance[:] = self.stance
-        np.clip(self.torque_nm, -self.limits_nm, self.limits_nm, out=self.torque_nm)
-        np.divide(self.torque_nm, self.limits_nm, out=self._action)
+            self.gait.swing_progress(time_s, self._progress)
+        config, gait = self.config, self.gait
+        leg_torques(self.stance, self.forces_n, self.rotation, self.jacobians, self.qd, self.feet_m,
+                    self._previous_stance, self._liftoff_m, self._progress, self.hips_m, self._planar_velocity(),
+                    float(self.base[WZ]), command, gait.stance_duration_s, gait.swing_duration_s,
+                    config.foothold_gain_s, self._foothold_height_m, config.swing_height_m, self._kp, self._kd,
+                    self.limits_nm, self._scratch, self.torque_nm, self._action)
         self.activity[CPU_MACS] += self._tick_macs
         return self._action
 
@@ -363,25 +372,13 @@ class QuadrupedMPCController(Controller):
         np.matmul(self.rotation, self.com_offset_m, out=self.com_m)
         self.com_m += self.base[PX:PZ + 1]
 
-    def _planar_velocity(self) -> tuple[float, float]:
-        """The base's planar velocity in the heading frame (world velocity rotated by -yaw)."""
+    def _planar_velocity(self) -> np.ndarray:
+        """The base's planar velocity (vx, vy) in the heading frame (world velocity rotated by -yaw), in a
+        reused array."""
         c, s = math.cos(self.base[YAW]), math.sin(self.base[YAW])
         vx, vy = self.base[VX], self.base[VY]
-        return c * vx + s * vy, -s * vx + c * vy
-
-    def _foothold(self, foot: int, command: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Raibert's foothold of `foot` in the yaw-aligned base frame (`neuroctl.control.gait`), at the
-        standing pose's foot height less `touchdown_depth_m`."""
-        vx, vy = self._planar_velocity()
-        self._planar[0], self._planar[1] = vx, vy
-        return raibert_foothold(self.hips_m[foot], self._planar, float(self.base[WZ]), command[:2],
-                                float(command[2]), self.gait.stance_duration_s, self.config.foothold_gain_s,
-                                self.standing_foot_z_m - self.config.touchdown_depth_m, out)
-
-    def _swing_target(self, foot: int, progress: float, command: np.ndarray) -> None:
-        self._foothold(foot, command, self._foothold_m)
-        swing_trajectory(progress, self._liftoff_m[foot], self._foothold_m, self.config.swing_height_m,
-                         self.gait.swing_duration_s, self._target_m, self._target_velocity)
+        self._heading_velocity[0], self._heading_velocity[1] = c * vx + s * vy, -s * vx + c * vy
+        return self._heading_velocity
 
     def _stance_forces(self) -> None:
         """This tick's forces: the plan's step for the time since it was made, zero for swing feet."""
@@ -503,8 +500,7 @@ class QuadrupedMPCController(Controller):
     def _lever_arms(self, command: np.ndarray, time_s: float) -> None:
         """r_i at every step: a foot standing now and through step k stays where it stands (world); a foot
         that lands before step k stands at its Raibert foothold placed from the reference pose at its
-        touchdown; r = foot - p_ref(step k) (p_ref(0) = the measured centre of mass)."""
-        horizon = self.config.horizon
+        touchdown; r = foot - p_ref(step k) (p_ref(0) = the measured centre of mass): `lever_arms`."""
         centres = self._centres_m  # p_ref(step k): the measured centre of mass, then the reference's
         centres[0] = self.com_m
         centres[1:] = self._x_ref[:-1, PX:PZ + 1]
@@ -515,18 +511,8 @@ class QuadrupedMPCController(Controller):
             self.gait.time_to_touchdown(time_s, self._touchdown)
         else:
             self._touchdown[:] = -time_s + self.gait.time_to_touchdown(0.0, self._touchdown)
-        target = self._landing_m
-        for foot in range(self.n_feet):
-            landed = self.stance[foot] != 0
-            contacts = self._contacts[:, foot] != 0
-            standing = int(np.argmin(contacts)) if not contacts.all() else horizon  # leading stance steps
-            standing = standing if landed else 0
-            touchdown_step = int(self._touchdown[foot] / step) if not landed else horizon
-            self._foothold(foot, command, self._foothold_m)
-            at = self._x_ref[max(min(touchdown_step, horizon) - 1, 0)]
-            planar_rotation(float(at[YAW]), self._foothold_m, self._target_m)
-            target[0] = at[PX] + self._target_m[0]
-            target[1] = at[PY] + self._target_m[1]
-            target[2] = at[PZ] - self.com_offset_m[2] + self._foothold_m[2]
-            np.subtract(self._feet_world_m[foot], centres[:standing], out=self._offsets_m[:standing, foot])
-            np.subtract(target, centres[standing:], out=self._offsets_m[standing:, foot])
+        gait, config = self.gait, self.config
+        lever_arms(self.stance, self._contacts, self._touchdown, step, self._x_ref, centres, self._feet_world_m,
+                   float(self.com_offset_m[2]), self.hips_m, self._planar_velocity(), float(self.base[WZ]), command,
+                   gait.stance_duration_s, config.foothold_gain_s, self._foothold_height_m, self._scratch[:3],
+                   self._offsets_m)

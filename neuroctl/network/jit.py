@@ -211,16 +211,20 @@ def _within_cache_dir(path: str | None) -> bool:
         return False
 
 
-def cached_njit(function=None, *, inline: bool = False):
+def cached_njit(function=None, *, inline: bool = False, reassociate: bool = False):
     """Decorator for hot-path kernels: compiled once, cached on disk in NUMBA_CACHE_DIR (and nowhere
     else), no GIL, no Python objects. `@cached_njit(inline=True)`: also inlined into the jitted functions
     that call it (numba's inline="always": the call of `neuroctl.network.gradient`'s 17-argument step
     cost ~0.1 us of a 3.3 us cart-pole MPC tick). numba's cache does not notice a change in a function
     that a cached kernel calls from another file: touch the caller's file (or clear the cache) after
-    editing a callee, or the caller keeps the old code."""
+    editing a callee, or the caller keeps the old code. `reassociate=True`: LLVM may reorder sums and fuse
+    multiply-adds (fastmath "reassoc" and "contract", not the NaN/infinity assumptions), so that a
+    reduction runs on SIMD lanes instead of one add after another; results change in the last bits."""
     if function is None:
-        return lambda f: cached_njit(f, inline=inline)
+        return lambda f: cached_njit(f, inline=inline, reassociate=reassociate)
     options = dict(nogil=True, inline="always" if inline else "never")
+    if reassociate:
+        options["fastmath"] = {"reassoc", "contract"}
     if NUMBA_CACHE_DIR is None:
         return numba.njit(cache=False, **options)(function)
     try:

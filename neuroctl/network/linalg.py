@@ -234,7 +234,7 @@ def extreme_eigenvalues(symmetric: np.ndarray) -> tuple[float, float]:
     return float(_bisect(diagonal, off_diagonal, 0, low, high)), float(_bisect(diagonal, off_diagonal, n - 1, low, high))
 
 
-@cached_njit
+@cached_njit(reassociate=True)
 def refine_eigenpair(matrix, shift, vector, iterations, product):
     """`iterations` power steps on S = M (shift 0) or S = shift I - M (shift > 0: its dominant eigenvector
     is M's smallest when shift >= M's largest eigenvalue), M the symmetric `matrix`, from `vector` (overwritten by the unit-norm result); return M's Rayleigh quotient rho = v'Mv at the result
@@ -250,7 +250,11 @@ def refine_eigenpair(matrix, shift, vector, iterations, product):
         norm = np.sqrt(norm)
         for i in range(size):
             vector[i] /= norm
-        matvec_into(matrix, vector, product)
+        for i in range(size):
+            total = 0.0
+            for j in range(size):
+                total += matrix[i, j] * vector[j]
+            product[i] = total
         if step == iterations:
             break
         for i in range(size):
@@ -263,6 +267,18 @@ def refine_eigenpair(matrix, shift, vector, iterations, product):
         difference = product[i] - rho * vector[i]
         residual += difference * difference
     return rho, np.sqrt(residual)
+
+
+@cached_njit(reassociate=True)
+def gershgorin_radius(matrix):
+    """max_i sum_j |M_ij|: Gershgorin's bound on the spectral radius of a square matrix (0 when empty)."""
+    bound = 0.0
+    for i in range(matrix.shape[0]):
+        total = 0.0
+        for j in range(matrix.shape[1]):
+            total += abs(matrix[i, j])
+        bound = max(bound, total)
+    return bound
 
 
 def refine_macs(size: int, iterations: int) -> int:
@@ -278,7 +294,7 @@ def nearest_eigenvector(symmetric: np.ndarray, eigenvalue: float, from_above: bo
     spectral radius bound: the other eigenvectors' shares shrink by delta / (gap + delta). `start`
     normalised if the shifted matrix is not positive definite in floating point."""
     a = np.asarray(symmetric, dtype=np.float64)
-    radius = float(np.max(np.sum(np.abs(a), axis=1))) if a.size else 0.0
+    radius = gershgorin_radius(a)
     delta = 1e-3 * abs(eigenvalue) + 1e-9 * radius
     identity = np.eye(a.shape[0])
     shifted = (eigenvalue + delta) * identity - a if from_above else a - (eigenvalue - delta) * identity
@@ -289,7 +305,7 @@ def nearest_eigenvector(symmetric: np.ndarray, eigenvalue: float, from_above: bo
     return vector / np.linalg.norm(vector)
 
 
-@cached_njit
+@cached_njit(reassociate=True)
 def gram_norm_bound(rows, gram_scratch, nonzero_scratch):
     """Gershgorin's bound on ||G||_2^2 = lambda_max(G'G): max_i sum_j |(G'G)_ij|, with G'G formed from
     each row's nonzeros only (gram_scratch (n, n), nonzero_scratch (n,) int64, overwritten); return the

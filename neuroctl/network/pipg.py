@@ -61,8 +61,8 @@ from neuroctl.activity import (COUNTER_FIELDS, DENSE_MACS, GRADED_SYNAPTIC_EVENT
                                SYNAPTIC_EVENTS)
 from neuroctl.network.dense import deliver_dense, dense_product, send_events
 from neuroctl.network.jit import cached_njit
-from neuroctl.network.linalg import (extreme_eigenvalues, gram_norm_bound, nearest_eigenvector, refine_eigenpair,
-                                     refine_macs)
+from neuroctl.network.linalg import (extreme_eigenvalues, gershgorin_radius, gram_norm_bound, nearest_eigenvector,
+                                     refine_eigenpair, refine_macs)
 
 PRIMAL_ITERATE, PRIMAL_POINT, PRIMAL_SENT, HESSIAN_INPUT, CONSTRAINT_INPUT = range(5)
 """Rows of the gradient neurons' (5, n) state: z, the point y they send, the receivers' copy y_hat,
@@ -155,7 +155,7 @@ class SpectrumTracker:
             product = self._product
             top, bottom = self._vectors
             rho, residual = refine_eigenpair(hessian, 0.0, top, self.iterations, product)
-            largest = min(rho + residual, float(np.max(np.sum(np.abs(hessian), axis=1))))
+            largest = min(rho + residual, gershgorin_radius(hessian))
             smallest, _ = refine_eigenpair(hessian, largest, bottom, self.iterations, product)
             self.macs += 2 * refine_macs(n, self.iterations) + n * n
             if abs(largest - self._largest) <= self.jump * self._largest and smallest > 0.0:
@@ -183,6 +183,41 @@ def exact_spectrum_macs(n: int, m: int) -> int:
     of the smaller Gram matrix, and that Gram product."""
     small = min(m, n)
     return eigenvalue_macs(n) + (eigenvalue_macs(small) + small * small * max(m, n) if m else 0)
+
+
+@cached_njit
+def scale_weights(source_hessian, source_rows, scaling, column_scale, row_scale, hessian, rows, rows_by_column,
+                  row_effect, primal, dual):
+    """The network's weights for H and G (the `PIPGSolver`'s scaling), in place, no allocation: with
+    `scaling`, d_i = H_ii^-1/2 (1 where H_ii <= 0) and r_j = 1 / ||(G D)_j|| (1 for a zero row), else
+    ones; H~ = D H D, G~ = R G D and G~' (`rows_by_column`); row_effect_j = max_i |G~_ji d_i| (how far
+    a unit change of v_j moves the answer u, before alpha). z and w are carried into the new scaling
+    (z_i *= d_old_i / d_i, w_j *= r_old_j / r_j): `column_scale` and `row_scale` hold d_old and r_old on
+    entry, d and r on return."""
+    m, n = source_rows.shape
+    for i in range(n):
+        diagonal = source_hessian[i, i]
+        scale = 1.0 / np.sqrt(diagonal) if scaling and diagonal > 0.0 else 1.0
+        primal[PRIMAL_ITERATE, i] *= column_scale[i] / scale
+        column_scale[i] = scale
+    for i in range(n):
+        for j in range(n):
+            hessian[i, j] = column_scale[i] * source_hessian[i, j] * column_scale[j]
+    for p in range(m):
+        norm = 0.0
+        for i in range(n):
+            value = source_rows[p, i] * column_scale[i]
+            norm += value * value
+        scale = 1.0 / np.sqrt(norm) if scaling and norm > 0.0 else 1.0
+        dual[INTEGRAL, p] *= row_scale[p] / scale
+        row_scale[p] = scale
+        effect = 0.0
+        for i in range(n):
+            value = scale * source_rows[p, i] * column_scale[i]
+            rows[p, i] = value
+            rows_by_column[i, p] = value
+            effect = max(effect, abs(value * column_scale[i]))
+        row_effect[p] = effect
 
 
 def forget_sent(primal: np.ndarray, dual: np.ndarray) -> None:

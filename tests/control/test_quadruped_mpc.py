@@ -397,7 +397,7 @@ def test_a_reset_controller_acts_as_a_fresh_one(trot_env):
 
 
 def test_a_solve_spread_over_ticks_adopts_the_one_tick_plan_from_the_replan_tick(trot_env):
-    """solve_ticks 4 (PIPG, 200 iterations as 4 x 50): the first replan's QP is built on tick 0 (the
+    """solve_ticks 4 (PIPG, 200 iterations as 4 x 50, or 11 and 3 x 63): the first replan's QP is built on tick 0 (the
     standing forces hold meanwhile) and its plan, adopted on tick 4 with its time origin at tick 0, is
     the plan one tick's solve makes, bit for bit. A spread needs a PIPG solver and fewer ticks than
     there are between replans."""
@@ -416,6 +416,16 @@ def test_a_solve_spread_over_ticks_adopts_the_one_tick_plan_from_the_replan_tick
         assert spread.solves == (1 if tick == 4 else 0)
     np.testing.assert_array_equal(spread.last_solution, one_tick.last_solution)
     assert spread.plan_tick == 0 and spread.solve_iterations == [200]
+    uneven = build(trot_env, "quadruped_mpc", solve_ticks=4, first_chunk_iterations=11)
+    assert uneven.chunk_iterations == [11, 63, 63, 63]
+    for tick in range(5):
+        trot_env.unwrapped.steps = tick
+        uneven.act(observation, reference)
+    np.testing.assert_array_equal(uneven.last_solution, one_tick.last_solution)
+    with pytest.raises(ValueError, match=r"first_chunk_iterations: expected at most .* = 197 .*got 198"):
+        build(trot_env, "quadruped_mpc", solve_ticks=4, first_chunk_iterations=198)
+    with pytest.raises(ValueError, match="first_chunk_iterations: expected null with solve_ticks 1"):
+        build(trot_env, "quadruped_mpc", first_chunk_iterations=10)
     with pytest.raises(ValueError, match="solve_ticks: expected 1 for solver osqp"):
         build(trot_env, solve_ticks=4)
     with pytest.raises(ValueError, match="solve_ticks: expected fewer than the 10 control ticks between replans"):
