@@ -76,6 +76,8 @@ class RealtimeSection:
     cpus: list[int] | None = range_field(None, min=0, max=4095, doc="CPU affinity: the cores to run on")
     fifo_priority: int | None = range_field(None, min=1, max=99, doc="SCHED_FIFO priority (needs permission)")
     lock_memory: bool = range_field(False, doc="mlockall the process's memory (needs permission)")
+    rehearse: bool = range_field(True, doc="run a compiled controller's tick just before its release on its "
+                                 "real state, then put the state back (caches warm; no effect on results)")
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,7 @@ def loop_settings(launch: Launch, env: gymnasium.Env) -> LoopSettings:
                         watchdog=run.watchdog, spin_s=run.spin_s, sensors=sensors_of(launch, env),
                         realtime=RealtimeSettings(run.realtime.wait, None if run.realtime.cpus is None
                                                   else tuple(run.realtime.cpus), run.realtime.fifo_priority,
-                                                  run.realtime.lock_memory))
+                                                  run.realtime.lock_memory, run.realtime.rehearse))
 
 
 def sensors_of(launch: Launch, env: gymnasium.Env) -> tuple[Sensor, ...]:

@@ -62,6 +62,8 @@ run: {{duration_s: 0.5}}
      "did you mean 'neuroctl/CartPoleBalance-v0'?"),
     (LAUNCH_TEXT + "outputs: {plots: maybe}\n", None,
      "launch.yaml: outputs.plots: expected true or false, got string 'maybe'"),
+    (LAUNCH_TEXT.replace("{duration_s: 0.5}", "{duration_s: 0.5, realtime: {rehearse: 2}}"), None,
+     "launch.yaml: run.realtime.rehearse: expected true or false, got integer 2"),
     (LAUNCH_TEXT.replace(str(LQR), "missing.yaml"), None, "launch.yaml: controller: controller config"),
     ("env:\n  id: neuroctl/CartPoleBalance-v0\n  kwargs: {control_period_s: 0.5}\ncontroller: c.yaml\n",
      "kind: lqr\n", "launch.yaml: env.kwargs.control_period_s: must be a multiple of 0.001 s"),

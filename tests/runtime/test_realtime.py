@@ -12,7 +12,7 @@ import neuroctl  # noqa: F401  (registers the environments)
 from neuroctl.control.base import Controller
 from neuroctl.control.lqr import LQRConfig, LQRController
 from neuroctl.control.registry import build_controller, load_controller_config
-from neuroctl.launchfile import linear_model_of
+from neuroctl.launchfile import linear_model_of, load_launch, loop_settings, make_env
 from neuroctl.runtime.loop import (CompiledControl, LoopSettings, PythonControl, make_recorder, miss_cause,
                                    run_episode)
 from neuroctl.runtime.realtime import RealtimeSettings, realtime_applied, realtime_summary
@@ -198,3 +198,15 @@ def test_a_controller_without_a_compiled_tick_is_not_rehearsed():
     assert outcome.realtime["rehearse"] == {"requested": True, "applied": False,
                                             "detail": PythonControl.rehearsal_detail}
     assert "no compiled tick" in PythonControl.rehearsal_detail
+
+
+def test_the_launch_file_can_turn_the_rehearsal_off(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "launch" / "cartpole_balance.yaml").read_text().replace(
+        "../configs/", f"{root}/configs/") + "\n"
+    path = tmp_path / "launch.yaml"
+    for value in (True, False):
+        path.write_text(text.replace("run:\n", f"run:\n  realtime: {{rehearse: {str(value).lower()}}}\n"))
+        launch = load_launch(path)
+        with make_env(launch) as env:
+            assert loop_settings(launch, env).realtime.rehearse is value
