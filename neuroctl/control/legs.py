@@ -10,10 +10,9 @@ The maths is the controller's (its module docstring); the footholds and swing tr
 
 from __future__ import annotations
 
+from neuroctl.control.centroidal import PX, PY, PZ, YAW
 from neuroctl.control.gait import planar_rotation, raibert_foothold, swing_trajectory
 from neuroctl.network.jit import cached_njit
-
-YAW, PX, PY, PZ = 2, 3, 4, 5  # x_ref's columns (neuroctl.control.centroidal's state order)
 
 
 @cached_njit
