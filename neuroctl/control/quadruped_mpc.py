@@ -22,9 +22,11 @@ One control tick (every `control_period_s`, 1 ms for the A1):
    plan (shifted by the time since it was made), or before any plan the standing forces m g / n on the
    stance feet; `failed_solves` counts those. With `solve_ticks` S > 1 (PIPG only) the QP is built on
    the replan tick and the network's iterations run on the S ticks after it (each call resuming the
-   last one's iteration, `PIPGSolver.resume`); the plan is adopted on the last of them with its time
-   origin at the replan tick, so a tick carries a share of a replan instead of all of it, and the plan
-   is S control periods older when it is first applied.
+   last one's iteration, `PIPGSolver.resume`; `first_chunk_iterations` on the first of them, which
+   also loads the new weights, the rest shared evenly: `chunk_iterations`); the plan is adopted on the
+   last of them with its time origin at the replan tick, so a tick carries a share of a replan instead
+   of all of it, and the plan is S control periods older when it is first applied. Steps 3-5 run in
+   one compiled call (`neuroctl.control.legs.leg_torques`), the lever arms in another (`lever_arms`).
 3. stance feet: tau_leg = -J' R' f (R the base orientation, f the plan's force of this tick's step).
    A foot the gait puts in stance whose plan step has no force (it lands between the plan's step
    midpoints) is held at its foothold by the swing PD until the next replan.
