@@ -70,6 +70,8 @@ def test_api_and_schema_pages(site: Path) -> None:
         assert name in api
     assert "ControllerPolicy" in text_of(site, "api/wrappers")
     assert "SpikingMPCController" in text_of(site, "api/control")
+    assert "QuadrupedMPCController" in text_of(site, "api/control") and "leg_torques" in text_of(site, "api/control")
+    assert "SpectrumTracker" in text_of(site, "api/network")
     assert "NetworkDescription" in text_of(site, "api/network")
     assert "DeclaredRobot" in text_of(site, "api/envs")
     assert "describe" in text_of(site, "api/runtime")
