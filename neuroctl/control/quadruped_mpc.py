@@ -313,7 +313,8 @@ class QuadrupedMPCController(Controller):
 
     def warmup(self) -> None:
         """Compile and run the solver on two standing QPs (the base at the standing height, then 1 cm
-        higher: new weights, so a solver's path for changed weights runs too)."""
+        higher: new weights, so a solver's path for changed weights runs too), then one tick (`act`:
+        the per-foot kernels)."""
         observation = np.zeros(self.observation_size)
         self.reset(0)
         self._read(observation)
@@ -322,6 +323,7 @@ class QuadrupedMPCController(Controller):
             self._replan(self._command)
             while self._solving:
                 self._solve_step()
+        self.act(observation)
         self.reset(0)
 
     @property
