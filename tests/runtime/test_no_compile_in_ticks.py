@@ -39,7 +39,8 @@ print(json.dumps({"added": sorted(added), "ticks": result.outcome.ticks}))
 """
 
 
-@pytest.mark.parametrize("launch, duration_s", [("quadruped_trot_realtime.yaml", 0.2), ("cartpole_realtime.yaml", 0.1)])
+@pytest.mark.parametrize("launch, duration_s", [("quadruped_trot_realtime.yaml", 0.2), ("cartpole_realtime.yaml", 0.1),
+                                              ("arm_reach_realtime.yaml", 0.1)])
 def test_no_kernel_is_compiled_or_loaded_during_the_ticks(launch, duration_s):
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT / "launch" / launch), str(duration_s)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
