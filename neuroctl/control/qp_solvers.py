@@ -394,11 +394,12 @@ class PIPGSolver:
     def _load_weights(self, qp: InequalityQP, activity: np.ndarray) -> None:
         """New H or G: scale them (`scale_weights`), recompute the steps and thresholds, forget the sent values."""
         n, m = qp.n_variables, qp.n_constraints
-        self._source_hessian = np.array(qp.H, dtype=np.float64)
-        self._source_rows = np.array(qp.G, dtype=np.float64).reshape(m, n)
-        if self._hessian.shape != (n, n) or self._rows.shape != (m, n):
+        if self._hessian.shape != (n, n) or self._rows.shape != (m, n):  # a new size: the arrays, once
+            self._source_hessian, self._source_rows = np.zeros((n, n)), np.zeros((m, n))
             self._hessian, self._rows, self._rows_by_column = np.zeros((n, n)), np.zeros((m, n)), np.zeros((n, m))
             self._row_effect = np.zeros(m)
+        np.copyto(self._source_hessian, qp.H)
+        np.copyto(self._source_rows, np.reshape(qp.G, (m, n)))
         scale_weights(self._source_hessian, self._source_rows, self.scaling, self._column_scale, self._row_scale,
                       self._hessian, self._rows, self._rows_by_column, self._row_effect, self._primal, self._dual)
         if self.spectrum is None:

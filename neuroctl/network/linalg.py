@@ -237,8 +237,9 @@ def extreme_eigenvalues(symmetric: np.ndarray) -> tuple[float, float]:
 @cached_njit(reassociate=True)
 def refine_eigenpair(matrix, shift, vector, iterations, product):
     """`iterations` power steps on S = M (shift 0) or S = shift I - M (shift > 0: its dominant eigenvector
-    is M's smallest when shift >= M's largest eigenvalue), M the symmetric `matrix`, from `vector` (overwritten by the unit-norm result); return M's Rayleigh quotient rho = v'Mv at the result
-    and the residual norm ||Mv - rho v||. Krylov-Weinstein: M has an eigenvalue within the residual of
+    is M's smallest when shift >= M's largest eigenvalue), M the symmetric `matrix`, from `vector`
+    (overwritten by the unit-norm result); return M's Rayleigh quotient rho = v'Mv at the result and the
+    residual norm ||Mv - rho v||. Krylov-Weinstein: M has an eigenvalue within the residual of
     rho (the one v is nearest to, for a warm-started v). A zero vector is returned as is, with (0, 0)."""
     size = vector.shape[0]
     for step in range(iterations + 1):
@@ -250,7 +251,7 @@ def refine_eigenpair(matrix, shift, vector, iterations, product):
         norm = np.sqrt(norm)
         for i in range(size):
             vector[i] /= norm
-        for i in range(size):
+        for i in range(size):  # matvec_into's product, written out so that this function's reassociation applies
             total = 0.0
             for j in range(size):
                 total += matrix[i, j] * vector[j]
