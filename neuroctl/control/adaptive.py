@@ -230,6 +230,10 @@ class _AdaptiveTerm:
         self.adaptive.reset()
         self.u_train[:] = 0.0
 
+    def rehearsal_arrays(self) -> None:
+        """None: the population's network state (and its learned decoders) is not declared."""
+        return None
+
     def _add_torques(self, reference: np.ndarray | None, torque_nm: np.ndarray) -> None:
         n = self.n_joints
         reference = self._zero_reference if reference is None else reference
@@ -257,6 +261,10 @@ def _workspace(robot, section) -> tuple[np.ndarray, np.ndarray]:
 class _KnownPayloadTerm:
     def _add_torques(self, reference: np.ndarray | None, torque_nm: np.ndarray) -> None:
         self.known_payload.add(self.q, self.qd, self.qdd, torque_nm)
+
+    def rehearsal_arrays(self) -> tuple[np.ndarray, ...] | None:
+        arrays = super().rehearsal_arrays()
+        return None if arrays is None else (*arrays, self.known_payload.torque_nm)
 
 
 class ComputedTorquePDKnownPayloadController(_KnownPayloadTerm, ComputedTorquePDController):

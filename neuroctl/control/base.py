@@ -140,6 +140,10 @@ class ModelState:
         deviation, error (the arrays themselves, for a compiled tick)."""
         return self.hold, self.held, self._observer, self._y_op, self._x_op, self._deviation, self.error
 
+    def rehearsal_arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays `error_of` writes (`Controller.rehearsal_arrays`)."""
+        return self.held, self._deviation, self.error
+
     def error_of(self, observation: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
         """x - x_ref (a reused array); reference None means x_ref = 0. (An observation or reference that
         is not float64 is converted first, which allocates; the loop hands float64 over.)"""
@@ -212,6 +216,12 @@ class Controller(ABC):
     @abstractmethod
     def act(self, observation: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """Return the action for this tick: finite, within the actuator bounds, in action units."""
+
+    def rehearsal_arrays(self) -> tuple[np.ndarray, ...] | None:
+        """Every array `act` writes that a later call reads or the controller exposes, or None (the
+        default: not declared). Putting these back as they were undoes a call of `act`, which lets the
+        loop rehearse a paced tick before its release (`neuroctl.runtime.loop.Rehearsal`)."""
+        return None
 
     def warmup(self) -> None:
         """Compile and run the kernels once so that the first real tick pays no compile time."""

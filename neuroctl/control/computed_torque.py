@@ -342,6 +342,17 @@ class ComputedTorqueController(Controller):
     def _plan(self, state: np.ndarray, reference: np.ndarray | None) -> None:
         """Set `qdd` and the planner's part of `activity`."""
 
+    @abstractmethod
+    def _planner_rehearsal_arrays(self) -> tuple[np.ndarray, ...] | None:
+        """The arrays `_plan` writes (`Controller.rehearsal_arrays`), or None where not declared."""
+
+    def rehearsal_arrays(self) -> tuple[np.ndarray, ...] | None:
+        planner = self._planner_rehearsal_arrays()
+        if planner is None:
+            return None
+        return (self.q, self.qd, self.qdd, self.state, self.mass, self.bias, self.torque_nm, self._held,
+                self._action, self.activity, *planner)
+
     def _add_torques(self, reference: np.ndarray | None, torque_nm: np.ndarray) -> None:
         """Hook: add a term to tau = M(q) qdd + h(q, qd) in place, before the clip (an adaptive or a
         known-payload term, `neuroctl.control.adaptive`); this tick's q, qd, qdd, mass and bias are set.
@@ -381,6 +392,9 @@ class ComputedTorquePDController(ComputedTorqueController):
         np.clip(self.qdd, -self.acceleration_bounds, self.acceleration_bounds, out=self.qdd)
         self.activity[: len(ACTIVITY_FIELDS)] = 0
         self.activity[DENSE_MACS] = 2 * n
+
+    def _planner_rehearsal_arrays(self) -> tuple[np.ndarray, ...]:
+        return (self._error,)
 
 
 class _PlannedComputedTorque(ComputedTorqueController):
@@ -428,6 +442,9 @@ class _PlannedComputedTorque(ComputedTorqueController):
         np.multiply(v, self.acceleration_bounds, out=self.qdd)
         self.activity[:] = self.planner.activity
         self._planning_cpu_macs = int(self.planner.activity[CPU_MACS])
+
+    def _planner_rehearsal_arrays(self) -> tuple[np.ndarray, ...] | None:
+        return self.planner.rehearsal_arrays()
 
 
 class ComputedTorqueExactMPCController(_PlannedComputedTorque):

@@ -245,6 +245,10 @@ class GradientMPCController(Controller):
 
     compiled_act = act
 
+    def rehearsal_arrays(self) -> tuple[np.ndarray, ...] | None:
+        return (*self._error.rehearsal_arrays(), self._state, self._x_hat, self._schedule, self._action,
+                self.activity, self.predicted_states, self.last_solution, self._raster)
+
 
 class DenseMPCController(GradientMPCController):
     """The dense, non-spiking twin: same iterations, every multiply done every iteration."""
@@ -286,6 +290,10 @@ class SpikingMPCController(GradientMPCController):
         return action
 
     compiled_act = act
+
+    def rehearsal_arrays(self) -> tuple[np.ndarray, ...] | None:
+        """None with `state_input: population` (the populations' state is not declared)."""
+        return super().rehearsal_arrays() if self.state_populations is None else None
 
     def _thresholds(self, config: SpikingMPCConfig) -> tuple[float, float]:
         return config.theta_neuron, config.theta_sensor

@@ -29,10 +29,12 @@ Deadline policy in realtime mode, when a tick ends after its deadline (the next 
 
 In realtime mode the loop runs under `run.realtime`'s settings (`neuroctl.runtime.realtime`: how it
 waits, affinity, SCHED_FIFO, locked memory, rehearsal; the outcome reports each, applied or why not).
-A compiled control stage is rehearsed `REHEARSAL_LEAD_S` before each release (`CompiledControl.rehearse`:
-the tick's control call on the real state, which is then put back), so that the tick finds its code and
-data in the caches instead of cold after the wait; the records are those of an unrehearsed run, bit for
-bit. Every miss is attributed to one cause, from the tick's wall time, its thread CPU time and when it
+The control stage is rehearsed `REHEARSAL_LEAD_S` before each release (`Rehearsal`: the tick's control
+call on the real state, which is then put back; the compiled stage always, the Python one when the
+controller declares the arrays its `act` writes), so that the tick finds its code and data in the caches
+instead of cold after the wait; the records are those of an unrehearsed run, bit for bit.
+
+Every miss is attributed to one cause, from the tick's wall time, its thread CPU time and when it
 started:
 
 - `stalled`: the process was not running for at least the overrun (wall time minus thread CPU time
@@ -186,21 +188,49 @@ class MonitoredPlant:
 
 
 REHEARSAL_LEAD_S = 0.0001
-"""A paced tick is rehearsed this long before its release (`CompiledControl.rehearse`)."""
+"""A paced tick is rehearsed this long before its release (`Rehearsal`)."""
+
+
+class Rehearsal:
+    """Tick k's control call now, then everything it changed put back as it was: the controller's arrays,
+    the monitor's and watchdog's state and counts, the contained reading and the command (the records of
+    tick k it writes are written again when the tick runs, from the same reading). A paced tick ran
+    1.5-3x slower than a fast one with its code and data gone cold during the wait (docs/BENCHMARKS.md).
+    """
+
+    def __init__(self, call: Callable[[], object], controller_arrays: tuple[np.ndarray, ...],
+                 plant: MonitoredPlant) -> None:
+        monitor, watchdog = plant.monitor, plant.watchdog
+        self.plant = plant
+        self._call = call
+        self._live = (*controller_arrays, plant.sensed, monitor.state, monitor.counts, watchdog.last_good,
+                      watchdog.replacements, watchdog.command)
+        self._saved = tuple(array.copy() for array in self._live)
+
+    def __call__(self) -> None:
+        live, saved = self._live, self._saved
+        for i in range(len(live)):
+            saved[i][...] = live[i]
+        self._call()
+        for i in range(len(live)):
+            live[i][...] = saved[i]
 
 
 class PythonControl:
     """The control stage by `act` (any controller): monitor, `act`, records and watchdog as Python calls."""
 
-    rehearsal_detail = "not applied: the controller has no compiled tick, its state cannot be put back"
-
     def __init__(self, controller: Controller, plant: MonitoredPlant) -> None:
         self.controller = controller
         self.plant = plant
 
-    def rehearsal(self) -> None:
-        """None: `act`'s state is the controller object's, which the loop cannot snapshot."""
-        return None
+    def rehearsal(self) -> tuple[Rehearsal | None, str]:
+        """The rehearsal of this stage and what it does: applied when the controller declares the arrays
+        its `act` writes (`Controller.rehearsal_arrays`), else None and why not."""
+        arrays = self.controller.rehearsal_arrays()
+        if arrays is None:
+            return None, "not applied: the controller declares no rehearsal_arrays, its act's state cannot be put back"
+        return Rehearsal(self, arrays, self.plant), (f"each tick's act {REHEARSAL_LEAD_S * 1e6:g} us before its "
+                                                     f"release, state put back")
 
     def __call__(self) -> tuple[int, float]:
         """The command of tick k into `plant.command`; returns its source and `act`'s time (s)."""
@@ -244,29 +274,11 @@ class CompiledControl:
         source = self._tick(plant.arrays, self.controller_arrays, plant.k)
         return source, time.perf_counter() - start
 
-    rehearsal_detail = f"each tick's control call {REHEARSAL_LEAD_S * 1e6:g} us before its release, state put back"
-
-    def rehearsal(self) -> Callable[[], None]:
-        """`rehearse`, with its snapshot allocated (the first call per controller type compiles a getter
-        of its arrays: `tick.state_arrays`)."""
-        plant = self.plant
-        monitor, watchdog = plant.monitor, plant.watchdog
-        self._live = (*state_arrays(self.controller_arrays), plant.sensed, monitor.state, monitor.counts,
-                      watchdog.last_good, watchdog.replacements, watchdog.command)
-        self._saved = tuple(array.copy() for array in self._live)
-        return self.rehearse
-
-    def rehearse(self) -> None:
-        """Tick k's call now, then everything it changed put back as it was: the controller's arrays, the
-        monitor's and watchdog's state and counts, the contained reading and the command (its records of
-        tick k it writes again when the tick runs, from the same reading). A paced tick ran 1.5-3x slower
-        than a fast one with its code and data gone cold during the wait (docs/BENCHMARKS.md)."""
-        live, saved = self._live, self._saved
-        for i in range(len(live)):
-            saved[i][...] = live[i]
-        self._tick(self.plant.arrays, self.controller_arrays, self.plant.k)
-        for i in range(len(live)):
-            live[i][...] = saved[i]
+    def rehearsal(self) -> tuple[Rehearsal, str]:
+        """The rehearsal of the compiled call (the first per controller type compiles a getter of its
+        arrays: `tick.state_arrays`) and what it does."""
+        return Rehearsal(self, state_arrays(self.controller_arrays), self.plant), (
+            f"each tick's control call {REHEARSAL_LEAD_S * 1e6:g} us before its release, state put back")
 
 
 def control_stage(controller: Controller, plant: MonitoredPlant, compiled: bool) -> PythonControl | CompiledControl:
@@ -318,14 +330,13 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     task_robot = env.unwrapped if isinstance(env.unwrapped, TaskRobot) else None
     hold_next = terminated = False
     wait_spin_s = math.inf if settings.realtime.wait == "spin" else settings.spin_s
-    rehearse = control.rehearsal() if realtime and settings.realtime.rehearse else None
+    rehearse, rehearsal_detail = control.rehearsal() if realtime and settings.realtime.rehearse else (None, "not requested")
     with garbage_collection_paused(realtime), realtime_applied(settings.realtime if realtime
                                                                else RealtimeSettings()) as applied:
         if realtime:
             outcome.realtime = applied.report()
             outcome.realtime["rehearse"] = {"requested": settings.realtime.rehearse, "applied": rehearse is not None,
-                                            "detail": control.rehearsal_detail if settings.realtime.rehearse
-                                            else "not requested"}
+                                            "detail": rehearsal_detail}
         cpu_start = time.process_time()
         wall_start = time.perf_counter()
         release = last_end = wall_start

@@ -46,8 +46,8 @@ class RealtimeSettings:
     """mlockall(MCL_CURRENT | MCL_FUTURE): no page of the process is swapped or faulted in lazily."""
     rehearse: bool = True
     """Rehearse each tick's control step shortly before its release, on the real state, then put that
-    state back (a compiled controller's: `neuroctl.runtime.loop.CompiledControl.rehearse`), so that the
-    tick starts with its code and data in the caches."""
+    state back (`neuroctl.runtime.loop.Rehearsal`: a compiled control stage, or a controller that declares
+    its `rehearsal_arrays`), so that the tick starts with its code and data in the caches."""
 
 
 def _libc() -> ctypes.CDLL | None:

@@ -18,7 +18,7 @@ numba's cache keys `control_tick` by its argument types only: after editing a co
 tick keeps the old code.
 
 `state_arrays(struct)` gives the arrays a structref holds (shared with it), for the loop's rehearsal of a
-tick before its release time (`neuroctl.runtime.loop.CompiledControl.rehearse`).
+tick before its release time (`neuroctl.runtime.loop.Rehearsal`).
 
 A call through a numba dispatcher types every argument in Python first, about 1 us per structref;
 `entry_point` compiles (or loads from the cache) the signature once and returns the compiled function

@@ -13,8 +13,7 @@ from neuroctl.control.base import Controller
 from neuroctl.control.lqr import LQRConfig, LQRController
 from neuroctl.control.registry import build_controller, load_controller_config
 from neuroctl.launchfile import linear_model_of, load_launch, loop_settings, make_env
-from neuroctl.runtime.loop import (CompiledControl, LoopSettings, PythonControl, make_recorder, miss_cause,
-                                   run_episode)
+from neuroctl.runtime.loop import LoopSettings, Rehearsal, make_recorder, miss_cause, run_episode
 from neuroctl.runtime.realtime import RealtimeSettings, realtime_applied, realtime_summary
 from neuroctl.runtime.recorder import COMMAND_HELD
 
@@ -141,27 +140,47 @@ REHEARSAL_FAULTS = [{"kind": "stuck", "sensor": "x", "start_s": 0.3, "duration_s
                     {"kind": "nan", "sensor": "theta", "start_s": 0.6, "duration_s": 0.1}]
 
 
-@pytest.mark.parametrize("name", ["cartpole_lqr", "cartpole_mpc", "cartpole_balance"])
-def test_a_rehearsed_paced_run_records_what_a_fast_run_does(name, monkeypatch):
+ARM_FAULTS = [{"kind": "stuck", "sensor": "q2", "start_s": 0.1, "duration_s": 0.2, "magnitude": 0.05},
+              {"kind": "nan", "sensor": "qd4", "start_s": 0.3, "duration_s": 0.1}]
+
+
+def _cartpole():
+    return gymnasium.make("neuroctl/CartPoleBalance-v0", disable_env_checker=True, max_episode_steps=10**9,
+                          control_period_s=0.02, max_force_n=6.0, faults=REHEARSAL_FAULTS)
+
+
+def _arm():
+    return gymnasium.make("neuroctl/ArmReach-v0", disable_env_checker=True, max_episode_steps=10**9,
+                          control_period_s=0.01, target_hold_s=0.25, faults=ARM_FAULTS)
+
+
+@pytest.mark.parametrize("name, make, compiled", [
+    ("cartpole_lqr", _cartpole, True), ("cartpole_mpc", _cartpole, True), ("cartpole_balance", _cartpole, True),
+    ("cartpole_mpc", _cartpole, False), ("arm_mpc", _arm, True), ("arm_pd", _arm, True),
+])
+def test_a_rehearsed_paced_run_records_what_a_fast_run_does(name, make, compiled, monkeypatch):
     """The rehearsal runs each tick's control call before its release on the real state and puts that
     state back: a paced run records what a fast run does, bit for bit, though the controller ran twice per
-    tick (20 ms ticks; the records are compared up to the tick a miss held, if any)."""
-    env = gymnasium.make("neuroctl/CartPoleBalance-v0", disable_env_checker=True, max_episode_steps=10**9,
-                         control_period_s=0.02, max_force_n=6.0, faults=REHEARSAL_FAULTS)
+    tick (20 ms ticks, 10 ms for the arm; the records are compared up to the tick a miss held, if any). The cart-pole's
+    controllers on the compiled tick and one on `act`; the arm's computed torque (always `act`) around the
+    spiking MPC and around PD."""
+    env = make()
     path = ROOT / "configs" / "controllers" / f"{name}.yaml"
     kind, config = load_controller_config(path)
-    controller = build_controller(kind, config, linear_model_of(env), 4, path)
+    controller = build_controller(kind, config, linear_model_of(env), env.observation_space.shape[0], path,
+                                  robot=env.unwrapped)
     rehearsals = []
-    rehearse = CompiledControl.rehearse
+    rehearse = Rehearsal.__call__
 
-    def counted(control):
-        rehearsals.append(control.plant.k)
-        rehearse(control)
+    def counted(rehearsal):
+        rehearsals.append(rehearsal.plant.k)
+        rehearse(rehearsal)
 
-    monkeypatch.setattr(CompiledControl, "rehearse", counted)
+    monkeypatch.setattr(Rehearsal, "__call__", counted)
 
     def episode(mode):
-        settings = LoopSettings(n_ticks=50, control_period_s=0.02, mode=mode, seed=4,
+        settings = LoopSettings(n_ticks=50, control_period_s=env.unwrapped.control_period_s, mode=mode, seed=4,
+                                compiled_tick=compiled,
                                 spin_s=0.005)  # a sleep that wakes up to 5 ms late still leaves the rehearsal its time
         recorder = make_recorder(env, controller, settings.n_ticks)
         outcome = run_episode(env, controller, settings, recorder)
@@ -181,23 +200,24 @@ def test_a_rehearsed_paced_run_records_what_a_fast_run_does(name, monkeypatch):
     assert compared >= 40, f"the machine stalled each of 3 paced runs before tick 40 (last at {compared})"
     rehearsed = [k for k in rehearsals if k < compared]  # a tick whose wait woke late is not rehearsed
     assert len(set(rehearsed)) == len(rehearsed) and 0 not in rehearsed and len(rehearsed) >= compared // 2
-    assert fast.monitor["nonfinite"] > 0 and fast.monitor["stale"] > 0
+    caught_stuck = fast.monitor["stale"] + fast.monitor["rate"]  # the arm's joints have no staleness limit: a jump
+    assert fast.monitor["nonfinite"] > 0 and caught_stuck > 0
     if not paced.deadline_misses:
         assert paced.monitor == fast.monitor
     for key, values in fast_records.items():
         np.testing.assert_array_equal(paced_records[key][:compared], values[:compared], err_msg=key)
 
 
-def test_a_controller_without_a_compiled_tick_is_not_rehearsed():
+def test_a_controller_that_declares_no_rehearsal_arrays_is_not_rehearsed_on_act():
     env = gymnasium.make("neuroctl/CartPoleBalance-v0", disable_env_checker=True, max_episode_steps=10**9,
                          control_period_s=0.01)
     lqr = LQRController(LQRConfig(q=(1.0, 10.0, 0.1, 0.1), r=(1.0,)), linear_model_of(env), 4)
+    assert lqr.rehearsal_arrays() is None
     settings = LoopSettings(n_ticks=5, control_period_s=0.01, mode="realtime", compiled_tick=False)
     outcome = run_episode(env, lqr, settings, make_recorder(env, lqr, settings.n_ticks))
     env.close()
-    assert outcome.realtime["rehearse"] == {"requested": True, "applied": False,
-                                            "detail": PythonControl.rehearsal_detail}
-    assert "no compiled tick" in PythonControl.rehearsal_detail
+    assert outcome.realtime["rehearse"]["requested"] and not outcome.realtime["rehearse"]["applied"]
+    assert "declares no rehearsal_arrays" in outcome.realtime["rehearse"]["detail"]
 
 
 def test_the_launch_file_can_turn_the_rehearsal_off(tmp_path):
