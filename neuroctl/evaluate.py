@@ -67,17 +67,17 @@ def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray,
     """Per tick: max |U - U*| / limit, U* the exact QP solution at the observation the controller saw
     and the reference it was given (the QP's x0 = `controller.qp_initial_state(observation, reference)`,
     x - x_ref; the observation itself for a controller without one)."""
-    from neuroctl.control.mpc import ExactQPSolver, qp_error
+    from neuroctl.control.mpc import ExactQPSolver, qp_errors
 
     solver = ExactQPSolver(controller.qp_problem, tolerance=QP_SOLVER_TOLERANCE)
     exact = np.zeros(plans.shape[1])
-    errors = np.empty(len(plans))
+    exacts = np.empty_like(plans)
     initial_state = getattr(controller, "qp_initial_state", None)
-    for k, (observation, plan) in enumerate(zip(observations, plans)):
+    for k, observation in enumerate(observations):
         reference = None if references is None else references[k]
         x0 = observation if initial_state is None else initial_state(observation, reference)
-        errors[k] = qp_error(controller.qp_problem, plan, solver.solve_into(x0, exact))
-    return errors
+        exacts[k] = solver.solve_into(x0, exact)  # warm started from the tick before
+    return qp_errors(controller.qp_problem, plans, exacts)
 
 
 def run_episode_summary(runner: LaunchRunner, seed: int) -> EpisodeSummary:

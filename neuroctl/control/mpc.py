@@ -58,10 +58,17 @@ class ExactQPSolver:
         return self.solve_into(np.asarray(x0, float), solution)
 
 
-def qp_error(problem: MPCProblem, solution: np.ndarray, exact: np.ndarray) -> float:
-    """max_i |U_i - U*_i| / bound_i, with bound_i = max(|lower_i|, |upper_i|): error relative to the limit."""
+def qp_errors(problem: MPCProblem, solutions: np.ndarray, exacts: np.ndarray) -> np.ndarray:
+    """Per row (one plan U and its exact U* per row, n values each): max_i |U_i - U*_i| / bound_i, with
+    bound_i = max(|lower_i|, |upper_i|): the error relative to the limit."""
+    n = problem.n_decisions
     bound = np.maximum(np.abs(problem.lower), np.abs(problem.upper))
-    return float(np.max(np.abs(np.ravel(solution) - np.ravel(exact)) / bound))
+    return np.max(np.abs(np.reshape(solutions, (-1, n)) - np.reshape(exacts, (-1, n))) / bound, axis=1)
+
+
+def qp_error(problem: MPCProblem, solution: np.ndarray, exact: np.ndarray) -> float:
+    """`qp_errors` of one plan."""
+    return float(qp_errors(problem, solution, exact)[0])
 
 
 def shift_warm_start(solution: np.ndarray, n_inputs: int) -> None:
