@@ -33,6 +33,7 @@ import scipy.sparse as sparse
 
 from neuroctl.activity import COUNTER_FIELDS, CPU_MACS, WEIGHT_UPDATES
 from neuroctl.network.jit import cached_njit
+from neuroctl.network.dense import synapse_arrays
 from neuroctl.network.pipg import (PRIMAL_ITERATE, SpectrumTracker, exact_spectrum_macs, forget_sent, pipg_solve,
                                    pipg_steps, scale_weights, steps_from_spectrum)
 
@@ -296,8 +297,8 @@ class PIPGSolver:
     infeasibility: an infeasible QP ends with its violation in max_violation), "failed" if a value is not
     finite (u is then the fallback and the network restarts cold). `activity` of each result: the
     network's counters (SPIKES, SYNAPTIC_EVENTS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, DENSE_MACS);
-    on a call whose weights changed, the spiking network also counts WEIGHT_UPDATES = n^2 + 2 m n (H~,
-    and G~ in both directions, written into its synapses), and both count CPU_MACS for the host's
+    on a call whose weights changed, the spiking network also counts WEIGHT_UPDATES = n^2 + 2 nnz(G) (H~,
+    and G~'s nonzero entries in both directions, written into its synapses), and both count CPU_MACS for the host's
     step-size computation (`exact_spectrum_macs`, or the tracker's `macs`; the scaling's n^2 + mn
     products are left out). `raster`: the last call's events
     (`neuroctl.network.pipg`; (K + 1, n + m) for the spiking network, (0, n + m) for the dense twin).
@@ -326,7 +327,7 @@ class PIPGSolver:
         self._source_rows = np.zeros((0, 0))
         self._hessian = np.zeros((0, 0))  # the scaled weights the network holds
         self._rows = np.zeros((0, 0))
-        self._rows_by_column = np.zeros((0, 0))
+        self._row_synapses = self._column_synapses = synapse_arrays(0, 0)  # G~'s nonzero entries
         self._column_scale = np.zeros(0)  # d
         self._row_scale = np.zeros(0)  # r
         self._row_effect = np.zeros(0)  # max_i |G~_ji d_i|, for the constraint neurons' thresholds
@@ -379,7 +380,8 @@ class PIPGSolver:
         if warm_start is not None:
             z[:] = qp.fallback(warm_start) / d
         run = pipg_solve(
-            self._hessian, d * qp.q, qp.lower / d, qp.upper / d, self._rows, self._rows_by_column, r * qp.h,
+            self._hessian, d * qp.q, qp.lower / d, qp.upper / d, self._rows, self._row_synapses,
+            self._column_synapses, r * qp.h,
             self.alpha, self.beta, self.momentum, iterations, self.tolerance,
             self._primal_thresholds, self._dual_thresholds, self.dense, self._primal, self._dual, activity,
             self.raster, resume,
@@ -396,12 +398,14 @@ class PIPGSolver:
         n, m = qp.n_variables, qp.n_constraints
         if self._hessian.shape != (n, n) or self._rows.shape != (m, n):  # a new size: the arrays, once
             self._source_hessian, self._source_rows = np.zeros((n, n)), np.zeros((m, n))
-            self._hessian, self._rows, self._rows_by_column = np.zeros((n, n)), np.zeros((m, n)), np.zeros((n, m))
+            self._hessian, self._rows = np.zeros((n, n)), np.zeros((m, n))
+            self._row_synapses, self._column_synapses = synapse_arrays(m, m * n), synapse_arrays(n, m * n)
             self._row_effect = np.zeros(m)
         np.copyto(self._source_hessian, qp.H)
         np.copyto(self._source_rows, np.reshape(qp.G, (m, n)))
-        scale_weights(self._source_hessian, self._source_rows, self.scaling, self._column_scale, self._row_scale,
-                      self._hessian, self._rows, self._rows_by_column, self._row_effect, self._primal, self._dual)
+        synapses = scale_weights(self._source_hessian, self._source_rows, self.scaling, self._column_scale,
+                                 self._row_scale, self._hessian, self._rows, self._row_synapses,
+                                 self._column_synapses, self._row_effect, self._primal, self._dual)
         if self.spectrum is None:
             self.alpha, self.beta, momentum = pipg_steps(self._hessian, self._rows, self.dual_ratio)
             activity[CPU_MACS] += exact_spectrum_macs(n, m)
@@ -415,7 +419,7 @@ class PIPGSolver:
         self._dual_thresholds = theta / (self.alpha * np.maximum(self._row_effect, np.finfo(float).tiny))
         forget_sent(self._primal, self._dual)
         if not self.dense:
-            activity[WEIGHT_UPDATES] += n * n + 2 * m * n
+            activity[WEIGHT_UPDATES] += synapses
         self.weight_changes += 1
 
 

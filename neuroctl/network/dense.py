@@ -15,6 +15,12 @@ row i the fan-in of neuron i, read contiguously per output. A symmetric matrix i
 
 Counters (`neuroctl.activity`): SYNAPTIC_EVENTS += n_post per event delivered; DENSE_MACS += n_post x
 n_pre per dense product.
+
+A sparse fan-out (`deliver_sparse`) beside them: compressed rows `synapses = (pointers, indices,
+weights)`, row j's synapses at pointers[j]..pointers[j + 1] in postsynaptic order (`compress`), only the
+nonzero weights: an event of neuron j is as many synaptic events as row j has synapses. Delivering it
+adds the same nonzero products to the same accumulators in the same order as the dense row does (what
+the dense row adds besides, d x 0, changes no value), so the two give equal results.
 """
 
 from __future__ import annotations
@@ -32,17 +38,28 @@ def deliver_dense(weights_by_pre: np.ndarray, pre: int, change: float, accumulat
         accumulators[i] += weights_by_pre[pre, i] * change
 
 
+@cached_njit(inline=True)
+def deliver_sparse(synapses, pre: int, change: float, accumulators: np.ndarray) -> int:
+    """accumulators[i] += change * w for each synapse (i, w) of row `pre` of the compressed rows
+    `synapses` (one event of neuron `pre`); returns the synapses delivered."""
+    pointers, indices, weights = synapses
+    for k in range(pointers[pre], pointers[pre + 1]):
+        accumulators[indices[k]] += weights[k] * change
+    return pointers[pre + 1] - pointers[pre]
+
+
 @cached_njit(inline=True)  # called every iteration of the gradient and PIPG networks: inlined, no call cost
-def send_events(values, sent, thresholds, fanout, accumulators, second_fanout, second_accumulators,
-                raster, row, column):  # fmt: skip
-    """A layer of sigma-delta neurons sending into dense connections: each neuron j whose value moved by
-    more than thresholds[j] sends one event carrying d = values[j] - sent[j] (sent[j] <- values[j]),
-    delivered through fanout[j] into `accumulators` and, when `second_accumulators` is not empty, through
-    second_fanout[j] into it too; marked in raster[row, column + j] (a raster of 0 rows records nothing).
-    Returns the events sent."""
+def send_events(values, sent, thresholds, fanout, accumulators, synapses, synapse_accumulators, raster, row,
+                column):  # fmt: skip
+    """A layer of sigma-delta neurons sending: each neuron j whose value moved by more than thresholds[j]
+    sends one event carrying d = values[j] - sent[j] (sent[j] <- values[j]), delivered through the dense
+    fanout[j] into `accumulators` when those are not empty, and through row j of the compressed rows
+    `synapses` into `synapse_accumulators` when those are not empty; marked in raster[row, column + j]
+    (a raster of 0 rows records nothing). Returns (events sent, synaptic events delivered)."""
     record = raster.shape[0] > 0
-    second = second_accumulators.shape[0] > 0
-    events = 0
+    first = accumulators.shape[0] > 0
+    second = synapse_accumulators.shape[0] > 0
+    events = delivered = 0
     for j in range(values.shape[0]):
         if sigma_delta_fires(values[j], sent[j], thresholds[j]):
             change = values[j] - sent[j]
@@ -50,10 +67,49 @@ def send_events(values, sent, thresholds, fanout, accumulators, second_fanout, s
             events += 1
             if record:
                 raster[row, column + j] = 1
-            deliver_dense(fanout, j, change, accumulators)
+            if first:
+                deliver_dense(fanout, j, change, accumulators)
+                delivered += accumulators.shape[0]
             if second:
-                deliver_dense(second_fanout, j, change, second_accumulators)
-    return events
+                delivered += deliver_sparse(synapses, j, change, synapse_accumulators)
+    return events, delivered
+
+
+NO_SYNAPSES = (np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0))
+"""Compressed rows of no synapses, for `send_events` without a sparse fan-out."""
+
+
+def synapse_arrays(rows: int, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compressed rows for `rows` rows and up to `capacity` synapses, empty: (pointers (rows + 1,)
+    int64, indices (capacity,) int32, weights (capacity,) float64)."""
+    return np.zeros(rows + 1, np.int64), np.zeros(capacity, np.int32), np.zeros(capacity)
+
+
+@cached_njit
+def compress(matrix: np.ndarray, by_column: bool, synapses) -> None:
+    """The nonzero entries of `matrix` into the compressed rows `synapses` (`synapse_arrays` with room
+    for them): row j of `matrix`, or with `by_column` column j (the rows of its transpose), in index
+    order."""
+    pointers, indices, weights = synapses
+    outer, inner = (matrix.shape[1], matrix.shape[0]) if by_column else matrix.shape
+    count = 0
+    for j in range(outer):
+        pointers[j] = count
+        for i in range(inner):
+            value = matrix[i, j] if by_column else matrix[j, i]
+            if value != 0.0:
+                indices[count] = i
+                weights[count] = value
+                count += 1
+    pointers[outer] = count
+
+
+def compressed(matrix: np.ndarray, by_column: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`compress` of `matrix` into new arrays."""
+    outer = matrix.shape[1] if by_column else matrix.shape[0]
+    synapses = synapse_arrays(outer, int(np.count_nonzero(matrix)))
+    compress(np.ascontiguousarray(matrix, dtype=np.float64), by_column, synapses)
+    return synapses
 
 
 @cached_njit

@@ -37,7 +37,7 @@ import numpy as np
 
 from neuroctl.activity import (COUNTER_FIELDS, DENSE_MACS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, SPIKES,
                                SYNAPTIC_EVENTS)
-from neuroctl.network.dense import deliver_dense, dense_product, send_events
+from neuroctl.network.dense import NO_SYNAPSES, deliver_dense, dense_product, send_events
 from neuroctl.network.jit import cached_njit
 from neuroctl.network.sigma_delta import sigma_delta_fires
 
@@ -127,7 +127,7 @@ def _gradient(weights, thresholds, dense, state, raster, row):
         dense_product(weights, w, gradient)
         return 0
     # W symmetric: row j is neuron j's fan-out
-    events = send_events(w, w_hat, thresholds, weights, accumulated, weights[:0], accumulated[:0], raster, row, 0)
+    events, _ = send_events(w, w_hat, thresholds, weights, accumulated, NO_SYNAPSES, accumulated[:0], raster, row, 0)
     for i in range(n):
         gradient[i] = accumulated[i] + b[i]
     return events

@@ -20,11 +20,13 @@ mu = 0 this is PIPG itself (y = z). Momentum turns the iterations needed from ~k
 into ~sqrt(kappa(H)): on the trotting quadruped's force QPs (kappa ~ 4e4) 200 iterations reach a
 relative objective gap of 3e-3 with it and 0.77 without (`neuroctl.bench.qp`).
 
-Events (`neuroctl.network.sigma_delta`, over dense connections `neuroctl.network.dense`): gradient
+Events (`neuroctl.network.sigma_delta`, over the connections of `neuroctl.network.dense`): gradient
 neuron j sends d = y_j - y_hat_j when |d| > theta_primal_j, into H's row j (the gradient neurons'
-accumulators of H y_hat) and G's column j (the constraint neurons' accumulators of G y_hat): fan-out
-n + m. Constraint neuron j sends d = v_j - v_hat_j when |d| > theta_dual_j into G's row j (the gradient
-neurons' accumulators of G'v_hat): fan-out n. q and h are the neurons' biases. The receivers' copies
+accumulators of H y_hat; dense, a condensed MPC's Hessian is) and G's column j (the constraint neurons'
+accumulators of G y_hat; its nonzero entries only, compressed: a friction pyramid's row has 2 of the
+quadruped's 120): fan-out n + nnz(G's column j). Constraint neuron j sends d = v_j - v_hat_j when
+|d| > theta_dual_j into G's row j (the gradient neurons' accumulators of G'v_hat): fan-out nnz(G's row
+j). A synapse of weight zero does not exist, as on a chip that stores its synapse lists. q and h are the neurons' biases. The receivers' copies
 y_hat, v_hat are always within theta of the values, so the iteration runs on values perturbed by at
 most theta. Each call starts from y = z with one round of events of the gradient neurons (their values
 since the last call) and one of the constraint neurons (v from the warm-started w and z), then runs K
@@ -41,8 +43,8 @@ iteration from the exact values (no events); with all thresholds at 0 the two co
 to rounding.
 
 Counters per call, ADDED to `activity` (len(COUNTER_FIELDS), `neuroctl.activity`): SPIKES = events of
-both kinds; SYNAPTIC_EVENTS = GRADED_SYNAPTIC_EVENTS = gradient events x (n + m) + constraint events x n
-(every event carries a value); NEURON_UPDATES = R (n + m); DENSE_MACS = R (n^2 + 2mn), what the dense
+both kinds; SYNAPTIC_EVENTS = GRADED_SYNAPTIC_EVENTS = the synapses the events reached, the sum of their
+fan-outs above (every event carries a value); NEURON_UPDATES = R (n + m); DENSE_MACS = R (n^2 + 2mn), what the dense
 twin does, with R = K + 1 rounds (the first round included; R = K for a call that resumes). The dense twin adds only DENSE_MACS.
 
 Early stop: with tolerance > 0 a call ends after the first iteration in which no z_i moved by more than
@@ -59,7 +61,7 @@ import numpy as np
 
 from neuroctl.activity import (COUNTER_FIELDS, DENSE_MACS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, SPIKES,
                                SYNAPTIC_EVENTS)
-from neuroctl.network.dense import deliver_dense, dense_product, send_events
+from neuroctl.network.dense import compress, deliver_dense, dense_product, send_events
 from neuroctl.network.jit import cached_njit
 from neuroctl.network.linalg import (extreme_eigenvalues, gershgorin_radius, gram_norm_bound, nearest_eigenvector,
                                      refine_eigenpair, refine_macs)
@@ -186,14 +188,15 @@ def exact_spectrum_macs(n: int, m: int) -> int:
 
 
 @cached_njit
-def scale_weights(source_hessian, source_rows, scaling, column_scale, row_scale, hessian, rows, rows_by_column,
-                  row_effect, primal, dual):
+def scale_weights(source_hessian, source_rows, scaling, column_scale, row_scale, hessian, rows, row_synapses,
+                  column_synapses, row_effect, primal, dual):
     """The network's weights for H and G (the `PIPGSolver`'s scaling), in place, no allocation: with
     `scaling`, d_i = H_ii^-1/2 (1 where H_ii <= 0) and r_j = 1 / ||(G D)_j|| (1 for a zero row), else
-    ones; H~ = D H D, G~ = R G D and G~' (`rows_by_column`); row_effect_j = max_i |G~_ji d_i| (how far
-    a unit change of v_j moves the answer u, before alpha). z and w are carried into the new scaling
-    (z_i *= d_old_i / d_i, w_j *= r_old_j / r_j): `column_scale` and `row_scale` hold d_old and r_old on
-    entry, d and r on return."""
+    ones; H~ = D H D, G~ = R G D (`rows`, and its nonzero entries as compressed rows, `row_synapses`,
+    and columns, `column_synapses`: `neuroctl.network.dense.compress`); row_effect_j = max_i |G~_ji d_i|
+    (how far a unit change of v_j moves the answer u, before alpha). z and w are carried into the new
+    scaling (z_i *= d_old_i / d_i, w_j *= r_old_j / r_j): `column_scale` and `row_scale` hold d_old and
+    r_old on entry, d and r on return. Returns the synapses written: n^2 + 2 nnz(G)."""
     m, n = source_rows.shape
     for i in range(n):
         diagonal = source_hessian[i, i]
@@ -215,9 +218,11 @@ def scale_weights(source_hessian, source_rows, scaling, column_scale, row_scale,
         for i in range(n):
             value = scale * source_rows[p, i] * column_scale[i]
             rows[p, i] = value
-            rows_by_column[i, p] = value
             effect = max(effect, abs(value * column_scale[i]))
         row_effect[p] = effect
+    compress(rows, False, row_synapses)
+    compress(rows, True, column_synapses)
+    return n * n + 2 * row_synapses[0][m]
 
 
 def forget_sent(primal: np.ndarray, dual: np.ndarray) -> None:
@@ -228,39 +233,43 @@ def forget_sent(primal: np.ndarray, dual: np.ndarray) -> None:
 
 @cached_njit
 def pipg_solve(
-    hessian, q, lower, upper, rows, rows_by_column, h, alpha, beta, momentum, iterations, tolerance,
-    primal_thresholds, dual_thresholds, dense, primal, dual, activity, raster, resume=False,
+    hessian, q, lower, upper, rows, row_synapses, column_synapses, h, alpha, beta, momentum, iterations,
+    tolerance, primal_thresholds, dual_thresholds, dense, primal, dual, activity, raster, resume=False,
 ):  # fmt: skip
     """Run up to K = `iterations` PIPG iterations from the state (module docstring); return the
-    iterations run. rows G (m, n) and rows_by_column G' (n, m), both C-contiguous; primal (5, n), dual
+    iterations run. rows G (m, n) C-contiguous (the dense twin's), row_synapses and column_synapses its
+    nonzero entries as compressed rows and columns (`neuroctl.network.dense.compress`; the events'
+    fan-outs); primal (5, n), dual
     (4, m) states; activity int64, counters added; raster uint8 (K + 1, n + m) zeroed then marked, or
     (0, n + m). `resume`: continue the last call's iteration on the same QP (no restart y = z, no first
     round: the receivers' copies are current), so calls of K1 and K2 iterations compute what one call of
     K1 + K2 does."""
     n, m = q.shape[0], h.shape[0]
     raster.fill(0)
-    primal_events = dual_events = 0
+    events = synaptic = 0
     if not resume:
         primal[PRIMAL_POINT] = primal[PRIMAL_ITERATE]
-        primal_events = _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual, raster,
-                                     0)
+        sent, reached = _send_primal(hessian, column_synapses, rows, primal_thresholds, dense, primal, dual,
+                                     raster, 0)
         _constraint_step(h, beta, False, dual)
-        dual_events = _send_dual(rows, dual_thresholds, dense, primal, dual, raster, 0)
+        sent_dual, reached_dual = _send_dual(rows, row_synapses, dual_thresholds, dense, primal, dual, raster, 0)
+        events, synaptic = sent + sent_dual, reached + reached_dual
     run = 0
     for _ in range(iterations):
         run += 1
         moved = _gradient_step(q, lower, upper, alpha, momentum, primal)
-        primal_events += _send_primal(hessian, rows_by_column, rows, primal_thresholds, dense, primal, dual,
-                                      raster, run)
+        sent, reached = _send_primal(hessian, column_synapses, rows, primal_thresholds, dense, primal, dual,
+                                     raster, run)
         violation = _constraint_step(h, beta, True, dual)
-        dual_events += _send_dual(rows, dual_thresholds, dense, primal, dual, raster, run)
+        sent_dual, reached_dual = _send_dual(rows, row_synapses, dual_thresholds, dense, primal, dual, raster, run)
+        events += sent + sent_dual
+        synaptic += reached + reached_dual
         if tolerance > 0.0 and moved <= tolerance and violation <= tolerance:
             break
     rounds = run if resume else run + 1
     activity[DENSE_MACS] += rounds * (n * n + 2 * m * n)
     if not dense:
-        synaptic = primal_events * (n + m) + dual_events * n
-        activity[SPIKES] += primal_events + dual_events
+        activity[SPIKES] += events
         activity[SYNAPTIC_EVENTS] += synaptic
         activity[GRADED_SYNAPTIC_EVENTS] += synaptic  # every event carries a value
         activity[NEURON_UPDATES] += rounds * (n + m)
@@ -284,9 +293,9 @@ def _gradient_step(q, lower, upper, alpha, momentum, primal):
 
 
 @cached_njit
-def _send_primal(hessian, rows_by_column, rows, thresholds, dense, primal, dual, raster, row):
+def _send_primal(hessian, column_synapses, rows, thresholds, dense, primal, dual, raster, row):
     """Gradient neurons' events of y into H y_hat and G y_hat (dense: both products from y); return
-    events. Neuron j's event is marked in raster[row, j]."""
+    (events, synaptic events). Neuron j's event is marked in raster[row, j]."""
     z, z_hat = primal[PRIMAL_POINT], primal[PRIMAL_SENT]
     hessian_input, row_input = primal[HESSIAN_INPUT], dual[ROW_INPUT]
     if dense:
@@ -295,9 +304,9 @@ def _send_primal(hessian, rows_by_column, rows, thresholds, dense, primal, dual,
         dense_product(hessian, z, hessian_input)
         row_input[:] = 0.0
         dense_product(rows, z, row_input)
-        return 0
-    # H symmetric: row j is neuron j's fan-out into the gradient neurons; row j of G' into the constraint ones
-    return send_events(z, z_hat, thresholds, hessian, hessian_input, rows_by_column, row_input, raster, row, 0)
+        return 0, 0
+    # H symmetric: row j is neuron j's fan-out into the gradient neurons; G's column j into the constraint ones
+    return send_events(z, z_hat, thresholds, hessian, hessian_input, column_synapses, row_input, raster, row, 0)
 
 
 @cached_njit
@@ -316,9 +325,9 @@ def _constraint_step(h, beta, integrate, dual):
 
 
 @cached_njit
-def _send_dual(rows, thresholds, dense, primal, dual, raster, row):
-    """Constraint neurons' events into G'v_hat (dense: the product from v); return events. Constraint
-    neuron j's event is marked in raster[row, n + j]."""
+def _send_dual(rows, row_synapses, thresholds, dense, primal, dual, raster, row):
+    """Constraint neurons' events into G'v_hat (dense: the product from v); return (events, synaptic
+    events). Constraint neuron j's event is marked in raster[row, n + j]."""
     v, v_hat = dual[OUTPUT], dual[DUAL_SENT]
     constraint_input = primal[CONSTRAINT_INPUT]
     if dense:
@@ -326,10 +335,10 @@ def _send_dual(rows, thresholds, dense, primal, dual, raster, row):
         constraint_input[:] = 0.0
         for j in range(v.shape[0]):  # G'v: row j of G is constraint neuron j's fan-out
             deliver_dense(rows, j, v[j], constraint_input)
-        return 0
-    # row j of G is constraint neuron j's fan-out
-    return send_events(v, v_hat, thresholds, rows, constraint_input, rows[:0], constraint_input[:0], raster, row,
-                       constraint_input.shape[0])
+        return 0, 0
+    # G's row j is constraint neuron j's fan-out
+    return send_events(v, v_hat, thresholds, rows, constraint_input[:0], row_synapses, constraint_input, raster,
+                       row, constraint_input.shape[0])
 
 
 def pipg_solve_reference(
@@ -345,6 +354,8 @@ def pipg_solve_reference(
     z, y, y_hat, hessian_input, constraint_input = primal
     w, v, v_hat, row_input = dual
     events = np.zeros(2, dtype=np.int64)
+    reached = np.zeros(2, dtype=np.int64)  # the synapses of weight zero do not exist
+    column_fanout, row_fanout = np.count_nonzero(rows, axis=0), np.count_nonzero(rows, axis=1)
     raster = np.zeros((iterations + 1, n + m), dtype=np.uint8)
 
     def send_primal(row: int) -> None:
@@ -359,6 +370,7 @@ def pipg_solve_reference(
         row_input[:] += rows @ change
         y_hat[fired] = y[fired]
         events[0] += fired.sum()
+        reached[0] += (fired * (n + column_fanout)).sum()
         raster[row, :n] = fired
 
     def constraint_step(integrate: bool) -> float:
@@ -377,6 +389,7 @@ def pipg_solve_reference(
         constraint_input[:] += rows.T @ np.where(fired, v - v_hat, 0.0)
         v_hat[fired] = v[fired]
         events[1] += fired.sum()
+        reached[1] += (fired * row_fanout).sum()
         raster[row, n:] = fired
 
     if not resume:
@@ -401,7 +414,7 @@ def pipg_solve_reference(
     rounds = run if resume else run + 1
     counters[DENSE_MACS] = rounds * (n * n + 2 * m * n)
     if not dense:
-        synaptic = events[0] * (n + m) + events[1] * n
+        synaptic = reached.sum()
         counters[[SPIKES, SYNAPTIC_EVENTS, GRADED_SYNAPTIC_EVENTS]] = events.sum(), synaptic, synaptic
         counters[NEURON_UPDATES] = rounds * (n + m)
     return run, primal, dual, counters, raster
