@@ -192,7 +192,7 @@ def test_spiking_pipg_spends_fewer_events_than_the_dense_macs_on_slowly_changing
                 assert relative_gap(result.objective, reference) < 0.01
                 assert result.max_violation <= 1e-3
     assert spiking.weight_changes == dense.weight_changes == 1
-    assert events < 0.5 * macs  # measured 0.26
+    assert events < 0.3 * macs  # measured 0.15 (0.26 when the zeros of G counted as synapses)
 
 
 def test_pipg_counts_weight_writes_only_when_the_weights_change():
