@@ -193,6 +193,10 @@ class AdaptivePopulation:
         self.network.reset(self.seed)
         self.torque_nm[:] = 0.0
 
+    def rehearsal_arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays `step` writes, the network's included (its learned decoders)."""
+        return self.x, self.error, self.torque_nm, *self.network.rehearsal_arrays()
+
     def step(self, q: np.ndarray, qd: np.ndarray, u_train: np.ndarray, n_substeps: int) -> np.ndarray:
         n = self.n_joints
         x = self.x
@@ -230,9 +234,11 @@ class _AdaptiveTerm:
         self.adaptive.reset()
         self.u_train[:] = 0.0
 
-    def rehearsal_arrays(self) -> None:
-        """None: the population's network state (and its learned decoders) is not declared."""
-        return None
+    def rehearsal_arrays(self) -> tuple[np.ndarray, ...] | None:
+        arrays = super().rehearsal_arrays()
+        if arrays is None:
+            return None
+        return (*arrays, self.u_train, self._train_qdd, *self.adaptive.rehearsal_arrays())
 
     def _add_torques(self, reference: np.ndarray | None, torque_nm: np.ndarray) -> None:
         n = self.n_joints

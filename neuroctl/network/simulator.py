@@ -134,6 +134,12 @@ class SpikingNetwork:
         self.error[:] = 0.0
         self.pes_counts[:] = 0
 
+    def rehearsal_arrays(self) -> tuple[np.ndarray, ...]:
+        """Every array `step` writes (the state, the learned decoders, the counts, the output and the
+        kernel's scratch): putting them back undoes a step (`neuroctl.control.base.Controller.rehearsal_arrays`)."""
+        return (self.state, self.activity, self._output, self._scratch, self.fac_values, self._flags, self._neurons,
+                self.decoders, self.pes_activity, self.pes_signals, self.error, self.pes_counts)
+
     def _learned(self, output: Output | Connection | str | int) -> int:
         """The index of a learned output or connection, by label, `Output` or `Connection` (matched by
         label) or index."""

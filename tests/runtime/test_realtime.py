@@ -157,13 +157,14 @@ def _arm():
 @pytest.mark.parametrize("name, make, compiled", [
     ("cartpole_lqr", _cartpole, True), ("cartpole_mpc", _cartpole, True), ("cartpole_balance", _cartpole, True),
     ("cartpole_mpc", _cartpole, False), ("arm_mpc", _arm, True), ("arm_pd", _arm, True),
+    ("arm_pd_adaptive", _arm, True),
 ])
 def test_a_rehearsed_paced_run_records_what_a_fast_run_does(name, make, compiled, monkeypatch):
     """The rehearsal runs each tick's control call before its release on the real state and puts that
     state back: a paced run records what a fast run does, bit for bit, though the controller ran twice per
-    tick (20 ms ticks, 10 ms for the arm; the records are compared up to the tick a miss held, if any). The cart-pole's
-    controllers on the compiled tick and one on `act`; the arm's computed torque (always `act`) around the
-    spiking MPC and around PD."""
+    tick (20 ms ticks, 10 ms for the arm; the records are compared up to the tick a miss held, if any). The
+    cart-pole's controllers on the compiled tick and one on `act`; the arm's computed torque (always `act`)
+    around the spiking MPC, around PD, and around PD with the PES population learning online."""
     env = make()
     path = ROOT / "configs" / "controllers" / f"{name}.yaml"
     kind, config = load_controller_config(path)
