@@ -297,7 +297,7 @@ class PIPGSolver:
     infeasibility: an infeasible QP ends with its violation in max_violation), "failed" if a value is not
     finite (u is then the fallback and the network restarts cold). `activity` of each result: the
     network's counters (SPIKES, SYNAPTIC_EVENTS, GRADED_SYNAPTIC_EVENTS, NEURON_UPDATES, DENSE_MACS);
-    on a call whose weights changed, the spiking network also counts WEIGHT_UPDATES = n^2 + 2 nnz(G) (H~,
+    on a call whose weights changed, the spiking network also counts WEIGHT_UPDATES = n^2 + 2 nnz(G~) (H~,
     and G~'s nonzero entries in both directions, written into its synapses), and both count CPU_MACS for the host's
     step-size computation (`exact_spectrum_macs`, or the tracker's `macs`; the scaling's n^2 + mn
     products are left out). `raster`: the last call's events

@@ -69,13 +69,15 @@ class HardwareProfile:
 
 
 def load_profile(path: str | Path) -> HardwareProfile:
-    """The profile in `path`, parsed once per version of the file (its modification time): an eval
+    """The profile in `path`, parsed once per version of the file (its times, size and inode): an eval
     prices every episode on every profile, and parsing the YAML each time was 17% of a cart-pole eval."""
-    return _parsed_profile(str(path), Path(path).stat().st_mtime_ns)
+    resolved = Path(path).resolve()
+    status = resolved.stat()
+    return _parsed_profile(str(resolved), (status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_ino))
 
 
 @functools.lru_cache(maxsize=64)
-def _parsed_profile(path: str, modified_ns: int) -> HardwareProfile:
+def _parsed_profile(path: str, version: tuple[int, int, int, int]) -> HardwareProfile:
     return parse(HardwareProfile, load_yaml(path), path)
 
 

@@ -1,4 +1,5 @@
-"""Dense connections: every presynaptic neuron reaches every postsynaptic one, stored as a full matrix.
+"""Dense connections (every presynaptic neuron reaches every postsynaptic one, stored as a full matrix)
+and compressed sparse ones.
 
 Two ways to run one, for the two kinds of network that use them:
 
@@ -20,7 +21,7 @@ A sparse fan-out (`deliver_sparse`) beside them: compressed rows `synapses = (po
 weights)`, row j's synapses at pointers[j]..pointers[j + 1] in postsynaptic order (`compress`), only the
 nonzero weights: an event of neuron j is as many synaptic events as row j has synapses. Delivering it
 adds the same nonzero products to the same accumulators in the same order as the dense row does (what
-the dense row adds besides, d x 0, changes no value), so the two give equal results.
+the dense row adds besides, d x 0, changes no value for a finite d), so the two give equal results.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ def compress(matrix: np.ndarray, by_column: bool, synapses) -> None:
     order."""
     pointers, indices, weights = synapses
     outer, inner = (matrix.shape[1], matrix.shape[0]) if by_column else matrix.shape
+    if pointers.shape[0] != outer + 1 or weights.shape[0] != indices.shape[0]:
+        raise ValueError("compress: expected pointers of one more than the rows and as many weights as indices")
+    if np.count_nonzero(matrix) > indices.shape[0]:
+        raise ValueError("compress: the synapse arrays have no room for every nonzero entry")
     count = 0
     for j in range(outer):
         pointers[j] = count

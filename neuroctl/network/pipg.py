@@ -196,7 +196,7 @@ def scale_weights(source_hessian, source_rows, scaling, column_scale, row_scale,
     and columns, `column_synapses`: `neuroctl.network.dense.compress`); row_effect_j = max_i |G~_ji d_i|
     (how far a unit change of v_j moves the answer u, before alpha). z and w are carried into the new
     scaling (z_i *= d_old_i / d_i, w_j *= r_old_j / r_j): `column_scale` and `row_scale` hold d_old and
-    r_old on entry, d and r on return. Returns the synapses written: n^2 + 2 nnz(G)."""
+    r_old on entry, d and r on return. Returns the synapses written: n^2 + 2 nnz(G~) (nnz(G) barring underflow)."""
     m, n = source_rows.shape
     for i in range(n):
         diagonal = source_hessian[i, i]
@@ -337,7 +337,7 @@ def _send_dual(rows, row_synapses, thresholds, dense, primal, dual, raster, row)
             deliver_dense(rows, j, v[j], constraint_input)
         return 0, 0
     # G's row j is constraint neuron j's fan-out
-    return send_events(v, v_hat, thresholds, rows, constraint_input[:0], row_synapses, constraint_input, raster,
+    return send_events(v, v_hat, thresholds, rows[:0], constraint_input[:0], row_synapses, constraint_input, raster,
                        row, constraint_input.shape[0])
 
 

@@ -194,8 +194,9 @@ REHEARSAL_LEAD_S = 0.0001
 class Rehearsal:
     """Tick k's control call now, then everything it changed put back as it was: the controller's arrays,
     the monitor's and watchdog's state and counts, the contained reading and the command (the records of
-    tick k it writes are written again when the tick runs, from the same reading). A paced tick ran
-    1.5-3x slower than a fast one with its code and data gone cold during the wait (docs/BENCHMARKS.md).
+    tick k it writes are written again when the tick runs, from the same reading; the reference is still
+    tick k - 1's, which the tick then replaces). A paced tick ran 1.5-3x slower than a fast one with its
+    code and data gone cold during the wait (docs/BENCHMARKS.md).
     """
 
     def __init__(self, call: Callable[[], object], controller_arrays: tuple[np.ndarray, ...],

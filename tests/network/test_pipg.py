@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neuroctl.activity import COUNTER_FIELDS, DENSE_MACS, NEURON_UPDATES, SPIKES, SYNAPTIC_EVENTS
-from neuroctl.network.dense import compressed
+from neuroctl.network.dense import compress, compressed, synapse_arrays
 from neuroctl.network.linalg import gram_norm_bound
 from neuroctl.network.pipg import (INTEGRAL, PRIMAL_ITERATE, SpectrumTracker, forget_sent, pipg_solve,
                                    pipg_solve_reference, pipg_steps)
@@ -228,3 +228,18 @@ def test_spectrum_tracker_follows_a_drifting_hessian_from_above():
     warm_macs = tracker.macs
     tracker.estimate(1.5 * current, rows)
     assert tracker.cold_starts == 2 and tracker.macs > warm_macs  # n^3 work against n^2
+
+
+def test_compressed_rows_round_trip_and_refuse_arrays_without_room():
+    matrix = np.array([[0.0, 1.5, 0.0], [-2.0, 0.0, 3.0]])
+    for by_column in (False, True):
+        pointers, indices, weights = compressed(matrix, by_column)
+        outer = matrix.T if by_column else matrix
+        rebuilt = np.zeros_like(outer)
+        for j in range(outer.shape[0]):
+            rebuilt[j, indices[pointers[j]:pointers[j + 1]]] = weights[pointers[j]:pointers[j + 1]]
+        np.testing.assert_array_equal(rebuilt, outer)
+    with pytest.raises(ValueError, match="no room"):
+        compress(matrix, False, synapse_arrays(2, 2))
+    with pytest.raises(ValueError, match="pointers"):
+        compress(matrix, True, synapse_arrays(2, 6))
