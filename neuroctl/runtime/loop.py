@@ -29,7 +29,7 @@ Deadline policy in realtime mode, when a tick ends after its deadline (the next 
 
 In realtime mode the loop runs under `run.realtime`'s settings (`neuroctl.runtime.realtime`: how it
 waits, affinity, SCHED_FIFO, locked memory, rehearsal; the outcome reports each, applied or why not).
-The control stage is rehearsed `REHEARSAL_LEAD_S` before each release (`Rehearsal`: the tick's control
+The control stage is rehearsed shortly before each release (`Rehearsal`: the tick's control
 call on the real state, which is then put back; the compiled stage always, the Python one when the
 controller declares the arrays its `act` writes), so that the tick finds its code and data in the caches
 instead of cold after the wait; the records are those of an unrehearsed run, bit for bit.
@@ -188,7 +188,11 @@ class MonitoredPlant:
 
 
 REHEARSAL_LEAD_S = 0.0001
-"""A paced tick is rehearsed this long before its release (`Rehearsal`)."""
+"""A paced tick is rehearsed at least this long before its release (`Rehearsal.lead_s`)."""
+REHEARSAL_MARGIN = 2.0
+"""... and at least this many times the rehearsal's typical duration (a moving average, weight
+REHEARSAL_SMOOTHING per call), so that a long rehearsal still ends before the release."""
+REHEARSAL_SMOOTHING = 0.1
 
 
 class Rehearsal:
@@ -196,7 +200,8 @@ class Rehearsal:
     the monitor's and watchdog's state and counts, the contained reading and the command (the records of
     tick k it writes are written again when the tick runs, from the same reading; the reference is still
     tick k - 1's, which the tick then replaces). A paced tick ran 1.5-3x slower than a fast one with its
-    code and data gone cold during the wait (docs/BENCHMARKS.md).
+    code and data gone cold during the wait (docs/BENCHMARKS.md). `lead_s`: how long before the release
+    to call it, REHEARSAL_LEAD_S or REHEARSAL_MARGIN times its typical duration when that is longer.
     """
 
     def __init__(self, call: Callable[[], object], controller_arrays: tuple[np.ndarray, ...],
@@ -207,14 +212,19 @@ class Rehearsal:
         self._live = (*controller_arrays, plant.sensed, monitor.state, monitor.counts, watchdog.last_good,
                       watchdog.replacements, watchdog.command)
         self._saved = tuple(array.copy() for array in self._live)
+        self._typical_s = 0.0
+        self.lead_s = REHEARSAL_LEAD_S
 
     def __call__(self) -> None:
+        start = time.perf_counter()
         live, saved = self._live, self._saved
         for i in range(len(live)):
             saved[i][...] = live[i]
         self._call()
         for i in range(len(live)):
             live[i][...] = saved[i]
+        self._typical_s += REHEARSAL_SMOOTHING * (time.perf_counter() - start - self._typical_s)
+        self.lead_s = max(REHEARSAL_LEAD_S, REHEARSAL_MARGIN * self._typical_s)
 
 
 class PythonControl:
@@ -230,8 +240,8 @@ class PythonControl:
         arrays = self.controller.rehearsal_arrays()
         if arrays is None:
             return None, "not applied: the controller declares no rehearsal_arrays, its act's state cannot be put back"
-        return Rehearsal(self, arrays, self.plant), (f"each tick's act {REHEARSAL_LEAD_S * 1e6:g} us before its "
-                                                     f"release, state put back")
+        return Rehearsal(self, arrays, self.plant), (f"each tick's act at least {REHEARSAL_LEAD_S * 1e6:g} us "
+                                                     f"before its release, state put back")
 
     def __call__(self) -> tuple[int, float]:
         """The command of tick k into `plant.command`; returns its source and `act`'s time (s)."""
@@ -279,7 +289,7 @@ class CompiledControl:
         """The rehearsal of the compiled call (the first per controller type compiles a getter of its
         arrays: `tick.state_arrays`) and what it does."""
         return Rehearsal(self, state_arrays(self.controller_arrays), self.plant), (
-            f"each tick's control call {REHEARSAL_LEAD_S * 1e6:g} us before its release, state put back")
+            f"each tick's control call at least {REHEARSAL_LEAD_S * 1e6:g} us before its release, state put back")
 
 
 def control_stage(controller: Controller, plant: MonitoredPlant, compiled: bool) -> PythonControl | CompiledControl:
@@ -343,7 +353,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
         release = last_end = wall_start
         while plant.k < settings.n_ticks and not (stop is not None and stop.requested):
             if realtime:
-                wait_until(release, wait_spin_s, None if hold_next else rehearse, REHEARSAL_LEAD_S)
+                wait_until(release, wait_spin_s, None if hold_next else rehearse,
+                           REHEARSAL_LEAD_S if rehearse is None else rehearse.lead_s)
             start = time.perf_counter()
             tick_cpu_start = time.thread_time() if realtime else None
             if hold_next:
