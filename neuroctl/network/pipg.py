@@ -122,8 +122,8 @@ class SpectrumTracker:
 
     - sigma: Gershgorin's bound on G'G (`gram_norm_bound`), never below sigma, from each row's nonzeros
       (equal to sigma on the quadruped's friction pyramids, whose G'G is block diagonal);
-    - H, cold (the first call, a new size, after `reset`, or when the warm lambda_max moved by more than
-      `jump` relative): the exact extreme eigenvalues (`extreme_eigenvalues`) and their eigenvectors by
+    - H, cold (the first call unless `seed`ed, a new size, after `reset`, or when the warm lambda_max
+      moved by more than `jump` relative): the exact extreme eigenvalues (`extreme_eigenvalues`) and their eigenvectors by
       inverse iteration (`nearest_eigenvector`);
     - H, warm: `iterations` power steps from the last eigenvectors (`refine_eigenpair`): lambda_max as
       the Rayleigh quotient + residual (Krylov-Weinstein: an eigenvalue lies within the residual of the
@@ -147,6 +147,15 @@ class SpectrumTracker:
 
     def reset(self) -> None:
         self._vectors = np.zeros((2, 0))
+
+    def state(self) -> tuple[np.ndarray, float]:
+        """(H's lambda_max and lambda_min eigenvectors (2, n), lambda_max) as tracked: copies, for `seed`."""
+        return self._vectors.copy(), self._largest
+
+    def seed(self, vectors: np.ndarray, largest: float) -> None:
+        """Track from `state()` of another tracker (a nominal QP's) instead of starting cold: the next
+        estimate runs the power steps from these vectors, and is exact only on a jump from `largest`."""
+        self._vectors, self._largest = np.array(vectors, dtype=np.float64), float(largest)
 
     def estimate(self, hessian: np.ndarray, rows: np.ndarray) -> tuple[float, float, float]:
         n = hessian.shape[0]
