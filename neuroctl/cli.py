@@ -498,8 +498,8 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = (), lau
         ("deadline", f"{deadline['misses']} misses ({100 * deadline['miss_rate']:.3f}%; "
                      f"{_causes(deadline['misses_by_cause'])}), lateness p50 "
                      f"{deadline['lateness_us']['p50']:.1f} us, p99 {deadline['lateness_us']['p99']:.1f} us, "
-                     f"max {deadline['lateness_us']['max']:.1f} us" if metrics["mode"] == "realtime"
-                     else "fast mode: not paced"),
+                     f"max {deadline['lateness_us']['max']:.1f} us{_stolen(deadline.get('host_steal_s'))}"
+                     if metrics["mode"] == "realtime" else "fast mode: not paced"),
         *([("realtime", realtime_summary(metrics["realtime"]))] if metrics.get("realtime") else []),
         ("activity per tick", f"{activity['spikes_per_tick']:.1f} spikes, "
                               f"{activity['synaptic_events_per_tick']:.1f} synaptic events, "
@@ -512,6 +512,11 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = (), lau
         rows.append(("plots", ", ".join(path.name for path in plots)))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _stolen(steal_s: float | None) -> str:
+    """The deadline row's note of the vCPU time the hypervisor took during the run, if reported."""
+    return "" if steal_s is None else f"; the host took {1e3 * steal_s:.0f} ms of the vCPUs' time"
 
 
 def _causes(by_cause: dict[str, int]) -> str:

@@ -74,6 +74,7 @@ def build_metrics(*, env_id: str, controller: str, settings: LoopSettings, outco
             "lateness_us": {k: v for k, v in summarize_us(lateness).items() if k != "mean"},
             "cpu_time_s": round(outcome.cpu_time_s, 6),
             "wall_time_s": round(outcome.wall_time_s, 6),
+            "host_steal_s": None if outcome.host_steal_s is None else round(outcome.host_steal_s, 3),
         },
         "activity": {f"{name}_per_tick": round(float(v), 3) for name, v in zip(COUNTER_FIELDS, mean_activity)},
         "neurobench": neurobench_section(dict(zip(COUNTER_FIELDS, mean_activity))),

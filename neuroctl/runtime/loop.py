@@ -61,7 +61,7 @@ from neuroctl.control.base import Controller
 from neuroctl.envs.robot import Sensor, TaskRobot
 from neuroctl.runtime.monitor import SensorMonitor
 from neuroctl.runtime.pacing import garbage_collection_paused, wait_until
-from neuroctl.runtime.realtime import RealtimeSettings, realtime_applied
+from neuroctl.runtime.realtime import RealtimeSettings, host_steal_s, realtime_applied
 from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, COMMAND_REPLACED,
                                        COMMAND_SKIPPED, Recorder)
 from neuroctl.runtime.robots import describe, fault_ticks, stepper, timed
@@ -111,6 +111,9 @@ class EpisodeOutcome:
     """The sensor monitor's counts (`SensorMonitor.summary`)."""
     wall_time_s: float = 0.0
     cpu_time_s: float = 0.0
+    host_steal_s: float | None = None
+    """Realtime mode: the time the hypervisor took from the machine's vCPUs (all of them) while the loop
+    ran (`realtime.host_steal_s`); None in fast mode or where it is not reported."""
     extra: dict = field(default_factory=dict)
 
 
@@ -348,6 +351,7 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
             outcome.realtime = applied.report()
             outcome.realtime["rehearse"] = {"requested": settings.realtime.rehearse, "applied": rehearse is not None,
                                             "detail": rehearsal_detail}
+        steal_start = host_steal_s() if realtime else None
         cpu_start = time.process_time()
         wall_start = time.perf_counter()
         release = last_end = wall_start
@@ -392,6 +396,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
         outcome.interrupted = stop is not None and stop.requested
         outcome.wall_time_s = time.perf_counter() - wall_start
         outcome.cpu_time_s = time.process_time() - cpu_start
+        steal_end = None if steal_start is None else host_steal_s()
+        outcome.host_steal_s = None if steal_end is None else steal_end - steal_start
     outcome.watchdog_replacements = watchdog.replaced
     outcome.injected_fault_ticks = fault_ticks(env)
     outcome.monitor = plant.monitor.summary()

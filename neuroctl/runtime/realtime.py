@@ -15,9 +15,14 @@ for 60 s the arm's spiking MPC missed 1.9% of its deadlines spinning against 0.1
 the kernel's real-time throttling (sched_rt_runtime_us 950000 per 1000000: the loop is stopped for
 ~50 ms every second; 5.2% misses); the report says so when both are asked for.
 
-Rehearsal (`rehearse`, on by default; the loop reports it beside these): a compiled controller's tick
-is run shortly before its release on the real state, which is then put back, so that the tick does not
+Rehearsal (`rehearse`, on by default; the loop reports it beside these): the tick's control step is
+run shortly before its release on the real state, which is then put back, so that the tick does not
 start with its code and data cold after the wait. docs/BENCHMARKS.md has the figures.
+
+Stolen time (`host_steal_s`): on a virtual machine the hypervisor may run other guests on the cores
+this one's vCPUs think they have; Linux counts that as `steal` in /proc/stat. The loop reports how much
+the run lost that way, so that a user can tell a machine that stalls from a loop that overruns (a
+stolen stretch inside a tick reads as the thread's own CPU time, since the guest cannot see it).
 """
 
 from __future__ import annotations
@@ -48,6 +53,21 @@ class RealtimeSettings:
     """Rehearse each tick's control step shortly before its release, on the real state, then put that
     state back (`neuroctl.runtime.loop.Rehearsal`: a compiled control stage, or a controller that declares
     its `rehearsal_arrays`), so that the tick starts with its code and data in the caches."""
+
+
+PROC_STAT = "/proc/stat"
+
+
+def host_steal_s() -> float | None:
+    """The time the hypervisor has taken from this machine's vCPUs since boot, all of them together (the
+    `steal` column of /proc/stat's `cpu` line), in seconds; None where it is not reported (no such file
+    or column: not Linux, or a kernel without steal accounting)."""
+    try:
+        with open(PROC_STAT) as stat:
+            fields = stat.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _libc() -> ctypes.CDLL | None:

@@ -231,3 +231,33 @@ def test_the_launch_file_can_turn_the_rehearsal_off(tmp_path):
         launch = load_launch(path)
         with make_env(launch) as env:
             assert loop_settings(launch, env).realtime.rehearse is value
+
+
+def test_stolen_time_is_read_from_proc_stat_or_reported_unknown(tmp_path, monkeypatch):
+    import neuroctl.runtime.realtime as realtime
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  466646 1712 44780 873323 1984 0 330 3235 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+    monkeypatch.setattr(realtime, "PROC_STAT", str(stat))
+    assert realtime.host_steal_s() == pytest.approx(3235 / os.sysconf("SC_CLK_TCK"))
+    stat.write_text("cpu  1 2 3\n")  # a kernel without the steal column
+    assert realtime.host_steal_s() is None
+    monkeypatch.setattr(realtime, "PROC_STAT", str(tmp_path / "missing"))
+    assert realtime.host_steal_s() is None
+
+
+@linux_only
+def test_a_paced_run_reports_the_time_stolen_from_it_and_a_fast_run_does_not():
+    env = gymnasium.make("neuroctl/CartPoleBalance-v0", disable_env_checker=True, max_episode_steps=10**9,
+                         control_period_s=0.01)
+    lqr = LQRController(LQRConfig(q=(1.0, 10.0, 0.1, 0.1), r=(1.0,)), linear_model_of(env), 4)
+    outcomes = {}
+    for mode in ("fast", "realtime"):
+        settings = LoopSettings(n_ticks=5, control_period_s=0.01, mode=mode)
+        outcomes[mode] = run_episode(env, lqr, settings, make_recorder(env, lqr, settings.n_ticks))
+    env.close()
+    assert outcomes["fast"].host_steal_s is None
+    paced = outcomes["realtime"]
+    # every vCPU at most the whole loop, to the counter's 1/SC_CLK_TCK s (10 ms) granularity
+    ceiling = os.cpu_count() * paced.wall_time_s + 2.0 / os.sysconf("SC_CLK_TCK")
+    assert paced.host_steal_s is not None and 0.0 <= paced.host_steal_s <= ceiling
