@@ -328,27 +328,27 @@ class QuadrupedMPCController(Controller):
         on the first weight-load tick, a miss at 2 ms ticks)."""
         if getattr(self.solver, "spectrum", None) is None:
             return None
-        self._read(np.zeros(self.observation_size))
-        self.com_m[2] = self.standing_com_height_m
-        self._replan(self._command)
-        while self._solving:
-            self._solve_step()
+        self._solve_standing(0.0)
         return self.solver.spectrum.state()
 
     def warmup(self) -> None:
         """Compile and run the solver on two standing QPs (the base at the standing height, then 1 cm
         higher: new weights, so a solver's path for changed weights runs too), then one tick (`act`:
         the per-foot kernels)."""
-        observation = np.zeros(self.observation_size)
         self.reset(0)
-        self._read(observation)
         for height_m in (0.0, 0.01):
-            self.com_m[2] = self.standing_com_height_m + height_m
-            self._replan(self._command)
-            while self._solving:
-                self._solve_step()
-        self.act(observation)
+            self._solve_standing(height_m)
+        self.act(np.zeros(self.observation_size))
         self.reset(0)
+
+    def _solve_standing(self, height_m: float) -> None:
+        """Replan and solve, all iterations, for the robot at rest with the base `height_m` above the
+        standing height (a zero observation)."""
+        self._read(np.zeros(self.observation_size))
+        self.com_m[2] = self.standing_com_height_m + height_m
+        self._replan(self._command)
+        while self._solving:
+            self._solve_step()
 
     @property
     def tick(self) -> int:

@@ -95,14 +95,14 @@ def compress(matrix: np.ndarray, by_column: bool, synapses) -> None:
     outer, inner = (matrix.shape[1], matrix.shape[0]) if by_column else matrix.shape
     if pointers.shape[0] != outer + 1 or weights.shape[0] != indices.shape[0]:
         raise ValueError("compress: expected pointers of one more than the rows and as many weights as indices")
-    if np.count_nonzero(matrix) > indices.shape[0]:
-        raise ValueError("compress: the synapse arrays have no room for every nonzero entry")
     count = 0
     for j in range(outer):
         pointers[j] = count
         for i in range(inner):
             value = matrix[i, j] if by_column else matrix[j, i]
             if value != 0.0:
+                if count == indices.shape[0]:
+                    raise ValueError("compress: the synapse arrays have no room for every nonzero entry")
                 indices[count] = i
                 weights[count] = value
                 count += 1

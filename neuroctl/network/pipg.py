@@ -24,15 +24,15 @@ Events (`neuroctl.network.sigma_delta`, over the connections of `neuroctl.networ
 neuron j sends d = y_j - y_hat_j when |d| > theta_primal_j, into H's row j (the gradient neurons'
 accumulators of H y_hat; dense, a condensed MPC's Hessian is) and G's column j (the constraint neurons'
 accumulators of G y_hat; its nonzero entries only, compressed: a friction pyramid's row has 2 of the
-quadruped's 120): fan-out n + nnz(G's column j). Constraint neuron j sends d = v_j - v_hat_j when
-|d| > theta_dual_j into G's row j (the gradient neurons' accumulators of G'v_hat): fan-out nnz(G's row
-j). A synapse of weight zero does not exist, as on a chip that stores its synapse lists. q and h are the neurons' biases. The receivers' copies
-y_hat, v_hat are always within theta of the values, so the iteration runs on values perturbed by at
-most theta. Each call starts from y = z with one round of events of the gradient neurons (their values
-since the last call) and one of the constraint neurons (v from the warm-started w and z), then runs K
-iterations. A call that resumes (`resume`) continues the last call's iteration on the same QP without
-the restart and the first round: the iterations of one QP can be spread over several calls (over
-control ticks) and compute what one call does.
+quadruped's 120): fan-out n + nnz(G's column j). Constraint neuron j sends d = v_j - v_hat_j when |d| >
+theta_dual_j into G's row j (the gradient neurons' accumulators of G'v_hat): fan-out nnz(G's row j). A
+synapse of weight zero does not exist, as on a chip that stores its synapse lists. q and h are the
+neurons' biases. The receivers' copies y_hat, v_hat are always within theta of the values, so the
+iteration runs on values perturbed by at most theta. Each call starts from y = z with one round of
+events of the gradient neurons (their values since the last call) and one of the constraint neurons (v
+from the warm-started w and z), then runs K iterations. A call that resumes (`resume`) continues the
+last call's iteration on the same QP without the restart and the first round: the iterations of one QP
+can be spread over several calls (over control ticks) and compute what one call does.
 
 Warm start: z and w persist in `state` between calls. When the weights (H or G) change, the caller
 forgets the sent values (`forget_sent`): the receivers' copies and accumulators restart at zero, so the
@@ -43,9 +43,10 @@ iteration from the exact values (no events); with all thresholds at 0 the two co
 to rounding.
 
 Counters per call, ADDED to `activity` (len(COUNTER_FIELDS), `neuroctl.activity`): SPIKES = events of
-both kinds; SYNAPTIC_EVENTS = GRADED_SYNAPTIC_EVENTS = the synapses the events reached, the sum of their
-fan-outs above (every event carries a value); NEURON_UPDATES = R (n + m); DENSE_MACS = R (n^2 + 2mn), what the dense
-twin does, with R = K + 1 rounds (the first round included; R = K for a call that resumes). The dense twin adds only DENSE_MACS.
+both kinds; SYNAPTIC_EVENTS = GRADED_SYNAPTIC_EVENTS = the synapses the events reached, the sum of
+their fan-outs above (every event carries a value); NEURON_UPDATES = R (n + m); DENSE_MACS = R (n^2 +
+2mn), what the dense twin does, with R = K + 1 rounds (the first round included; R = K for a call that
+resumes). The dense twin adds only DENSE_MACS.
 
 Early stop: with tolerance > 0 a call ends after the first iteration in which no z_i moved by more than
 tolerance and no row is violated by more than tolerance (G y_hat - h <= tolerance).
@@ -123,8 +124,8 @@ class SpectrumTracker:
     - sigma: Gershgorin's bound on G'G (`gram_norm_bound`), never below sigma, from each row's nonzeros
       (equal to sigma on the quadruped's friction pyramids, whose G'G is block diagonal);
     - H, cold (the first call unless `seed`ed, a new size, after `reset`, or when the warm lambda_max
-      moved by more than `jump` relative): the exact extreme eigenvalues (`extreme_eigenvalues`) and their eigenvectors by
-      inverse iteration (`nearest_eigenvector`);
+      moved by more than `jump` relative): the exact extreme eigenvalues (`extreme_eigenvalues`) and
+      their eigenvectors by inverse iteration (`nearest_eigenvector`);
     - H, warm: `iterations` power steps from the last eigenvectors (`refine_eigenpair`): lambda_max as
       the Rayleigh quotient + residual (Krylov-Weinstein: an eigenvalue lies within the residual of the
       quotient, and a warm-started vector tracks the dominant one), capped by H's Gershgorin bound, so

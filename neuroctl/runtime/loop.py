@@ -196,6 +196,8 @@ REHEARSAL_MARGIN = 2.0
 """... and at least this many times the rehearsal's typical duration (a moving average, weight
 REHEARSAL_SMOOTHING per call), so that a long rehearsal still ends before the release."""
 REHEARSAL_SMOOTHING = 0.1
+REHEARSAL_DETAIL = f"each tick's control step at least {REHEARSAL_LEAD_S * 1e6:g} us before its release, state put back"
+"""metrics.json's `realtime.rehearse.detail` when the rehearsal is applied."""
 
 
 class Rehearsal:
@@ -243,8 +245,7 @@ class PythonControl:
         arrays = self.controller.rehearsal_arrays()
         if arrays is None:
             return None, "not applied: the controller declares no rehearsal_arrays, its act's state cannot be put back"
-        return Rehearsal(self, arrays, self.plant), (f"each tick's act at least {REHEARSAL_LEAD_S * 1e6:g} us "
-                                                     f"before its release, state put back")
+        return Rehearsal(self, arrays, self.plant), REHEARSAL_DETAIL
 
     def __call__(self) -> tuple[int, float]:
         """The command of tick k into `plant.command`; returns its source and `act`'s time (s)."""
@@ -291,8 +292,7 @@ class CompiledControl:
     def rehearsal(self) -> tuple[Rehearsal, str]:
         """The rehearsal of the compiled call (the first per controller type compiles a getter of its
         arrays: `tick.state_arrays`) and what it does."""
-        return Rehearsal(self, state_arrays(self.controller_arrays), self.plant), (
-            f"each tick's control call at least {REHEARSAL_LEAD_S * 1e6:g} us before its release, state put back")
+        return Rehearsal(self, state_arrays(self.controller_arrays), self.plant), REHEARSAL_DETAIL
 
 
 def control_stage(controller: Controller, plant: MonitoredPlant, compiled: bool) -> PythonControl | CompiledControl:
@@ -344,7 +344,8 @@ def run_episode(env: gymnasium.Env, controller: Controller, settings: LoopSettin
     task_robot = env.unwrapped if isinstance(env.unwrapped, TaskRobot) else None
     hold_next = terminated = False
     wait_spin_s = math.inf if settings.realtime.wait == "spin" else settings.spin_s
-    rehearse, rehearsal_detail = control.rehearsal() if realtime and settings.realtime.rehearse else (None, "not requested")
+    requested = realtime and settings.realtime.rehearse
+    rehearse, rehearsal_detail = control.rehearsal() if requested else (None, "not requested")
     with garbage_collection_paused(realtime), realtime_applied(settings.realtime if realtime
                                                                else RealtimeSettings()) as applied:
         if realtime:
