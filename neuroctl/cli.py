@@ -478,7 +478,7 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = (), lau
     """The summary a run prints: what ran (with the controller config's key parameters when `launch` is
     given), the result and task metrics, latency, activity, energy and EDP per tick on every hardware
     profile beside the dense twin's, faults and where the results are."""
-    from neuroctl.metrics.report import faults_summary
+    from neuroctl.metrics.report import faults_summary, stolen_note
     from neuroctl.runtime.realtime import realtime_summary
 
     task, latency, deadline, activity = (metrics["task"], metrics["latency_us"], metrics["deadline"],
@@ -498,7 +498,7 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = (), lau
         ("deadline", f"{deadline['misses']} misses ({100 * deadline['miss_rate']:.3f}%; "
                      f"{_causes(deadline['misses_by_cause'])}), lateness p50 "
                      f"{deadline['lateness_us']['p50']:.1f} us, p99 {deadline['lateness_us']['p99']:.1f} us, "
-                     f"max {deadline['lateness_us']['max']:.1f} us{_stolen(deadline.get('host_steal_s'))}"
+                     f"max {deadline['lateness_us']['max']:.1f} us{_then(stolen_note(deadline.get('host_steal_s')))}"
                      if metrics["mode"] == "realtime" else "fast mode: not paced"),
         *([("realtime", realtime_summary(metrics["realtime"]))] if metrics.get("realtime") else []),
         ("activity per tick", f"{activity['spikes_per_tick']:.1f} spikes, "
@@ -514,9 +514,9 @@ def format_summary(metrics: dict, out_dir: Path, plots: Sequence[Path] = (), lau
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def _stolen(steal_s: float | None) -> str:
-    """The deadline row's note of the vCPU time the hypervisor took during the run, if reported."""
-    return "" if steal_s is None else f"; the host took {1e3 * steal_s:.0f} ms of the vCPUs' time"
+def _then(note: str) -> str:
+    """"; note", or "" for no note."""
+    return f"; {note}" if note else ""
 
 
 def _causes(by_cause: dict[str, int]) -> str:

@@ -18,6 +18,12 @@ from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED,
 SCHEMA_VERSION = 1
 
 
+def stolen_note(steal_s: float | None) -> str:
+    """"the host took N ms of the vCPUs' time" for a run's `deadline.host_steal_s`, or "" when it is not
+    reported: the launch summary's and the latency plot's note."""
+    return "" if steal_s is None else f"the host took {1e3 * steal_s:.0f} ms of the vCPUs' time"
+
+
 def quadratic_cost(error: np.ndarray, action: np.ndarray, cost_q: np.ndarray, cost_r: np.ndarray) -> float:
     """Sum over ticks of e'Qe + a'Ra with diagonal Q and R (e the tracking error, a the action); inf when
     it overflows (huge weights; metrics.json then says null)."""

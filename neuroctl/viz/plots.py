@@ -30,6 +30,7 @@ from matplotlib.ticker import EngFormatter, FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from neuroctl.control.base import ACTIVITY_FIELDS, SPIKES
+from neuroctl.metrics.report import stolen_note
 from neuroctl.runtime.files import atomic_write_bytes
 from neuroctl.viz.info import RunInfo
 
@@ -587,8 +588,9 @@ def latency_figure(trajectory: Trajectory, metrics: dict[str, Any], info: RunInf
     figure.legend(loc="outside lower center", fontsize=8, ncol=2, frameon=False)
     deadline = metrics["deadline"]
     causes = ", ".join(f"{n} {cause}" for cause, n in deadline.get("misses_by_cause", {}).items() if n)
+    stolen = stolen_note(deadline.get("host_steal_s"))
     paced = (f"realtime mode: {deadline['misses']} deadline misses{f' ({causes})' if causes else ''}"
-             if metrics["mode"] == "realtime" else "fast mode: not paced")
+             + ("\n" + stolen if stolen else "") if metrics["mode"] == "realtime" else "fast mode: not paced")
     _title(figure, info, f"time per stage and per tick: {metrics['ticks']} ticks, {paced}")
     return figure
 

@@ -261,3 +261,20 @@ def test_a_paced_run_reports_the_time_stolen_from_it_and_a_fast_run_does_not():
     # every vCPU at most the whole loop, to the counter's 1/SC_CLK_TCK s (10 ms) granularity
     ceiling = os.cpu_count() * paced.wall_time_s + 2.0 / os.sysconf("SC_CLK_TCK")
     assert paced.host_steal_s is not None and 0.0 <= paced.host_steal_s <= ceiling
+
+
+@linux_only
+def test_the_summary_and_the_latency_plot_say_how_much_time_the_host_took(tmp_path):
+    from neuroctl.metrics.report import stolen_note
+    from neuroctl.run import run_launch
+    from neuroctl.viz.plots import latency_figure
+
+    assert stolen_note(None) == "" and stolen_note(0.14) == "the host took 140 ms of the vCPUs' time"
+    text = (ROOT / "launch" / "cartpole_realtime.yaml").read_text().replace("../configs/", f"{ROOT}/configs/")
+    path = tmp_path / "launch.yaml"
+    path.write_text(text.replace("duration_s: 10.0", "duration_s: 0.05"))
+    result = run_launch(load_launch(path))
+    stolen = result.metrics["deadline"]["host_steal_s"]
+    assert stolen is not None and stolen >= 0.0  # Linux reports steal in /proc/stat
+    title = latency_figure(result.trajectory(), result.metrics, result.info)._suptitle.get_text()
+    assert title.endswith("\n" + stolen_note(stolen)) and "deadline misses" in title  # a line of its own
