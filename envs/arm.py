@@ -244,6 +244,7 @@ class ArmReachEnv(BulletRobotEnv):
         self.joint_viscous_nms = _check_per_joint("joint_viscous_nms", joint_viscous_nms, MAX_VISCOUS_NMS,
                                                   "N m s/rad")
         self._friction = bool(np.any(self.joint_friction_nm) or np.any(self.joint_viscous_nms))
+        self.command_held_over_substeps = not self._friction  # friction follows the joint speeds
         noise_std = check_noise_std(observation_noise_std)
         natural_steps = ticks(self.laps * self.n_targets * self.target_hold_s, control_period_s) \
             if self.laps > 1 and isinstance(control_period_s, (int, float)) and control_period_s > 0 else EPISODE_STEPS

@@ -82,10 +82,11 @@ STANDARD_GRAVITY_M_S2 = 9.81
 class BulletScene:
     """A PyBullet server in DIRECT mode with a fixed physics period and gravity along -z.
 
-    `physics_period_s` is the duration of one `stepSimulation` call in seconds. Overlapping pairs are
-    processed in a sorted order (`deterministicOverlappingPairs`): otherwise the broadphase's order
-    depends on how the bodies moved before, and a reset after an episode of the trotting quadruped
-    stepped 4e-6 away from a fresh server's within 40 ms.
+    `physics_period_s` is the duration of one physics substep in seconds; `step(n)` runs n of them in
+    one `stepSimulation` call. Overlapping pairs are processed in a sorted order
+    (`deterministicOverlappingPairs`): otherwise the broadphase's order depends on how the bodies moved
+    before, and a reset after an episode of the trotting quadruped stepped 4e-6 away from a fresh
+    server's within 40 ms.
     """
 
     def __init__(self, physics_period_s: float, gravity_m_s2: float = STANDARD_GRAVITY_M_S2) -> None:
@@ -97,9 +98,37 @@ class BulletScene:
             raise RuntimeError("PyBullet could not start a physics server (connect(DIRECT) returned -1)")
         self.client_id: int = client_id
         self.physics_period_s = physics_period_s
-        pybullet.setTimeStep(physics_period_s, physicsClientId=self.client_id)
         pybullet.setGravity(0.0, 0.0, -gravity_m_s2, physicsClientId=self.client_id)
         pybullet.setPhysicsEngineParameter(deterministicOverlappingPairs=1, physicsClientId=self.client_id)
+        self._substeps_per_call = 0
+        self._set_substeps_per_call(1)
+
+    def steps_exactly(self, n_substeps: int) -> bool:
+        """Whether `step(n_substeps)` runs exactly n substeps of `physics_period_s` every call.
+
+        Bullet's fixed-step mode integrates int(t / h) substeps of h = T / n (T = n x period, the time
+        asked of a call) and keeps the remainder t - int(t / h) h for the next call. When h is the period
+        bit for bit and T / h rounds to n, the remainder is exactly zero and stays zero."""
+        call_s = n_substeps * self.physics_period_s
+        substep_s = call_s / n_substeps
+        return substep_s == self.physics_period_s and int(call_s / substep_s) == n_substeps
+
+    def step(self, n_substeps: int) -> None:
+        """Advance `n_substeps` physics periods in one `stepSimulation` call (Bullet's internal substeps:
+        the integration steps of n calls of one period, bit for bit, with the joint torques and external
+        forces applied before the call held over all of them; PyBullet clears them after the call).
+        `steps_exactly(n_substeps)` must hold."""
+        if n_substeps != self._substeps_per_call:
+            self._set_substeps_per_call(n_substeps)
+        pybullet.stepSimulation(self.client_id)  # positional: no keyword dict
+
+    def _set_substeps_per_call(self, n_substeps: int) -> None:
+        if not self.steps_exactly(n_substeps):
+            raise ValueError(f"{n_substeps} substeps of {self.physics_period_s} s do not add up exactly "
+                             "in floating point: step them one call each")
+        pybullet.setPhysicsEngineParameter(fixedTimeStep=n_substeps * self.physics_period_s,
+                                           numSubSteps=n_substeps, physicsClientId=self.client_id)
+        self._substeps_per_call = n_substeps
 
     @property
     def connected(self) -> bool:

@@ -12,7 +12,8 @@ finite differences of the simulated plant itself.
 A robot subclass calls `super().__init__(...)` with its sensors and actuators, loads its bodies into
 `self.scene`, and implements the hooks:
 
-    _apply_command(command)          every physics substep: the command (actuator units) into PyBullet
+    _apply_command(command)          the command (actuator units) into PyBullet before each stepSimulation
+                                     call (`do_simulation`: one call a period, or one a substep)
     _read_state(out)                 the true state (model coordinates) into `out`
     _set_state(state)                put the simulation in `state`
     _observe(state, out)             the noise-free float64 observation of `state` into `out`
@@ -132,6 +133,9 @@ class BulletRobotEnv(gymnasium.Env):
     STAGE_NAMES = ("actuate", "physics", "sense")
     push_description: str | None = None
     push_site: PushSite | None = None
+    command_held_over_substeps = True
+    """False for a robot whose `_apply_command` depends on the state within a control period (the arm's
+    joint friction): then every substep is a stepSimulation call of its own."""
 
     def __init__(self, *, physics_period_s: float, control_period_s: float, max_substeps: int,
                  sensors: Sequence[Sensor], actuators: Sequence[Actuator], state_names: Sequence[str],
@@ -184,6 +188,7 @@ class BulletRobotEnv(gymnasium.Env):
         self.last_task_cost = 0.0  # of the last step (info["task_cost"])
         self._linear_models: dict[bytes, PlantModel] = {}
         self.scene = BulletScene(physics_period_s)
+        self._one_call = self.n_substeps > 1 and self.scene.steps_exactly(self.n_substeps)
 
     # ---- gymnasium API ----
 
@@ -277,23 +282,35 @@ class BulletRobotEnv(gymnasium.Env):
     def do_simulation(self, command: np.ndarray, first_substep: int, with_pushes: bool) -> None:
         """Run one control period of physics substeps holding `command` (actuator units).
 
-        The command, and any push active at a substep, is re-applied before every stepSimulation because
-        PyBullet clears applied forces after each one.
+        PyBullet clears applied torques and forces after each stepSimulation call, so a call holds
+        what was applied before it. The period is one call of all its substeps (`BulletScene.step`)
+        when nothing changes within it: the robot's command is constant over the period
+        (`command_held_over_substeps`) and no push acts in it (a push's force and point follow the body
+        substep by substep); otherwise each substep is a call of its own, the command and the pushes
+        active at that substep applied before it.
         """
-        client = self.scene.client_id
-        apply_pushes = with_pushes and bool(self.pushes)
-        substep, end = first_substep, first_substep + self.n_substeps
+        n, end = self.n_substeps, first_substep + self.n_substeps
+        pushes = self.pushes if with_pushes else ()
+        if self._one_call and self.command_held_over_substeps and _no_push_acts(pushes, first_substep, end):
+            self._apply_command(command)
+            self.scene.step(n)
+            return
+        substep = first_substep
         while substep < end:  # not a for over range(): no range object and iterator per step
             self._apply_command(command)
-            if apply_pushes:
-                force_n = 0.0
-                for push in self.pushes:
-                    if push.first_substep <= substep < push.end_substep:
-                        force_n += push.force_n
-                if force_n != 0.0:
-                    self._apply_push(force_n, client)
-            pybullet.stepSimulation(client)  # positional: no keyword dict
+            self._apply_pushes(pushes, substep)
+            self.scene.step(1)
             substep += 1
+
+    def _apply_pushes(self, pushes: tuple[Push, ...], substep: int) -> None:
+        """The sum of the `pushes` active at `substep`, if any."""
+        if pushes:
+            force_n = 0.0
+            for push in pushes:
+                if push.first_substep <= substep < push.end_substep:
+                    force_n += push.force_n
+            if force_n != 0.0:
+                self._apply_push(force_n, self.scene.client_id)
 
     def _apply_push(self, force_n: float, client: int) -> None:
         """`force_n` N along `push_site.direction` at its link (world frame)."""
@@ -533,6 +550,14 @@ def _real_action(number: Any, action: Any, expected: str) -> float:
 
 
 # ---- keyword argument checks: each raises ValueError("<kwarg>: <what is expected>, got <value>") ----
+
+
+def _no_push_acts(pushes: tuple[Push, ...], first_substep: int, end_substep: int) -> bool:
+    """Whether no push acts on any of the substeps [first_substep, end_substep)."""
+    for push in pushes:
+        if push.first_substep < end_substep and first_substep < push.end_substep:
+            return False
+    return True
 
 
 def _check_control_period(value: Any, physics_period_s: float, max_substeps: int) -> int:
