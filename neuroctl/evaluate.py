@@ -70,13 +70,12 @@ def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray,
     from neuroctl.control.mpc import ExactQPSolver, qp_errors
 
     solver = ExactQPSolver(controller.qp_problem, tolerance=QP_SOLVER_TOLERANCE)
-    exact = np.zeros(plans.shape[1])
-    exacts = np.empty_like(plans)
     initial_state = getattr(controller, "qp_initial_state", None)
-    for k, observation in enumerate(observations):
-        reference = None if references is None else references[k]
-        x0 = observation if initial_state is None else initial_state(observation, reference)
-        exacts[k] = solver.solve_into(x0, exact)  # warm started from the tick before
+    x0s = np.array(observations, dtype=np.float64)
+    if initial_state is not None:
+        for k, observation in enumerate(observations):
+            x0s[k] = initial_state(observation, None if references is None else references[k])
+    exacts = solver.solve_sequence(x0s, np.empty_like(plans))  # each warm started from the tick before
     return qp_errors(controller.qp_problem, plans, exacts)
 
 

@@ -23,6 +23,7 @@ from neuroctl.control.lqr import check_observation_size, q_field, r_field, weigh
 from neuroctl.control.qp import (ConstrainedMPCQP, MPCProblem, build_mpc_problem, solve_box_qp,
                                  state_bound_constraints, step_and_momentum)
 from neuroctl.control.qp_solvers import QPResult, QPSolver
+from neuroctl.network.jit import cached_njit
 from neuroctl.network.linalg import matvec_into
 
 
@@ -52,10 +53,33 @@ class ExactQPSolver:
         )  # fmt: skip
         return solution
 
+    def solve_sequence(self, x0s: np.ndarray, solutions: np.ndarray) -> np.ndarray:
+        """Solve the QP at each row of `x0s` (k, n_x) into the same row of `solutions` (k, n), each
+        warm started from the row before (the first from zeros): what k `solve_into` calls on one
+        array give, bit for bit, in one compiled call; sets `iterations` (the last solve's)."""
+        problem = self.problem
+        self.iterations = _solve_sequence(problem.F, problem.H, x0s, problem.lower, problem.upper, self.step,
+                                          self.tolerance, self.max_iterations, self._q, self._work, solutions)
+        return solutions
+
     def solve(self, x0: np.ndarray, warm_start: np.ndarray | None = None) -> np.ndarray:
         """New array with the solution U* (n,) at x0, from `warm_start` (default zeros)."""
         solution = np.zeros(self.problem.n_decisions) if warm_start is None else np.array(warm_start, float)
         return self.solve_into(np.asarray(x0, float), solution)
+
+
+@cached_njit
+def _solve_sequence(F, H, x0s, lower, upper, step, tolerance, max_iterations, q, work, solutions):
+    """`ExactQPSolver.solve_sequence`: row k of `solutions` <- the QP at q = F x0s[k], from row k - 1."""
+    iterations = 0
+    for k in range(x0s.shape[0]):
+        if k == 0:
+            solutions[0, :] = 0.0
+        else:
+            solutions[k, :] = solutions[k - 1]
+        matvec_into(F, x0s[k], q)
+        iterations = solve_box_qp(H, q, lower, upper, step, tolerance, max_iterations, solutions[k], work)
+    return iterations
 
 
 def qp_errors(problem: MPCProblem, solutions: np.ndarray, exacts: np.ndarray) -> np.ndarray:

@@ -122,3 +122,18 @@ def test_exact_mpc_controller_plans_within_bounds_and_counts_its_macs():
     np.testing.assert_allclose(controller.predicted_states, problem.predict(x0, controller.last_solution))
     assert np.all(np.abs(controller.last_solution) <= 1.0)
     assert controller.activity[DENSE_MACS] == controller.solver.iterations * 400 + 4 * 20
+
+
+@SYSTEMS
+def test_a_sequence_of_solves_is_the_solves_one_by_one(system):
+    model, q, r = system
+    problem = build_mpc_problem(model, q, r, 15)
+    x0s = 0.3 * np.random.default_rng(9).standard_normal((25, model.n_states))
+    x0s[3] = ACTIVE_START[model.n_inputs]  # a start with the bounds active
+    one_by_one, solution = ExactQPSolver(problem), np.zeros(problem.n_decisions)
+    expected = np.array([one_by_one.solve_into(x0, solution).copy() for x0 in x0s])
+    together = ExactQPSolver(problem)
+    solutions = together.solve_sequence(x0s, np.full_like(expected, np.nan))
+    np.testing.assert_array_equal(solutions, expected)
+    assert together.iterations == one_by_one.iterations > 0
+    assert np.any(np.isin(solutions[3], (problem.lower, problem.upper)))
