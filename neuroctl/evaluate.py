@@ -71,10 +71,10 @@ def qp_errors_of(controller: Any, observations: np.ndarray, plans: np.ndarray,
 
     solver = ExactQPSolver(controller.qp_problem, tolerance=QP_SOLVER_TOLERANCE)
     initial_state = getattr(controller, "qp_initial_state", None)
-    x0s = np.array(observations, dtype=np.float64)
-    if initial_state is not None:
-        for k, observation in enumerate(observations):
-            x0s[k] = initial_state(observation, None if references is None else references[k])
+    x0s = np.empty((len(observations), controller.qp_problem.F.shape[1]))
+    for k, observation in enumerate(observations):
+        reference = None if references is None else references[k]
+        x0s[k] = observation if initial_state is None else initial_state(observation, reference)
     exacts = solver.solve_sequence(x0s, np.empty_like(plans))  # each warm started from the tick before
     return qp_errors(controller.qp_problem, plans, exacts)
 
