@@ -178,18 +178,25 @@ def test_arm_controllers_suite_keeps_the_robot_for_computed_torque(tmp_path):
 
 def test_realtime_suite(tmp_path):
     suite = {"kind": "realtime", "launch": str(ROOT / "launch" / "cartpole_realtime.yaml"),
-             "periods_s": [0.001, 0.002], "duration_s": 0.2}
+             "periods_s": [0.001, 0.002], "duration_s": 0.2,
+             "settings": {"plain": {}, "spin": {"wait": "spin", "rehearse": False}}}
     document, md = run(tmp_path, suite)
     check_machine(document)
     periods = document["results"]["periods"]
-    assert [p["period_s"] for p in periods] == [0.001, 0.002]
+    assert [(p["period_s"], p["settings"]) for p in periods] == [
+        (0.001, "plain"), (0.001, "spin"), (0.002, "plain"), (0.002, "spin")]
     for period in periods:
         assert period["ticks"] == round(0.2 / period["period_s"])
         assert 0 <= period["misses"] <= period["ticks"] and 0.0 <= period["miss_rate"] <= 1.0
+        assert sum(period["misses_by_cause"].values()) == period["misses"]
+        assert period["targets"]["no_compute_miss"] == (period["misses_by_cause"]["compute"] == 0)
+        wait = period["realtime_applied"][0]["wait"]["requested"]
+        assert wait == ("spin" if period["settings"] == "spin" else "sleep")
         assert math.isfinite(period["lateness_us"]["p50"]) and positive(period["wall_time_s"])
         check_stats(period["controller_us"])
         assert len(period["load_average_before_after"]) == 1
-    assert "1000 Hz" in md and "500 Hz" in md
+    assert "1000 Hz" in md and "500 Hz" in md and "compute / stalled / carried" in md
+    assert "- 1000 Hz, spin: wait spin\n" in md and "- 1000 Hz, plain: wait sleep; rehearse True: applied\n" in md
 
 
 def test_cli_repeat_and_default_out_dir(tmp_path, monkeypatch, capsys):
@@ -208,6 +215,7 @@ def test_cli_repeat_and_default_out_dir(tmp_path, monkeypatch, capsys):
     ({"kind": "kernel", "peers": ["nengo", "lava"]}, "peers[1]: expected one of"),
     ({"kind": "kernel", "networks": [{"neurons": 100, "connectivity": 1.5}]}, "networks[0].connectivity"),
     ({"kind": "realtime", "periods_s": [0.0005]}, "periods_s[0]: expected a value >= 0.001"),
+    ({"kind": "realtime", "settings": {"hardened": {"cpu": [1]}}}, "settings.hardened.cpu: unknown key; did you mean 'cpus'?"),
     ({"kind": "controllers", "launch": str(ROOT / "launch" / "cartpole_mpc.yaml"), "controllers": ["missing.yaml"]},
      "controllers[0]: no such file"),
 ])
