@@ -118,9 +118,13 @@ class BulletScene:
         the integration steps of n calls of one period, bit for bit, with the joint torques and external
         forces applied before the call held over all of them; PyBullet clears them after the call).
         `steps_exactly(n_substeps)` must hold."""
+        self.set_substeps_per_call(n_substeps)
+        pybullet.stepSimulation(self.client_id)  # positional: no keyword dict
+
+    def set_substeps_per_call(self, n_substeps: int) -> None:
+        """Make each stepSimulation call run `n_substeps` physics periods (`step`'s condition holds)."""
         if n_substeps != self._substeps_per_call:
             self._set_substeps_per_call(n_substeps)
-        pybullet.stepSimulation(self.client_id)  # positional: no keyword dict
 
     def _set_substeps_per_call(self, n_substeps: int) -> None:
         if not self.steps_exactly(n_substeps):

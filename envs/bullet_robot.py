@@ -26,6 +26,12 @@ A robot subclass calls `super().__init__(...)` with its sensors and actuators, l
     _state_error(state, out)         the task's tracking error of the true state (optional: the
                                      `tracking_error` of the noise-free observation)
 
+A robot whose state is joint positions and velocities and whose commands are joint torques may declare
+`native_joints` (`neuroctl.envs.bullet_native.NativeJoints`, once its bodies are loaded): a control period
+with no push acting is then one compiled call of PyBullet's C API (`joint_robot_period`: command, task
+cost, physics, joint states, observation), the same calls and results as the Python path without its
+Python (where the C API cannot be reached, `native_api()` None, the Python path runs).
+
 A robot that takes pushes says where they act: the class attribute `push_description` (None, the
 default: it takes none, and a `pushes` kwarg is refused) and, once its bodies are loaded, `push_site`
 (a `PushSite`: the link and the world direction of the force).
@@ -67,9 +73,12 @@ import numpy as np
 from gymnasium import spaces
 
 from neuroctl.envs.bullet import BulletScene, pybullet
+from neuroctl.envs.bullet_native import (JointRobotArrays, NativeJoints, joint_robot_arrays, joint_robot_period,
+                                         native_api, native_client)
 from neuroctl.envs.checks import MAX_TIME_S, in_range, invalid, real, ticks
 from neuroctl.envs.faults import FaultInjector, parse_faults
 from neuroctl.envs.kernels import bounded_observation, command_and_cost
+from neuroctl.network.jit import entry_point
 from neuroctl.envs.robot import Actuator, PlantModel, Sensor
 
 MAX_NOISE_STD = 100.0  # the widest observation bound: more noise would only saturate the clipping
@@ -136,6 +145,8 @@ class BulletRobotEnv(gymnasium.Env):
     command_held_over_substeps = True
     """False for a robot whose `_apply_command` depends on the state within a control period (the arm's
     joint friction): then every substep is a stepSimulation call of its own."""
+    native_joints: NativeJoints | None = None
+    """Set by a robot that steps natively (module docstring)."""
 
     def __init__(self, *, physics_period_s: float, control_period_s: float, max_substeps: int,
                  sensors: Sequence[Sensor], actuators: Sequence[Actuator], state_names: Sequence[str],
@@ -189,6 +200,10 @@ class BulletRobotEnv(gymnasium.Env):
         self._linear_models: dict[bytes, PlantModel] = {}
         self.scene = BulletScene(physics_period_s)
         self._one_call = self.n_substeps > 1 and self.scene.steps_exactly(self.n_substeps)
+        self._native: JointRobotArrays | None | bool = None  # None: not built yet; False: not available
+        self._native_out: np.ndarray | None = None  # the observation buffer `_native_period` is typed for
+        self._native_period: Any = None
+        self._step_observation = np.empty(len(self.sensors), dtype=np.float32)  # `step`'s, copied out
 
     # ---- gymnasium API ----
 
@@ -208,8 +223,8 @@ class BulletRobotEnv(gymnasium.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Hold the commanded action for one control period; return the usual gymnasium 5-tuple, the
         observation and info fresh (the caller may keep them; info: see the module docstring)."""
-        observation = np.empty(len(self.sensors), dtype=np.float32)
-        reward, terminated, truncated = self.step_into(action, observation)
+        reward, terminated, truncated = self.step_into(action, self._step_observation)
+        observation = self._step_observation.copy()
         info = {"state": self.state.copy(), "command": self._command.copy(), "task_cost": self.last_task_cost}
         if terminated or truncated:
             info["is_success"] = self._is_success()
@@ -222,7 +237,23 @@ class BulletRobotEnv(gymnasium.Env):
         float64 one) and no info (`state`, `last_task_cost` and `end_reason` hold what it would say
         until the next step); returns (reward, terminated, truncated). Stage times: actuate (the
         action's check, clip and scale, the step's task cost), physics (the substeps), sense (the
-        state, reward, termination and observation)."""
+        state, reward, termination and observation; natively: the state and observation)."""
+        native = self._native if self._native is not None else self._build_native()
+        if native and _no_push_acts(self.pushes, self.substep, self.substep + self.n_substeps):
+            self._set_action(action)
+            self.scene.set_substeps_per_call(self.n_substeps if self._one_call else 1)
+            if observation_out is not self._native_out:  # the loop's buffer, typed once
+                self._native_out = observation_out
+                self._native_period = entry_point(joint_robot_period, native, observation_out)
+            finite, self.last_task_cost, read = self._native_period(native, observation_out)
+            if not read:
+                raise RuntimeError(f"{type(self).__name__}: the physics server did not report the joint states")
+            if not finite:
+                self.nonfinite_actions += 1
+            self.substep += self.n_substeps
+            self.steps += 1
+            return self._end_of_step(None if self.observation_noise_std == 0.0 and not self._faults.faults
+                                     else observation_out)
         t_start = perf_counter()
         self.last_task_cost = self._actuate(action)  # of the state before the step, as eval scores a tick
         t_actuated = perf_counter()
@@ -231,6 +262,17 @@ class BulletRobotEnv(gymnasium.Env):
         self.steps += 1
         t_simulated = perf_counter()
         self._read_state(self.state)
+        reward, terminated, truncated = self._end_of_step(observation_out)
+        t_sensed = perf_counter()
+        times = self.stage_times_s
+        times[0] = t_actuated - t_start
+        times[1] = t_simulated - t_actuated
+        times[2] = t_sensed - t_simulated
+        return reward, terminated, truncated
+
+    def _end_of_step(self, observation_out: np.ndarray | None) -> tuple[float, bool, bool]:
+        """Reward, termination and truncation once the state after a step is read, and the observation
+        into `observation_out` (None: already there); returns (reward, terminated, truncated)."""
         reward, terminated = self._after_step()
         if terminated and not self.terminated:
             self.end_reason = self._end_reason()
@@ -240,13 +282,30 @@ class BulletRobotEnv(gymnasium.Env):
             self.end_reason = "time_limit"
         if self.reward_kind == "task_cost":
             reward = -self.last_task_cost
-        self._observation(observation_out)
-        t_sensed = perf_counter()
-        times = self.stage_times_s
-        times[0] = t_actuated - t_start
-        times[1] = t_simulated - t_actuated
-        times[2] = t_sensed - t_simulated
+        if observation_out is not None:
+            self._observation(observation_out)
         return reward, self.terminated, truncated
+
+    def _build_native(self) -> JointRobotArrays | bool:
+        """The arrays of the native step (class docstring), or False when the robot declares none or the
+        C API cannot be reached."""
+        joints, api = self.native_joints, native_api()
+        client = None if joints is None or api is None else native_client(api, self.scene.client_id, joints.body)
+        if client is None:
+            self._native = False
+            return False
+        if self._cost_weights is None:
+            self._cost_weights = self._task_weights()
+        cost_q, cost_r = self._cost_weights
+        client_id = self.scene.client_id
+        dofs = np.array([pybullet.getJointInfo(joints.body, joint, physicsClientId=client_id)[4]
+                         for joint in joints.torque_joints])
+        self._native = joint_robot_arrays(
+            api, client, joints, dofs, action=self._action, scale=self._command_scale, command=self._command,
+            error=self._error, cost_q=cost_q, cost_r=cost_r, state=self.state, low=self._observation_low,
+            high=self._observation_high, observed=self._observed,
+            observe=self.observation_noise_std == 0.0 and not self._faults.faults, stage_times=self.stage_times_s)
+        return self._native
 
     # ---- pickling: a working copy with its own physics server ----
 
@@ -255,6 +314,7 @@ class BulletRobotEnv(gymnasium.Env):
         arguments, then restores this state (true state, episode clock, RNG, counters, faults)."""
         state = self.__dict__.copy()
         del state["scene"]
+        state.update(_native=None, _native_out=None, _native_period=None)  # bound to the server: rebuilt
         state["_linear_models"] = {}  # a cache: rebuilt on demand
         return state
 
@@ -380,11 +440,7 @@ class BulletRobotEnv(gymnasium.Env):
         actuator's limit, a non-finite action no command (zeros, counted in `nonfinite_actions`); returns
         the step's task cost e'Qe + a'Ra (the task's tracking error of the true state now, the normalised
         command; 0 without a task). The array work is one compiled call."""
-        n = len(self.actuators)
-        if type(action) is np.ndarray and action.shape == (n,) and action.dtype.kind == "f":
-            self._action[...] = action  # the fast path (agents', the loop's); [...]: no view, unlike [:]
-        else:
-            self._action[:] = _action_values(action, n)
+        self._set_action(action)
         if self._cost_weights is None:
             self._cost_weights = self._task_weights()
         cost_q, cost_r = self._cost_weights
@@ -394,6 +450,14 @@ class BulletRobotEnv(gymnasium.Env):
         if not finite:
             self.nonfinite_actions += 1
         return cost
+
+    def _set_action(self, action: Any) -> None:
+        """The action's values into `_action` (checked: see `action_expectation`)."""
+        n = len(self.actuators)
+        if type(action) is np.ndarray and action.shape == (n,) and action.dtype.kind == "f":
+            self._action[...] = action  # the fast path (agents', the loop's); [...]: no view, unlike [:]
+        else:
+            self._action[:] = _action_values(action, n)
 
     def _task_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """(cost_q, cost_r) of the robot's task (without one: no state weights, zero action weights), with

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from neuroctl.envs.bullet import pybullet  # imported there with its banner silenced
+from neuroctl.envs.bullet_native import NativeJoints
 from neuroctl.envs.bullet_robot import FRAME_HEIGHT, FRAME_WIDTH, BulletRobotEnv, PushSite, check_noise_std
 from neuroctl.envs.checks import invalid, real
 from neuroctl.envs.robot import Actuator, Sensor, Task
@@ -172,6 +173,8 @@ class CartPoleBalanceEnv(BulletRobotEnv):
         self._body = self.scene.load_data_urdf("cartpole.urdf")
         self.push_site = PushSite(self._body, POLE_LINK, (1.0, 0.0, 0.0))  # along +x at the pole's centre of mass
         self.scene.disable_joint_motors(self._body, (SLIDER_JOINT, HINGE_JOINT))
+        self.native_joints = NativeJoints(self._body, torque_joints=(SLIDER_JOINT,),
+                                          state_joints=(SLIDER_JOINT, HINGE_JOINT), wrapped=(False, True))
         pybullet.changeVisualShape(
             self._body, POLE_LINK, rgbaColor=POLE_COLOUR_RGBA, physicsClientId=self.scene.client_id
         )

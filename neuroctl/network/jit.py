@@ -258,3 +258,11 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return numba.types.void(array, index), codegen
+
+
+def entry_point(dispatcher, *arguments):
+    """`dispatcher`'s compiled function for the numba types of `arguments` (compiled now, or loaded from
+    the cache), called without typing its arguments again (a dispatcher types each structref argument in
+    Python, about 1 us): each later call must pass arguments of exactly these types (structrefs of the
+    same type, arrays of the same dtype, dimensions and layout, Python ints for int64, floats for float64)."""
+    return dispatcher.compile(tuple(numba.typeof(argument) for argument in arguments))

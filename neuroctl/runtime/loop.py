@@ -66,7 +66,8 @@ from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, CO
                                        COMMAND_SKIPPED, Recorder)
 from neuroctl.runtime.robots import describe, fault_ticks, stepper, timed
 from neuroctl.runtime.signals import StopRequest
-from neuroctl.runtime.tick import control_tick, entry_point, finish_tick, sense_tick, state_arrays, tick_arrays
+from neuroctl.network.jit import entry_point
+from neuroctl.runtime.tick import control_tick, finish_tick, sense_tick, state_arrays, tick_arrays
 from neuroctl.runtime.watchdog import CommandWatchdog
 
 

@@ -21,19 +21,19 @@ tick keeps the old code.
 tick before its release time (`neuroctl.runtime.loop.Rehearsal`).
 
 A call through a numba dispatcher types every argument in Python first, about 1 us per structref;
-`entry_point` compiles (or loads from the cache) the signature once and returns the compiled function
-itself, which unboxes its arguments directly (about 0.3-0.5 us for two structrefs and an integer).
+`entry_point` (`neuroctl.network.jit`) compiles (or loads from the cache) the signature once and returns
+the compiled function itself, which unboxes its arguments directly (about 0.3-0.5 us for two structrefs
+and an integer).
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
 from numba.experimental import structref
 
-from neuroctl.network.jit import cached_njit
+from neuroctl.network.jit import cached_njit, entry_point
 from neuroctl.runtime.monitor import SensorMonitor, check_readings
 from neuroctl.runtime.recorder import COMMAND_FROM_CONTROLLER, COMMAND_REPLACED, Recorder
 from neuroctl.runtime.watchdog import CommandWatchdog, guard_command
@@ -167,10 +167,3 @@ def state_arrays(struct):
     """The arrays of a structref: its array fields and the arrays in its tuple fields, in field order,
     shared with it (not copies). Cached on disk per structref type (compiling one takes 0.5-2.5 s)."""
     return _arrays_of(struct)
-
-
-def entry_point(dispatcher, *arguments):
-    """`dispatcher`'s compiled function for the numba types of `arguments` (compiled now, or loaded from
-    the cache), called without typing its arguments again: each later call must pass arguments of
-    exactly these types (structrefs of the same type, Python ints for int64, floats for float64)."""
-    return dispatcher.compile(tuple(numba.typeof(argument) for argument in arguments))

@@ -246,6 +246,7 @@ def test_actions_are_clipped_and_scaled_by_max_force(make_env):
 
 def test_nonfinite_action_never_reaches_pybullet(make_env, monkeypatch):
     env = make_env()
+    env._native = False  # PyBullet's Python path, so that its calls can be seen (the native path: test_native)
     forces = []
     set_motor = pybullet.setJointMotorControl2
 
