@@ -45,15 +45,14 @@ MAX_PHYSICS_CLIENTS = 1024  # pybullet.c's size of the client table
 DISABLE_VARIABLE = "NEUROCTL_PYBULLET_NATIVE"
 
 FUNCTIONS = ("b3CanSubmitCommand", "b3SubmitClientCommandAndWaitStatus", "b3GetStatusType",
-             "b3InitStepSimulationCommand", "b3RequestActualStateCommandInit", "b3GetJointState",
+             "b3InitStepSimulationCommand", "b3RequestActualStateCommandInit", "b3GetStatusActualState",
              "b3JointControlCommandInit2", "b3JointControlSetDesiredForceTorque", "b3GetNumJoints")
-(CAN_SUBMIT, SUBMIT_AND_WAIT, STATUS_TYPE, STEP_COMMAND, ACTUAL_STATE_COMMAND, JOINT_STATE,
+(CAN_SUBMIT, SUBMIT_AND_WAIT, STATUS_TYPE, STEP_COMMAND, ACTUAL_STATE_COMMAND, ACTUAL_STATE,
  JOINT_CONTROL_COMMAND, SET_FORCE_TORQUE, NUM_JOINTS) = range(len(FUNCTIONS))
 CLOCK_GETTIME, REMAINDER = len(FUNCTIONS), len(FUNCTIONS) + 1
 """Indices of libc's clock_gettime and libm's remainder (IEEE 754: exact, so math.remainder's values) in
 `NativeApi.addresses`, after the PyBullet functions."""
 CLOCK_MONOTONIC = 1  # Linux's clock id; time.perf_counter reads the same clock
-JOINT_SENSOR_DOUBLES = 9  # struct b3JointSensorState: position, velocity, reaction wrench (6), motor torque
 TORQUE_CONTROL = pybullet.TORQUE_CONTROL  # CONTROL_MODE_TORQUE of the C API
 
 
@@ -71,12 +70,14 @@ class NativeJoints:
     of `state_joints` (each wrapped to [-pi, pi] where `wrapped`), then their velocities; its commands
     are torques on `torque_joints`, one per actuator, applied as setJointMotorControl2's TORQUE_CONTROL;
     its task error is its state and its noise-free observation the state's first entries, one per
-    sensor."""
+    sensor; a step terminates the episode when some |state[i]| > termination_limits[i] (inf: never), and
+    its reward is 1 until the episode has terminated, 0 after (the robot's `_after_step` says the same)."""
 
     body: int
     torque_joints: tuple[int, ...]
     state_joints: tuple[int, ...]
     wrapped: tuple[bool, ...]
+    termination_limits: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -153,20 +154,38 @@ def native_client(api: NativeApi, client_id: int, body: int) -> NativeClient | N
     n_joints = pybullet.getNumJoints(body, physicsClientId=client_id)
     if _check(api.addresses, handle, body) != n_joints:
         return None
-    joints = np.arange(n_joints, dtype=np.int32)
+    q_indices, u_indices = joint_indices(client_id, body, range(n_joints))
     positions, velocities = np.zeros(n_joints), np.zeros(n_joints)
     status = _state_status(api.addresses, handle, body)
-    read = read_joint_states(api.addresses, handle, body, status, joints, np.zeros(JOINT_SENSOR_DOUBLES),
-                             positions, velocities)
+    read = read_joint_states(api.addresses, handle, body, status, q_indices, u_indices,
+                             np.zeros(2, dtype=np.int64), positions, velocities)
     expected = pybullet.getJointStates(body, range(n_joints), physicsClientId=client_id) if n_joints else ()
     if not read or [(p, v) for p, v, _, _ in expected] != list(zip(positions.tolist(), velocities.tolist())):
         return None
     return NativeClient(handle, status)
 
 
+def joint_indices(client_id: int, body: int, joints) -> tuple[np.ndarray, np.ndarray]:
+    """The position (qIndex) and velocity (uIndex) index of each of `joints` in the body's state arrays
+    (getJointInfo's), int32; -1 for a fixed joint."""
+    infos = [pybullet.getJointInfo(body, joint, physicsClientId=client_id) for joint in joints]
+    return (np.array([info[3] for info in infos], dtype=np.int32),
+            np.array([info[4] for info in infos], dtype=np.int32))
+
+
+@intrinsic
+def _load_double(typingctx, address):
+    """The float64 at memory `address` (int64)."""
+
+    def codegen(context, builder, signature, llargs):
+        return builder.load(builder.inttoptr(llargs[0], ir.DoubleType().as_pointer()))
+
+    return types.float64(types.int64), codegen
+
+
 def c_function(name: str, restype: types.Type, *argtypes: types.Type):
     """A compiled callable `name(address, *args) -> restype` calling the C function at `address` (int64)
-    with 1-4 `args` converted to `argtypes` (pointers are int64)."""
+    with 1-4 or 8 `args` converted to `argtypes` (pointers are int64)."""
 
     def codegen(context, builder, signature, llargs):
         function = ir.FunctionType(context.get_value_type(restype), [context.get_value_type(t) for t in argtypes])
@@ -179,6 +198,7 @@ def c_function(name: str, restype: types.Type, *argtypes: types.Type):
         2: lambda typingctx, address, a, b: (restype(address, a, b), codegen),
         3: lambda typingctx, address, a, b, c: (restype(address, a, b, c), codegen),
         4: lambda typingctx, address, a, b, c, d: (restype(address, a, b, c, d), codegen),
+        8: lambda typingctx, address, a, b, c, d, e, f, g, h: (restype(address, a, b, c, d, e, f, g, h), codegen),
     }
     definition = definitions[len(argtypes)]
     definition.__name__ = definition.__qualname__ = name
@@ -192,7 +212,7 @@ _pointer_of_two_pointers = c_function("pointer_of_two_pointers", types.int64, ty
 _int_of_pointer = c_function("int_of_pointer", types.int32, types.int64)
 _int_of_pointer_int = c_function("int_of_pointer_int", types.int32, types.int64, types.int32)
 _int_of_pointer_int_double = c_function("int_of_pointer_int_double", types.int32, types.int64, types.int32, types.float64)
-_int_of_two_pointers_int_pointer = c_function("int_of_two_pointers_int_pointer", types.int32, types.int64, types.int64, types.int32, types.int64)
+_int_of_eight_pointers = c_function("int_of_eight_pointers", types.int32, *(types.int64,) * 8)
 _double_of_two_doubles = c_function("double_of_two_doubles", types.float64, types.float64, types.float64)
 _int_of_int_pointer = c_function("int_of_int_pointer", types.int32, types.int32, types.int64)
 
@@ -237,21 +257,21 @@ def step_simulation(api, handle):
 
 
 @cached_njit
-def read_joint_states(api, handle, body, state_status, joints, sensor, positions, velocities):
-    """positions[k], velocities[k] of joints[k] (what getJointStates reports); `sensor`: float64 scratch
-    of JOINT_SENSOR_DOUBLES. Returns False when the server did not answer with the state (a status other
-    than `state_status`, `NativeClient`'s)."""
+def read_joint_states(api, handle, body, state_status, q_indices, u_indices, pointers, positions, velocities):
+    """positions[k] = q[q_indices[k]], velocities[k] = u[u_indices[k]] of the body's state arrays (what
+    getJointStates reports); `pointers`: int64 scratch of 2 (for the arrays' addresses). Returns False when the server did not
+    answer with the state (a status other than `state_status`, `NativeClient`'s)."""
     status = _pointer_of_two_pointers(api[SUBMIT_AND_WAIT], handle,
                                       _pointer_of_pointer_int(api[ACTUAL_STATE_COMMAND], handle, body))
     if _int_of_pointer(api[STATUS_TYPE], status) != state_status:
         return False
-    for k in range(joints.shape[0]):
-        if _int_of_two_pointers_int_pointer(api[JOINT_STATE], handle, status, joints[k], sensor.ctypes.data) == 0:
-            return False
-        positions[k] = sensor[0]
-        velocities[k] = sensor[1]
+    where = pointers.ctypes.data
+    if _int_of_eight_pointers(api[ACTUAL_STATE], status, 0, 0, 0, 0, where, where + 8, 0) == 0:
+        return False
+    for k in range(q_indices.shape[0]):  # a fixed joint (index -1) reads 0, as in b3GetJointState
+        positions[k] = _load_double(pointers[0] + 8 * q_indices[k]) if q_indices[k] >= 0 else 0.0
+        velocities[k] = _load_double(pointers[1] + 8 * u_indices[k]) if u_indices[k] >= 0 else 0.0
     return True
-
 
 @structref.register
 class JointRobotArraysType(types.StructRef):
@@ -265,8 +285,8 @@ class JointRobotArrays(structref.StructRefProxy):
 
 
 JOINT_ROBOT_FIELDS = (
-    "api", "handle", "state_status", "body", "torque_dofs", "joints", "wrapped",
-    "action", "scale", "command", "error", "cost_q", "cost_r", "state", "sensor", "timespec",
+    "api", "handle", "state_status", "body", "torque_dofs", "q_indices", "u_indices", "wrapped",
+    "termination_limits", "scale", "command", "error", "cost_q", "cost_r", "state", "pointers", "timespec",
     "low", "high", "observed", "observe", "stage_times",
 )  # fmt: skip
 structref.define_proxy(JointRobotArrays, JointRobotArraysType, list(JOINT_ROBOT_FIELDS))
@@ -277,44 +297,50 @@ def _new_joint_robot_arrays(*fields):
     return JointRobotArrays(*fields)
 
 
-def joint_robot_arrays(api: NativeApi, client: NativeClient, joints: NativeJoints, torque_dofs: np.ndarray,
+def joint_robot_arrays(api: NativeApi, client: NativeClient, client_id: int, joints: NativeJoints,
                        **arrays: np.ndarray | bool) -> JointRobotArrays:
-    """The structref of `JOINT_ROBOT_FIELDS` from the API, the client, the robot's joints (with the velocity
-    index of each torque joint, `torque_dofs`) and the environment's arrays by field name."""
+    """The structref of `JOINT_ROBOT_FIELDS` from the API, the client (`client_id`'s), the robot's joints
+    and the environment's arrays by field name."""
+    q_indices, u_indices = joint_indices(client_id, joints.body, joints.state_joints)
     fixed = {"api": api.addresses, "handle": client.handle, "state_status": client.state_status,
-             "body": joints.body, "torque_dofs": torque_dofs.astype(np.int32),
-             "joints": np.array(joints.state_joints, dtype=np.int32), "wrapped": np.array(joints.wrapped),
-             "sensor": np.zeros(JOINT_SENSOR_DOUBLES), "timespec": np.zeros(2, dtype=np.int64)}
+             "body": joints.body, "torque_dofs": joint_indices(client_id, joints.body, joints.torque_joints)[1],
+             "q_indices": q_indices, "u_indices": u_indices, "wrapped": np.array(joints.wrapped),
+             "termination_limits": np.array(joints.termination_limits, dtype=np.float64),
+             "pointers": np.zeros(2, dtype=np.int64), "timespec": np.zeros(2, dtype=np.int64)}
     fields = {**fixed, **arrays}
     return _new_joint_robot_arrays(*(fields[name] for name in JOINT_ROBOT_FIELDS))
 
 
 @cached_njit
-def joint_robot_period(r, out):
+def joint_robot_period(r, action, out):
     """One control period of a `NativeJoints` robot in one call, the calls of PyBullet's Python path:
-    the command and task cost of r.action (`command_and_cost`; the task error, when the task has one, is
+    the command and task cost of `action` (`command_and_cost`; the task error, when the task has one, is
     the state before the step), the command's torques applied, one stepSimulation call, the joint states
     read into r.state (positions wrapped where asked), and, when r.observe, the float32 observation (the
     state's first out.shape[0] entries within [low, high]) into r.observed and `out`. The stage times
-    (actuate, physics, sense) go into r.stage_times. Returns (action finite, task cost, state read)."""
+    (actuate, physics, sense) go into r.stage_times. Returns (action finite, task cost, state read,
+    terminated: some |state[i]| beyond its termination limit)."""
     api, handle, state = r.api, r.handle, r.state
     start = monotonic_s(api, r.timespec)
     if r.error.shape[0]:
         r.error[:] = state
-    finite, cost = command_and_cost(r.action, r.scale, r.command, r.error, r.cost_q, r.cost_r)
+    finite, cost = command_and_cost(action, r.scale, r.command, r.error, r.cost_q, r.cost_r)
     apply_joint_torques(api, handle, r.body, r.torque_dofs, r.command)
     actuated = monotonic_s(api, r.timespec)
     step_simulation(api, handle)
     simulated = monotonic_s(api, r.timespec)
-    n = r.joints.shape[0]
-    read = read_joint_states(api, handle, r.body, r.state_status, r.joints, r.sensor, state[:n], state[n:])
-    for k in range(n):
-        if r.wrapped[k]:
-            state[k] = _double_of_two_doubles(api[REMAINDER], state[k], 2.0 * math.pi)
+    n = r.q_indices.shape[0]
+    read = read_joint_states(api, handle, r.body, r.state_status, r.q_indices, r.u_indices, r.pointers,
+                             state[:n], state[n:])
+    terminated = False
+    for i in range(state.shape[0]):
+        if i < n and r.wrapped[i]:
+            state[i] = _double_of_two_doubles(api[REMAINDER], state[i], 2.0 * math.pi)
+        terminated |= abs(state[i]) > r.termination_limits[i]
     if r.observe:
         bounded_observation(state[: out.shape[0]], r.low, r.high, r.observed, out)
     sensed = monotonic_s(api, r.timespec)
     r.stage_times[0] = actuated - start
     r.stage_times[1] = simulated - actuated
     r.stage_times[2] = sensed - simulated
-    return finite, cost, read
+    return finite, cost, read, terminated

@@ -202,6 +202,7 @@ class BulletRobotEnv(gymnasium.Env):
         self._one_call = self.n_substeps > 1 and self.scene.steps_exactly(self.n_substeps)
         self._native: JointRobotArrays | None | bool = None  # None: not built yet; False: not available
         self._native_out: np.ndarray | None = None  # the observation buffer `_native_period` is typed for
+        self._native_action: np.ndarray = self._action  # the action array passed as is (the loop's, once seen)
         self._native_period: Any = None
         self._step_observation = np.empty(len(self.sensors), dtype=np.float32)  # `step`'s, copied out
 
@@ -239,21 +240,8 @@ class BulletRobotEnv(gymnasium.Env):
         action's check, clip and scale, the step's task cost), physics (the substeps), sense (the
         state, reward, termination and observation; natively: the state and observation)."""
         native = self._native if self._native is not None else self._build_native()
-        if native and _no_push_acts(self.pushes, self.substep, self.substep + self.n_substeps):
-            self._set_action(action)
-            self.scene.set_substeps_per_call(self.n_substeps if self._one_call else 1)
-            if observation_out is not self._native_out:  # the loop's buffer, typed once
-                self._native_out = observation_out
-                self._native_period = entry_point(joint_robot_period, native, observation_out)
-            finite, self.last_task_cost, read = self._native_period(native, observation_out)
-            if not read:
-                raise RuntimeError(f"{type(self).__name__}: the physics server did not report the joint states")
-            if not finite:
-                self.nonfinite_actions += 1
-            self.substep += self.n_substeps
-            self.steps += 1
-            return self._end_of_step(None if self.observation_noise_std == 0.0 and not self._faults.faults
-                                     else observation_out)
+        if native and (not self.pushes or _no_push_acts(self.pushes, self.substep, self.substep + self.n_substeps)):
+            return self._native_step(native, action, observation_out)
         t_start = perf_counter()
         self.last_task_cost = self._actuate(action)  # of the state before the step, as eval scores a tick
         t_actuated = perf_counter()
@@ -262,7 +250,7 @@ class BulletRobotEnv(gymnasium.Env):
         self.steps += 1
         t_simulated = perf_counter()
         self._read_state(self.state)
-        reward, terminated, truncated = self._end_of_step(observation_out)
+        reward, terminated, truncated = self._end_of_step(*self._after_step(), observation_out)
         t_sensed = perf_counter()
         times = self.stage_times_s
         times[0] = t_actuated - t_start
@@ -270,10 +258,42 @@ class BulletRobotEnv(gymnasium.Env):
         times[2] = t_sensed - t_simulated
         return reward, terminated, truncated
 
-    def _end_of_step(self, observation_out: np.ndarray | None) -> tuple[float, bool, bool]:
-        """Reward, termination and truncation once the state after a step is read, and the observation
-        into `observation_out` (None: already there); returns (reward, terminated, truncated)."""
-        reward, terminated = self._after_step()
+    def _native_step(self, native: JointRobotArrays, action: Any, observation_out: np.ndarray
+                     ) -> tuple[float, bool, bool]:
+        """`step_into` as one compiled call (`joint_robot_period`) and the episode's bookkeeping."""
+        if action is not self._native_action:
+            action = self._native_argument(action)
+        if observation_out is not self._native_out:
+            self._native_out = observation_out
+            self._native_period = entry_point(joint_robot_period, native, self._action, observation_out)
+        if self._one_call:
+            self.scene.set_substeps_per_call(self.n_substeps)
+        finite, self.last_task_cost, read, terminated = self._native_period(native, action, observation_out)
+        if not read:
+            raise RuntimeError(f"{type(self).__name__}: the physics server did not report the joint states")
+        if not finite:
+            self.nonfinite_actions += 1
+        self.substep += self.n_substeps
+        self.steps += 1
+        return self._end_of_step(0.0 if self.terminated else 1.0, terminated,  # NativeJoints' reward
+                                 None if self._native_observes else observation_out)
+
+    def _native_argument(self, action: Any) -> np.ndarray:
+        """The array to pass the action in: itself when it is a float64 array of the action's size (the
+        loop's: passed as is from then on), else its values copied into `_action` (checked)."""
+        n = len(self.actuators)
+        if type(action) is np.ndarray and action.shape == (n,) and action.dtype == np.float64 \
+                and action.flags.c_contiguous:
+            self._native_action = action
+            return action
+        self._set_action(action)
+        return self._action
+
+    def _end_of_step(self, reward: float, terminated: bool, observation_out: np.ndarray | None
+                     ) -> tuple[float, bool, bool]:
+        """The episode's bookkeeping once the state after a step is read (`reward`, `terminated`: the
+        robot's), and the observation into `observation_out` (None: already there); returns (reward,
+        terminated, truncated)."""
         if terminated and not self.terminated:
             self.end_reason = self._end_reason()
         self.terminated = self.terminated or terminated
@@ -297,14 +317,12 @@ class BulletRobotEnv(gymnasium.Env):
         if self._cost_weights is None:
             self._cost_weights = self._task_weights()
         cost_q, cost_r = self._cost_weights
-        client_id = self.scene.client_id
-        dofs = np.array([pybullet.getJointInfo(joints.body, joint, physicsClientId=client_id)[4]
-                         for joint in joints.torque_joints])
+        self._native_observes = self.observation_noise_std == 0.0 and not self._faults.faults
         self._native = joint_robot_arrays(
-            api, client, joints, dofs, action=self._action, scale=self._command_scale, command=self._command,
+            api, client, self.scene.client_id, joints, scale=self._command_scale, command=self._command,
             error=self._error, cost_q=cost_q, cost_r=cost_r, state=self.state, low=self._observation_low,
             high=self._observation_high, observed=self._observed,
-            observe=self.observation_noise_std == 0.0 and not self._faults.faults, stage_times=self.stage_times_s)
+            observe=self._native_observes, stage_times=self.stage_times_s)
         return self._native
 
     # ---- pickling: a working copy with its own physics server ----
@@ -315,6 +333,7 @@ class BulletRobotEnv(gymnasium.Env):
         state = self.__dict__.copy()
         del state["scene"]
         state.update(_native=None, _native_out=None, _native_period=None)  # bound to the server: rebuilt
+        state["_native_action"] = state["_action"]  # not the caller's array
         state["_linear_models"] = {}  # a cache: rebuilt on demand
         return state
 

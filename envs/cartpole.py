@@ -174,7 +174,8 @@ class CartPoleBalanceEnv(BulletRobotEnv):
         self.push_site = PushSite(self._body, POLE_LINK, (1.0, 0.0, 0.0))  # along +x at the pole's centre of mass
         self.scene.disable_joint_motors(self._body, (SLIDER_JOINT, HINGE_JOINT))
         self.native_joints = NativeJoints(self._body, torque_joints=(SLIDER_JOINT,),
-                                          state_joints=(SLIDER_JOINT, HINGE_JOINT), wrapped=(False, True))
+                                          state_joints=(SLIDER_JOINT, HINGE_JOINT), wrapped=(False, True),
+                                          termination_limits=(X_LIMIT_M, THETA_LIMIT_RAD, math.inf, math.inf))
         pybullet.changeVisualShape(
             self._body, POLE_LINK, rgbaColor=POLE_COLOUR_RGBA, physicsClientId=self.scene.client_id
         )

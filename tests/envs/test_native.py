@@ -9,13 +9,15 @@ import pytest
 
 from neuroctl.envs.bullet_native import (JointRobotArrays, elf_symbol_values, monotonic_s, native_api,
                                          native_client)
+from neuroctl.envs.bullet import pybullet
 from neuroctl.envs.cartpole import CartPoleBalanceEnv
 
 PUSH = {"start_s": 0.05, "duration_s": 0.0305, "force_n": 4.0}
 
 
-def episode(native, seed=3, ticks=300, **kwargs):
-    """Every record of `ticks` steps_into under seeded random actions (NaN and inf among them)."""
+def episode(native, seed=3, ticks=300, given=lambda a: a, **kwargs):
+    """Every record of `ticks` steps_into under seeded random actions (NaN and inf among them), each
+    passed as `given` makes it of a float64 array."""
     env = CartPoleBalanceEnv(**kwargs)
     if not native:
         env._native = False
@@ -28,7 +30,7 @@ def episode(native, seed=3, ticks=300, **kwargs):
             action = rng.uniform(-1.5, 1.5, 1)
             if k in (20, 21):
                 action[0] = (np.nan, -np.inf)[k - 20]
-            reward, terminated, truncated = env.step_into(action, out)
+            reward, terminated, truncated = env.step_into(given(action), out)
             rows.append(np.concatenate([out, env.state, env._command,
                                         [reward, terminated, truncated, env.last_task_cost]]))
         assert isinstance(env._native, JointRobotArrays) == native
@@ -64,6 +66,13 @@ def test_native_steps_are_the_python_steps_bit_for_bit(kwargs):
     assert native[1:] == python[1:] and native[1] == 2  # the NaN and the inf: no command
     command = native[0][:, (2 if kwargs.get("position_only") else 4) + 4]
     assert np.isfinite(command).all() and command[20] == command[21] == 0.0
+
+
+@pytest.mark.parametrize("given", [lambda a: a.astype(np.float32), lambda a: a.tolist(), lambda a: float(a[0]),
+                                   lambda a: np.repeat(a, 2)[::2]], ids=["float32", "list", "scalar", "strided"])
+def test_every_form_of_action_steps_alike(given):
+    native, python = episode(True, given=given, ticks=100), episode(False, given=given, ticks=100)
+    np.testing.assert_array_equal(native[0], python[0])
 
 
 def test_a_fall_ends_the_episode_alike():
@@ -129,3 +138,19 @@ def test_the_python_path_when_the_user_turns_native_off(monkeypatch):
             env.close()
     finally:
         native_api.cache_clear()
+
+
+def test_the_handle_check_reads_every_joint_of_another_robot():
+    """The check compares every joint's state read through the C API with getJointStates: the arm has
+    fixed joints (a position index of -1) besides its seven revolute ones."""
+    from neuroctl.envs.arm import ArmReachEnv
+
+    env = ArmReachEnv()
+    try:
+        env.reset(seed=0)
+        n_joints = pybullet.getNumJoints(env._body, physicsClientId=env.scene.client_id)
+        fixed = [j for j in range(n_joints)
+                 if pybullet.getJointInfo(env._body, j, physicsClientId=env.scene.client_id)[3] < 0]
+        assert fixed and native_client(native_api(), env.scene.client_id, env._body) is not None
+    finally:
+        env.close()
