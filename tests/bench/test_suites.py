@@ -134,9 +134,11 @@ def test_controllers_suite(tmp_path):
     assert not paths["cartpole_mpc_exact"]["compiled_tick"]  # exact MPC keeps `act`
     for entry in paths.values():
         for path in ("compiled", "python"):
-            assert 0 < entry[path]["control_us"] < entry[path]["tick_us"] and entry[path]["physics_us"] > 0
+            figures = entry[path]
+            assert 0 < figures["control_us"] < figures["tick_us"] and figures["physics_us"] > 0
+            assert 0 < figures["beyond_physics_and_control_us"] < figures["tick_us"] - figures["control_us"]
         assert entry["overhead_ratio_compiled_over_python"]["rounds"] == 1
-    assert "Control paths: compiled tick vs Python path" in md
+    assert "Control paths: compiled tick vs Python path" in md and "tick - physics - control" in md
     for summary in results["controllers"].values():
         check_stats(summary["latency_us"]["controller"])
         check_stats(summary["latency_us"]["tick"])
