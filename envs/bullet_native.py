@@ -133,11 +133,12 @@ def native_api() -> NativeApi | None:
         symbols = elf_symbol_values(path, (CLIENT_TABLE, ANCHOR))
         functions = [getattr(library, name) for name in FUNCTIONS]
         functions += [ctypes.CDLL(libc_name).clock_gettime, ctypes.CDLL(libm_name).remainder]
-    except (OSError, AttributeError):
+        anchor = getattr(library, ANCHOR)
+    except (OSError, AttributeError, struct.error):  # no such library or function, a truncated file
         return None
     if set(symbols) != {CLIENT_TABLE, ANCHOR}:
         return None
-    load_address = ctypes.cast(library[ANCHOR], ctypes.c_void_p).value - symbols[ANCHOR]
+    load_address = ctypes.cast(anchor, ctypes.c_void_p).value - symbols[ANCHOR]
     addresses = [ctypes.cast(function, ctypes.c_void_p).value for function in functions]
     return NativeApi(np.array(addresses, dtype=np.int64), load_address + symbols[CLIENT_TABLE])
 
