@@ -128,7 +128,7 @@ LINE_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", 
 def sensor_groups(info: RunInfo) -> list[tuple[str, list[int]]]:
     """The state panels as (title, sensor indices): one per sensor for up to `MAX_SINGLE_PANELS`
     sensors, else one per unit in order of first appearance (at most `MAX_LINES_PER_PANEL` lines a
-    panel: a larger group is split)."""
+    panel: a larger group is split into parts titled "1 of 3", ...; the legend names the lines)."""
     n = len(info.state_labels)
     if n <= MAX_SINGLE_PANELS:
         return [(info.state_labels[i], [i]) for i in range(n)]
@@ -139,8 +139,8 @@ def sensor_groups(info: RunInfo) -> list[tuple[str, list[int]]]:
     for unit, indices in by_unit.items():
         title = f"{QUANTITIES.get(unit, 'readings')} ({unit})" if unit else "readings (no unit)"
         chunks = [indices[k:k + MAX_LINES_PER_PANEL] for k in range(0, len(indices), MAX_LINES_PER_PANEL)]
-        for chunk in chunks:
-            suffix = f", {info.names[chunk[0]]} to {info.names[chunk[-1]]}" if len(chunks) > 1 else ""
+        for part, chunk in enumerate(chunks, start=1):
+            suffix = f", {part} of {len(chunks)}" if len(chunks) > 1 else ""  # short: the label spans one panel
             groups.append((title + suffix, chunk))
     return groups
 

@@ -104,4 +104,4 @@ def test_many_unitless_sensors_are_split_into_panels_of_eight():
                    command_label="act[0]", command_scale=1.0)
     groups = sensor_groups(info)
     assert [indices for _, indices in groups] == [list(range(0, 8)), list(range(8, 16)), list(range(16, 20))]
-    assert groups[1][0] == "readings (no unit), obs[8] to obs[15]"
+    assert [title for title, _ in groups] == [f"readings (no unit), {k} of 3" for k in (1, 2, 3)]
