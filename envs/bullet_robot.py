@@ -78,8 +78,8 @@ from neuroctl.envs.bullet_native import (JointRobotArrays, NativeJoints, joint_r
 from neuroctl.envs.checks import MAX_TIME_S, in_range, invalid, real, ticks
 from neuroctl.envs.faults import FaultInjector, parse_faults
 from neuroctl.envs.kernels import bounded_observation, command_and_cost
-from neuroctl.network.jit import entry_point
 from neuroctl.envs.robot import Actuator, PlantModel, Sensor
+from neuroctl.network.jit import entry_point
 
 MAX_NOISE_STD = 100.0  # the widest observation bound: more noise would only saturate the clipping
 MAX_PUSH_FORCE_N = 10_000.0  # |force_n| of a push (PyBullet stays finite far beyond: it clamps joint speeds)
@@ -204,6 +204,7 @@ class BulletRobotEnv(gymnasium.Env):
         self._native_out: np.ndarray | None = None  # the observation buffer `_native_period` is typed for
         self._native_action: np.ndarray = self._action  # the action array passed as is (the loop's, once seen)
         self._native_period: Any = None
+        self._native_observes = False  # whether `_native_period` writes the observation (no noise, no faults)
         self._step_observation = np.empty(len(self.sensors), dtype=np.float32)  # `step`'s, copied out
 
     # ---- gymnasium API ----
