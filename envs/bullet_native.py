@@ -33,15 +33,20 @@ from numba import types
 from numba.experimental import structref
 from numba.extending import intrinsic
 
-from neuroctl.envs.bullet import pybullet
+from neuroctl.envs.bullet import c_output_silenced, pybullet
 from neuroctl.envs.kernels import bounded_observation, command_and_cost
 from neuroctl.network.jit import cached_njit
+
+native_kernel = cached_njit(release_gil=False)
+"""The kernels here keep the GIL: PyBullet's Python functions, the other callers of the same client,
+hold it while they run."""
 
 CLIENT_TABLE = "sPhysicsClients1"
 """pybullet.c's static array of client handles, indexed by client id."""
 ANCHOR = "b3ConnectPhysicsDirect"
 """An exported function of the extension whose address gives its load address."""
 MAX_PHYSICS_CLIENTS = 1024  # pybullet.c's size of the client table
+STT_OBJECT = 1  # an ELF symbol's type: a data object
 DISABLE_VARIABLE = "NEUROCTL_PYBULLET_NATIVE"
 
 FUNCTIONS = ("b3CanSubmitCommand", "b3SubmitClientCommandAndWaitStatus", "b3GetStatusType",
@@ -90,11 +95,12 @@ class NativeClient:
     state_status: int
 
 
-def elf_symbol_values(path: str, names: tuple[str, ...]) -> dict[str, int]:
-    """The value (address relative to the load address) of each of `names` found in the symbol tables
-    (.symtab, .dynsym) of the 64-bit little-endian ELF file at `path`."""
+def elf_symbols(path: str, names: tuple[str, ...]) -> dict[str, tuple[int, int, int]]:
+    """(value: the address relative to the load address, type: STT_OBJECT 1 or STT_FUNC 2, size in bytes)
+    of each of `names` found in the symbol tables (.symtab, .dynsym) of the 64-bit little-endian ELF file
+    at `path`."""
     wanted = {name.encode(): name for name in names}
-    found: dict[str, int] = {}
+    found: dict[str, tuple[int, int, int]] = {}
     with open(path, "rb") as f:
         header = f.read(64)
         if header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
@@ -112,10 +118,10 @@ def elf_symbol_values(path: str, names: tuple[str, ...]) -> dict[str, int]:
             f.seek(sections[link][4])
             strings = f.read(sections[link][5])
             for k in range(size // 24):
-                name_at, _, _, _, value, _ = struct.unpack_from("<IBBHQQ", symbols, 24 * k)
+                name_at, info, _, _, value, symbol_size = struct.unpack_from("<IBBHQQ", symbols, 24 * k)
                 name = strings[name_at : strings.find(b"\0", name_at)]
                 if name in wanted and value:
-                    found[wanted[name]] = value
+                    found[wanted[name]] = (value, info & 0xF, symbol_size)
     return found
 
 
@@ -130,17 +136,34 @@ def native_api() -> NativeApi | None:
         return None
     try:
         library = ctypes.CDLL(path)
-        symbols = elf_symbol_values(path, (CLIENT_TABLE, ANCHOR))
+        symbols = elf_symbols(path, (CLIENT_TABLE, ANCHOR))
         functions = [getattr(library, name) for name in FUNCTIONS]
         functions += [ctypes.CDLL(libc_name).clock_gettime, ctypes.CDLL(libm_name).remainder]
         anchor = getattr(library, ANCHOR)
     except (OSError, AttributeError, struct.error):  # no such library or function, a truncated file
         return None
-    if set(symbols) != {CLIENT_TABLE, ANCHOR}:
+    if set(symbols) != {CLIENT_TABLE, ANCHOR} or symbols[CLIENT_TABLE][1:] != (STT_OBJECT, 8 * MAX_PHYSICS_CLIENTS):
         return None
-    load_address = ctypes.cast(anchor, ctypes.c_void_p).value - symbols[ANCHOR]
+    load_address = ctypes.cast(anchor, ctypes.c_void_p).value - symbols[ANCHOR][0]
     addresses = [ctypes.cast(function, ctypes.c_void_p).value for function in functions]
-    return NativeApi(np.array(addresses, dtype=np.int64), load_address + symbols[CLIENT_TABLE])
+    api = NativeApi(np.array(addresses, dtype=np.int64), load_address + symbols[CLIENT_TABLE][0])
+    return api if _indexed_by_client_id(api) else None
+
+
+def _table_entry(api: NativeApi, client_id: int) -> int:
+    return ctypes.c_int64.from_address(api.client_table + 8 * client_id).value
+
+
+def _indexed_by_client_id(api: NativeApi) -> bool:
+    """Whether the table at `api.client_table` behaves as pybullet's client table: a client connected
+    now has an entry there, at its id, and it is cleared when the client disconnects."""
+    with c_output_silenced():
+        client_id = pybullet.connect(pybullet.DIRECT)
+    if not 0 <= client_id < MAX_PHYSICS_CLIENTS:
+        return False
+    connected = _table_entry(api, client_id) != 0
+    pybullet.disconnect(physicsClientId=client_id)
+    return connected and _table_entry(api, client_id) == 0
 
 
 def native_client(api: NativeApi, client_id: int, body: int) -> NativeClient | None:
@@ -149,7 +172,7 @@ def native_client(api: NativeApi, client_id: int, body: int) -> NativeClient | N
     those getJointStates gives; None otherwise."""
     if not 0 <= client_id < MAX_PHYSICS_CLIENTS:
         return None
-    handle = ctypes.c_int64.from_address(api.client_table + 8 * client_id).value
+    handle = _table_entry(api, client_id)
     if handle == 0:
         return None
     n_joints = pybullet.getNumJoints(body, physicsClientId=client_id)
@@ -159,7 +182,7 @@ def native_client(api: NativeApi, client_id: int, body: int) -> NativeClient | N
     positions, velocities = np.zeros(n_joints), np.zeros(n_joints)
     status = _state_status(api.addresses, handle, body)
     read = read_joint_states(api.addresses, handle, body, status, q_indices, u_indices,
-                             np.zeros(2, dtype=np.int64), positions, velocities)
+                             np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int32), positions, velocities)
     expected = pybullet.getJointStates(body, range(n_joints), physicsClientId=client_id) if n_joints else ()
     if not read or [(p, v) for p, v, _, _ in expected] != list(zip(positions.tolist(), velocities.tolist())):
         return None
@@ -218,7 +241,7 @@ _double_of_two_doubles = c_function("double_of_two_doubles", types.float64, type
 _int_of_int_pointer = c_function("int_of_int_pointer", types.int32, types.int32, types.int64)
 
 
-@cached_njit
+@native_kernel
 def _check(api, handle, body):
     """The number of joints of `body` the server reports on `handle`; -1 when it takes no commands."""
     if _int_of_pointer(api[CAN_SUBMIT], handle) == 0:
@@ -226,7 +249,7 @@ def _check(api, handle, body):
     return _int_of_pointer_int(api[NUM_JOINTS], handle, body)
 
 
-@cached_njit
+@native_kernel
 def _state_status(api, handle, body):
     """The status type of the server's answer to a state request for `body`."""
     status = _pointer_of_two_pointers(api[SUBMIT_AND_WAIT], handle,
@@ -234,14 +257,14 @@ def _state_status(api, handle, body):
     return _int_of_pointer(api[STATUS_TYPE], status)
 
 
-@cached_njit
+@native_kernel
 def monotonic_s(api, timespec):
     """CLOCK_MONOTONIC in seconds (the clock of time.perf_counter); `timespec`: int64 scratch of 2."""
     _int_of_int_pointer(api[CLOCK_GETTIME], CLOCK_MONOTONIC, timespec.ctypes.data)
     return timespec[0] + 1e-9 * timespec[1]
 
 
-@cached_njit
+@native_kernel
 def apply_joint_torques(api, handle, body, dofs, torques):
     """torques[k] on the joint whose velocity index (uIndex) is dofs[k]: for each, the command that
     setJointMotorControl2 with TORQUE_CONTROL sends."""
@@ -251,25 +274,29 @@ def apply_joint_torques(api, handle, body, dofs, torques):
         _pointer_of_two_pointers(api[SUBMIT_AND_WAIT], handle, command)
 
 
-@cached_njit
+@native_kernel
 def step_simulation(api, handle):
     """One stepSimulation call (its substeps as the physics engine parameters set them)."""
     _pointer_of_two_pointers(api[SUBMIT_AND_WAIT], handle, _pointer_of_pointer(api[STEP_COMMAND], handle))
 
 
-@cached_njit
-def read_joint_states(api, handle, body, state_status, q_indices, u_indices, pointers, positions, velocities):
+@native_kernel
+def read_joint_states(api, handle, body, state_status, q_indices, u_indices, pointers, counts, positions,
+                      velocities):
     """positions[k] = q[q_indices[k]], velocities[k] = u[u_indices[k]] of the body's state arrays (what
-    getJointStates reports); `pointers`: int64 scratch of 2 (for the arrays' addresses). Returns False when the server did not
+    getJointStates reports); scratch: `pointers` int64 of 2 (the arrays' addresses), `counts` int32 of 2
+    (their sizes, which bound the indices). Returns False when the server did not
     answer with the state (a status other than `state_status`, `NativeClient`'s)."""
     status = _pointer_of_two_pointers(api[SUBMIT_AND_WAIT], handle,
                                       _pointer_of_pointer_int(api[ACTUAL_STATE_COMMAND], handle, body))
     if _int_of_pointer(api[STATUS_TYPE], status) != state_status:
         return False
-    where = pointers.ctypes.data
-    if _int_of_eight_pointers(api[ACTUAL_STATE], status, 0, 0, 0, 0, where, where + 8, 0) == 0:
+    where, sizes = pointers.ctypes.data, counts.ctypes.data
+    if _int_of_eight_pointers(api[ACTUAL_STATE], status, 0, sizes, sizes + 4, 0, where, where + 8, 0) == 0:
         return False
     for k in range(q_indices.shape[0]):  # a fixed joint (index -1) reads 0, as in b3GetJointState
+        if q_indices[k] >= counts[0] or u_indices[k] >= counts[1]:
+            return False
         positions[k] = _load_double(pointers[0] + 8 * q_indices[k]) if q_indices[k] >= 0 else 0.0
         velocities[k] = _load_double(pointers[1] + 8 * u_indices[k]) if u_indices[k] >= 0 else 0.0
     return True
@@ -287,13 +314,14 @@ class JointRobotArrays(structref.StructRefProxy):
 
 JOINT_ROBOT_FIELDS = (
     "api", "handle", "state_status", "body", "torque_dofs", "q_indices", "u_indices", "wrapped",
-    "termination_limits", "scale", "command", "error", "cost_q", "cost_r", "state", "pointers", "timespec",
+    "termination_limits", "scale", "command", "error", "cost_q", "cost_r", "state", "pointers", "counts",
+    "timespec",
     "low", "high", "observed", "observe", "stage_times",
 )  # fmt: skip
 structref.define_proxy(JointRobotArrays, JointRobotArraysType, list(JOINT_ROBOT_FIELDS))
 
 
-@cached_njit
+@native_kernel
 def _new_joint_robot_arrays(*fields):
     return JointRobotArrays(*fields)
 
@@ -301,24 +329,31 @@ def _new_joint_robot_arrays(*fields):
 def joint_robot_arrays(api: NativeApi, client: NativeClient, client_id: int, joints: NativeJoints,
                        **arrays: np.ndarray | bool) -> JointRobotArrays:
     """The structref of `JOINT_ROBOT_FIELDS` from the API, the client (`client_id`'s), the robot's joints
-    and the environment's arrays by field name."""
+    and the environment's arrays by field name. A ValueError when the declaration does not fit them."""
+    n, state, command = len(joints.state_joints), arrays["state"], arrays["command"]
+    if (len(joints.wrapped) != n or state.shape != (2 * n,) or len(joints.termination_limits) != 2 * n
+            or len(joints.torque_joints) != command.shape[0]):
+        raise ValueError(f"NativeJoints: {n} state joints, {len(joints.wrapped)} wrapped flags and "
+                         f"{len(joints.termination_limits)} termination limits for a state of {state.shape[0]}, "
+                         f"{len(joints.torque_joints)} torque joints for {command.shape[0]} actuators")
     q_indices, u_indices = joint_indices(client_id, joints.body, joints.state_joints)
     fixed = {"api": api.addresses, "handle": client.handle, "state_status": client.state_status,
              "body": joints.body, "torque_dofs": joint_indices(client_id, joints.body, joints.torque_joints)[1],
              "q_indices": q_indices, "u_indices": u_indices, "wrapped": np.array(joints.wrapped),
              "termination_limits": np.array(joints.termination_limits, dtype=np.float64),
-             "pointers": np.zeros(2, dtype=np.int64), "timespec": np.zeros(2, dtype=np.int64)}
+             "pointers": np.zeros(2, dtype=np.int64), "counts": np.zeros(2, dtype=np.int32),
+             "timespec": np.zeros(2, dtype=np.int64)}
     fields = {**fixed, **arrays}
     return _new_joint_robot_arrays(*(fields[name] for name in JOINT_ROBOT_FIELDS))
 
 
-@cached_njit
+@native_kernel
 def joint_robot_period(r, action, out):
     """One control period of a `NativeJoints` robot in one call, the calls of PyBullet's Python path:
     the command and task cost of `action` (`command_and_cost`; the task error, when the task has one, is
     the state before the step), the command's torques applied, one stepSimulation call, the joint states
     read into r.state (positions wrapped where asked), and, when r.observe, the float32 observation (the
-    state's first out.shape[0] entries within [low, high]) into r.observed and `out`. The stage times
+    state's first entries, one per sensor, within [low, high]) into r.observed and `out` (of that size). The stage times
     (actuate, physics, sense) go into r.stage_times. Returns (action finite, task cost, state read,
     terminated: some |state[i]| beyond its termination limit)."""
     api, handle, state = r.api, r.handle, r.state
@@ -332,14 +367,14 @@ def joint_robot_period(r, action, out):
     simulated = monotonic_s(api, r.timespec)
     n = r.q_indices.shape[0]
     read = read_joint_states(api, handle, r.body, r.state_status, r.q_indices, r.u_indices, r.pointers,
-                             state[:n], state[n:])
+                             r.counts, state[:n], state[n:])
     terminated = False
     for i in range(state.shape[0]):
         if i < n and r.wrapped[i]:
             state[i] = _double_of_two_doubles(api[REMAINDER], state[i], 2.0 * math.pi)
         terminated |= abs(state[i]) > r.termination_limits[i]
     if r.observe:
-        bounded_observation(state[: out.shape[0]], r.low, r.high, r.observed, out)
+        bounded_observation(state[: r.observed.shape[0]], r.low, r.high, r.observed, out)
     sensed = monotonic_s(api, r.timespec)
     r.stage_times[0] = actuated - start
     r.stage_times[1] = simulated - actuated

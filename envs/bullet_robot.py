@@ -265,6 +265,8 @@ class BulletRobotEnv(gymnasium.Env):
         if action is not self._native_action:
             action = self._native_argument(action)
         if observation_out is not self._native_out:
+            if observation_out.shape != self._observed.shape:
+                raise ValueError(f"observation_out: expected shape {self._observed.shape}, got {observation_out.shape}")
             self._native_out = observation_out
             self._native_period = entry_point(joint_robot_period, native, self._action, observation_out)
         if self._one_call:
@@ -310,8 +312,10 @@ class BulletRobotEnv(gymnasium.Env):
     def _build_native(self) -> JointRobotArrays | bool:
         """The arrays of the native step (class docstring), or False when the robot declares none or the
         C API cannot be reached."""
-        joints, api = self.native_joints, native_api()
-        client = None if joints is None or api is None else native_client(api, self.scene.client_id, joints.body)
+        joints = self.native_joints
+        held = self.n_substeps == 1 or (self._one_call and self.command_held_over_substeps)  # one call a period
+        api = native_api() if joints is not None and held and self.scene.connected else None
+        client = None if api is None else native_client(api, self.scene.client_id, joints.body)
         if client is None:
             self._native = False
             return False
@@ -354,7 +358,9 @@ class BulletRobotEnv(gymnasium.Env):
         return self._frame()
 
     def close(self) -> None:
-        """Disconnect the private PyBullet server (safe to call twice)."""
+        """Disconnect the private PyBullet server (safe to call twice); a step after it is PyBullet's
+        error, not a native call on the freed client."""
+        self._native, self._native_out, self._native_period = None, None, None
         self.scene.close()
 
     # ---- simulation ----

@@ -211,7 +211,7 @@ def _within_cache_dir(path: str | None) -> bool:
         return False
 
 
-def cached_njit(function=None, *, inline: bool = False, reassociate: bool = False):
+def cached_njit(function=None, *, inline: bool = False, reassociate: bool = False, release_gil: bool = True):
     """Decorator for hot-path kernels: compiled once, cached on disk in NUMBA_CACHE_DIR (and nowhere
     else), no GIL, no Python objects. `@cached_njit(inline=True)`: also inlined into the jitted functions
     that call it (numba's inline="always": the call of `neuroctl.network.gradient`'s 17-argument step
@@ -219,10 +219,12 @@ def cached_njit(function=None, *, inline: bool = False, reassociate: bool = Fals
     that a cached kernel calls from another file: touch the caller's file (or clear the cache) after
     editing a callee, or the caller keeps the old code. `reassociate=True`: LLVM may reorder sums and fuse
     multiply-adds (fastmath "reassoc" and "contract", not the NaN/infinity assumptions), so that a
-    reduction runs on SIMD lanes instead of one add after another; results change in the last bits."""
+    reduction runs on SIMD lanes instead of one add after another; results change in the last bits.
+    `release_gil=False`: the kernel keeps the GIL (one that calls into a library whose other callers rely
+    on it, as PyBullet's Python functions do)."""
     if function is None:
-        return lambda f: cached_njit(f, inline=inline, reassociate=reassociate)
-    options = dict(nogil=True, inline="always" if inline else "never")
+        return lambda f: cached_njit(f, inline=inline, reassociate=reassociate, release_gil=release_gil)
+    options = dict(nogil=release_gil, inline="always" if inline else "never")
     if reassociate:
         options["fastmath"] = {"reassoc", "contract"}
     if NUMBA_CACHE_DIR is None:

@@ -7,12 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from neuroctl.envs.bullet_native import (JointRobotArrays, elf_symbol_values, monotonic_s, native_api,
-                                         native_client)
+from neuroctl.envs.bullet_native import (JointRobotArrays, NativeJoints, elf_symbols, monotonic_s,
+                                         native_api, native_client)
 from neuroctl.envs.bullet import pybullet
 from neuroctl.envs.cartpole import CartPoleBalanceEnv
 
-PUSH = {"start_s": 0.05, "duration_s": 0.0305, "force_n": 4.0}
+PUSH = {"start_s": 0.05, "duration_s": 0.0305, "force_n": 4.0}  # ends inside a 10 ms period
+PUSH_INSIDE = {"start_s": 0.055, "duration_s": 0.02, "force_n": -3.0}  # starts inside one
 
 
 def episode(native, seed=3, ticks=300, given=lambda a: a, **kwargs):
@@ -55,7 +56,7 @@ def test_the_c_api_is_reached_here():
     {"control_period_s": 0.001},
     {"control_period_s": 0.01},                                           # 10 substeps in one call
     {"control_period_s": 0.001, "pushes": [PUSH]},                        # Python path while a push acts
-    {"control_period_s": 0.01, "pushes": [PUSH]},                         # a push starting inside a period
+    {"control_period_s": 0.01, "pushes": [PUSH, PUSH_INSIDE]},            # pushes ending and starting inside periods
     {"control_period_s": 0.002, "observation_noise_std": 0.02},           # the observation in Python
     {"control_period_s": 0.001, "position_only": True, "reward": "task_cost"},
     {"control_period_s": 0.001, "faults": [{"kind": "stuck", "sensor": "theta", "start_s": 0.1, "duration_s": 0.05, "magnitude": 0.2}]},
@@ -121,7 +122,7 @@ def test_stage_times_are_on_the_perf_counter_clock():
 def test_symbols_of_a_file_that_is_not_elf_are_none(tmp_path):
     path = tmp_path / "not_elf.so"
     path.write_bytes(b"MZ" + bytes(100))
-    assert elf_symbol_values(str(path), ("sPhysicsClients1",)) == {}
+    assert elf_symbols(str(path), ("sPhysicsClients1",)) == {}
 
 
 def test_the_python_path_when_the_user_turns_native_off(monkeypatch):
@@ -152,5 +153,66 @@ def test_the_handle_check_reads_every_joint_of_another_robot():
         fixed = [j for j in range(n_joints)
                  if pybullet.getJointInfo(env._body, j, physicsClientId=env.scene.client_id)[3] < 0]
         assert fixed and native_client(native_api(), env.scene.client_id, env._body) is not None
+    finally:
+        env.close()
+
+
+def loop_like(native, ticks=200, **kwargs):
+    """The loop's way: one action buffer and one observation buffer, written in place (NaN at tick 30),
+    two episodes after each other on one env, then a few gymnasium steps between step_into calls."""
+    env = CartPoleBalanceEnv(**kwargs)
+    if not native:
+        env._native = False
+    action, out, rows = np.zeros(1), np.zeros(4), []
+    try:
+        for seed in (1, 2):
+            env.reset(seed=seed)
+            for k in range(ticks):
+                action[0] = np.nan if k == 30 else 0.8 * np.sin(0.05 * k)
+                reward, terminated, truncated = env.step_into(action, out)
+                rows.append(np.concatenate([out, env.state, [reward, terminated, truncated]]))
+                if k % 50 == 49:
+                    observation, reward, *_ = env.step(np.float32(-0.2))
+                    rows.append(np.concatenate([observation, env.state, [reward, 0, 0]]))
+        return np.array(rows), env.nonfinite_actions
+    finally:
+        env.close()
+
+
+def test_the_loops_buffers_two_episodes_and_gymnasium_steps_between():
+    native, python = loop_like(True, control_period_s=0.001), loop_like(False, control_period_s=0.001)
+    np.testing.assert_array_equal(native[0], python[0])
+    assert native[1] == python[1] == 2
+
+
+def test_a_step_after_close_is_pybullets_error_not_a_crash():
+    env = CartPoleBalanceEnv()
+    env.reset(seed=0)
+    env.step_into(np.zeros(1), np.zeros(4))
+    assert isinstance(env._native, JointRobotArrays)
+    env.close()
+    with pytest.raises(pybullet.error):
+        env.step_into(np.zeros(1), np.zeros(4))
+
+
+def test_an_observation_buffer_of_another_size_is_refused():
+    env = CartPoleBalanceEnv(position_only=True)
+    try:
+        env.reset(seed=0)
+        with pytest.raises(ValueError, match=r"observation_out: expected shape \(2,\), got \(4,\)"):
+            env.step_into(np.zeros(1), np.zeros(4))
+    finally:
+        env.close()
+
+
+def test_a_declaration_that_does_not_fit_the_state_is_refused():
+    env = CartPoleBalanceEnv()
+    try:
+        env.reset(seed=0)
+        joints = env.native_joints
+        env.native_joints = NativeJoints(joints.body, joints.torque_joints, joints.state_joints, joints.wrapped,
+                                         termination_limits=(2.4, 0.6))
+        with pytest.raises(ValueError, match="2 termination limits for a state of 4"):
+            env.step_into(np.zeros(1), np.zeros(4))
     finally:
         env.close()

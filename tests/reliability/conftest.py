@@ -11,6 +11,7 @@ import pytest
 
 import neuroctl  # noqa: F401  (registers the environments)
 from neuroctl.control.registry import build_controller, load_controller_config
+from neuroctl.envs.bullet_native import native_api
 from neuroctl.launchfile import linear_model_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,11 +43,14 @@ def spiking_controllers():
 
 
 class PybulletSpy:
-    """Records every number passed to the PyBullet calls that move the robot."""
+    """Records every number passed to the PyBullet calls that move the robot, with the native step off
+    (its C calls bypass these; tests/envs/test_native.py checks its commands)."""
 
     CALLS = ("setJointMotorControl2", "applyExternalForce")
 
     def __init__(self, monkeypatch):
+        monkeypatch.setenv("NEUROCTL_PYBULLET_NATIVE", "0")
+        native_api.cache_clear()
         self.numbers = {name: [] for name in self.CALLS}
         for name in self.CALLS:
             monkeypatch.setattr(pybullet, name, self._spy(name, getattr(pybullet, name)))
@@ -71,7 +75,8 @@ def _numbers_in(value):
 
 @pytest.fixture
 def pybullet_spy(monkeypatch):
-    return PybulletSpy(monkeypatch)
+    yield PybulletSpy(monkeypatch)
+    native_api.cache_clear()
 
 
 def neuroctl_subprocess(*args, **kwargs) -> subprocess.CompletedProcess:
