@@ -76,7 +76,9 @@ class NativeJoints:
     are torques on `torque_joints`, one per actuator, applied as setJointMotorControl2's TORQUE_CONTROL;
     its task error is its state and its noise-free observation the state's first entries, one per
     sensor; a step terminates the episode when some |state[i]| > termination_limits[i] (inf: never), and
-    its reward is 1 until the episode has terminated, 0 after (the robot's `_after_step` says the same)."""
+    its reward is 1 until the episode has terminated, 0 after (the robot's `_after_step` says the same).
+    The native step replaces the robot's hooks (`_apply_command`, `_read_state`, `_observe`, `_after_step`,
+    `_state_error`): a subclass that overrides one of them sets `native_joints = None`."""
 
     body: int
     torque_joints: tuple[int, ...]
