@@ -233,11 +233,13 @@ def c_function(name: str, restype: types.Type, *argtypes: types.Type):
 
 _pointer_of_pointer = c_function("pointer_of_pointer", types.int64, types.int64)
 _pointer_of_pointer_int = c_function("pointer_of_pointer_int", types.int64, types.int64, types.int32)
-_pointer_of_pointer_int_int = c_function("pointer_of_pointer_int_int", types.int64, types.int64, types.int32, types.int32)
+_pointer_of_pointer_int_int = c_function("pointer_of_pointer_int_int", types.int64, types.int64, types.int32,
+                                         types.int32)
 _pointer_of_two_pointers = c_function("pointer_of_two_pointers", types.int64, types.int64, types.int64)
 _int_of_pointer = c_function("int_of_pointer", types.int32, types.int64)
 _int_of_pointer_int = c_function("int_of_pointer_int", types.int32, types.int64, types.int32)
-_int_of_pointer_int_double = c_function("int_of_pointer_int_double", types.int32, types.int64, types.int32, types.float64)
+_int_of_pointer_int_double = c_function("int_of_pointer_int_double", types.int32, types.int64, types.int32,
+                                        types.float64)
 _int_of_eight_pointers = c_function("int_of_eight_pointers", types.int32, *(types.int64,) * 8)
 _double_of_two_doubles = c_function("double_of_two_doubles", types.float64, types.float64, types.float64)
 _int_of_int_pointer = c_function("int_of_int_pointer", types.int32, types.int32, types.int64)
@@ -287,8 +289,8 @@ def read_joint_states(api, handle, body, state_status, q_indices, u_indices, poi
                       velocities):
     """positions[k] = q[q_indices[k]], velocities[k] = u[u_indices[k]] of the body's state arrays (what
     getJointStates reports); scratch: `pointers` int64 of 2 (the arrays' addresses), `counts` int32 of 2
-    (their sizes, which bound the indices). Returns False when the server did not
-    answer with the state (a status other than `state_status`, `NativeClient`'s)."""
+    (their sizes, which bound the indices). Returns False when the server did not answer with the state
+    (a status other than `state_status`, `NativeClient`'s) or an index is out of range."""
     status = _pointer_of_two_pointers(api[SUBMIT_AND_WAIT], handle,
                                       _pointer_of_pointer_int(api[ACTUAL_STATE_COMMAND], handle, body))
     if _int_of_pointer(api[STATUS_TYPE], status) != state_status:
@@ -355,9 +357,9 @@ def joint_robot_period(r, action, out):
     the command and task cost of `action` (`command_and_cost`; the task error, when the task has one, is
     the state before the step), the command's torques applied, one stepSimulation call, the joint states
     read into r.state (positions wrapped where asked), and, when r.observe, the float32 observation (the
-    state's first entries, one per sensor, within [low, high]) into r.observed and `out` (of that size). The stage times
-    (actuate, physics, sense) go into r.stage_times. Returns (action finite, task cost, state read,
-    terminated: some |state[i]| beyond its termination limit)."""
+    state's first entries, one per sensor, within [low, high]) into r.observed and `out` (of that size).
+    The stage times (actuate, physics, sense) go into r.stage_times. Returns (action finite, task cost,
+    state read, terminated: some |state[i]| beyond its termination limit)."""
     api, handle, state = r.api, r.handle, r.state
     start = monotonic_s(api, r.timespec)
     if r.error.shape[0]:

@@ -59,6 +59,7 @@ import numpy as np
 
 from neuroctl.control.base import Controller
 from neuroctl.envs.robot import Sensor, TaskRobot
+from neuroctl.network.jit import entry_point
 from neuroctl.runtime.monitor import SensorMonitor
 from neuroctl.runtime.pacing import garbage_collection_paused, wait_until
 from neuroctl.runtime.realtime import RealtimeSettings, host_steal_s, realtime_applied
@@ -66,7 +67,6 @@ from neuroctl.runtime.recorder import (COMMAND_FROM_CONTROLLER, COMMAND_HELD, CO
                                        COMMAND_SKIPPED, Recorder)
 from neuroctl.runtime.robots import describe, fault_ticks, stepper, timed
 from neuroctl.runtime.signals import StopRequest
-from neuroctl.network.jit import entry_point
 from neuroctl.runtime.tick import control_tick, finish_tick, sense_tick, state_arrays, tick_arrays
 from neuroctl.runtime.watchdog import CommandWatchdog
 

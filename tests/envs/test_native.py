@@ -59,7 +59,8 @@ def test_the_c_api_is_reached_here():
     {"control_period_s": 0.01, "pushes": [PUSH, PUSH_INSIDE]},            # pushes ending and starting inside periods
     {"control_period_s": 0.002, "observation_noise_std": 0.02},           # the observation in Python
     {"control_period_s": 0.001, "position_only": True, "reward": "task_cost"},
-    {"control_period_s": 0.001, "faults": [{"kind": "stuck", "sensor": "theta", "start_s": 0.1, "duration_s": 0.05, "magnitude": 0.2}]},
+    {"control_period_s": 0.001,
+     "faults": [{"kind": "stuck", "sensor": "theta", "start_s": 0.1, "duration_s": 0.05, "magnitude": 0.2}]},
 ])
 def test_native_steps_are_the_python_steps_bit_for_bit(kwargs):
     native, python = episode(True, **kwargs), episode(False, **kwargs)
